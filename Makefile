@@ -1,0 +1,38 @@
+# Two commands set everything up on a machine with only python3 and make:
+#   make demo   runs examples/hello.yaml
+#   make test   lint, type-check and the whole suite with coverage
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+
+.PHONY: demo test lint bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: setup.cfg pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: setup.cfg pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(VENV)/.installed $@
+
+demo: $(VENV)/.installed
+	$(BIN)/actors-wf run examples/hello.yaml --input name=World --input times=3
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check actors_wf tests perf examples
+	$(BIN)/ruff format --check actors_wf tests perf examples
+	$(BIN)/mypy
+
+test: lint
+	$(PY) -m pytest --cov --cov-report=term
+
+bench: $(VENV)/.installed
+	$(PY) -m perf
+
+clean:
+	rm -rf $(VENV) .coverage htmlcov .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,69 @@
+"""actors_wf: an embeddable workflow engine built on the actor model.
+
+The public API lives here; every module below it is private. The layers, from
+the bottom: errors, type names, status table and spec records; state records
+and messages; the codec and the loader; the registry; the state manager and
+events; the runtime actors; the :class:`Engine` facade and the CLI.
+"""
+
+from ._engine import Engine
+from ._errors import (
+    ActorsWfError,
+    ComponentNotFound,
+    DuplicateComponent,
+    EngineClosed,
+    InvalidInputs,
+    InvalidTransition,
+    JobCancelled,
+    JobFailed,
+    JobNotFound,
+    JobTimeout,
+    MessageError,
+    SpecError,
+)
+from ._jobs import JobManager
+from ._loader import load_workflow
+from ._records import Attempt, ErrorInfo, JobState, StepState
+from ._registry import Registry, RegistryEntry, component
+from ._runtime._executor import StepCancelledError, StepContext
+from ._spec import ComponentDefinition, InputSpec, RetryPolicy, StepSpec, WorkflowSpec
+from ._state._events import Event
+from ._state._manager import StaleWrite, StateManager
+from ._status import JobStatus, StepStatus
+
+__all__ = [
+    "ActorsWfError",
+    "Attempt",
+    "ComponentDefinition",
+    "ComponentNotFound",
+    "DuplicateComponent",
+    "Engine",
+    "EngineClosed",
+    "ErrorInfo",
+    "Event",
+    "InputSpec",
+    "InvalidInputs",
+    "InvalidTransition",
+    "JobCancelled",
+    "JobFailed",
+    "JobManager",
+    "JobNotFound",
+    "JobState",
+    "JobStatus",
+    "JobTimeout",
+    "MessageError",
+    "Registry",
+    "RegistryEntry",
+    "RetryPolicy",
+    "SpecError",
+    "StaleWrite",
+    "StateManager",
+    "StepCancelledError",
+    "StepContext",
+    "StepSpec",
+    "StepState",
+    "StepStatus",
+    "WorkflowSpec",
+    "component",
+    "load_workflow",
+]

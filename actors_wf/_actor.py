@@ -1,0 +1,107 @@
+"""The base every engine actor stands on, and the bridge from Pykka futures to asyncio.
+
+Pykka futures have no completion callbacks, and awaiting one calls its
+blocking ``get()`` (it would freeze an event loop). Our actors therefore make
+their reply futures :class:`NotifyingFuture`, whose callbacks let asyncio
+code and other threads learn of a reply without blocking.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import pykka
+
+from ._codec import decode, encode
+
+log = logging.getLogger("actors_wf")
+
+
+class NotifyingFuture(pykka.ThreadingFuture[Any]):
+    """A Pykka future that also runs callbacks once it is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._callbacks: list[Callable[[NotifyingFuture], None]] = []
+        self._done = False
+        self._lock = threading.Lock()
+
+    def set(self, value: Any = None) -> None:
+        """Set the value and run the callbacks."""
+        super().set(value)
+        self._fire()
+
+    def set_exception(self, exc_info: Any = None) -> None:
+        """Set the exception and run the callbacks."""
+        super().set_exception(exc_info)
+        self._fire()
+
+    def add_done_callback(self, fn: Callable[[NotifyingFuture], None]) -> None:
+        """Call ``fn(self)`` once the future is set (at once if it is)."""
+        with self._lock:
+            if not self._done:
+                self._callbacks.append(fn)
+                return
+        fn(self)
+
+    def _fire(self) -> None:
+        with self._lock:
+            self._done = True
+            callbacks, self._callbacks = self._callbacks, []
+        for fn in callbacks:
+            fn(self)
+
+
+def _transfer(source: NotifyingFuture, target: asyncio.Future[Any]) -> None:
+    if target.cancelled():
+        return
+    try:
+        target.set_result(source.get(timeout=0))
+    except Exception as exc:
+        target.set_exception(exc)
+
+
+async def await_reply(future: NotifyingFuture) -> Any:
+    """Await a reply without blocking the running event loop."""
+    loop = asyncio.get_running_loop()
+    target: asyncio.Future[Any] = loop.create_future()
+
+    def notify(source: NotifyingFuture) -> None:
+        loop.call_soon_threadsafe(_transfer, source, target)
+
+    future.add_done_callback(notify)
+    return await target
+
+
+class EngineActor(pykka.ThreadingActor):
+    """An actor that takes msgpack-encoded message records.
+
+    Subclasses fill ``handlers`` (message class -> method name); a handler
+    returns a reply record or ``None``. Bytes in, bytes out.
+    """
+
+    handlers: ClassVar[dict[type[Any], str]] = {}
+
+    @staticmethod
+    def _create_future() -> NotifyingFuture:
+        return NotifyingFuture()
+
+    def on_receive(self, message: Any) -> Any:
+        """Decode a message, run its handler and encode the reply."""
+        record = decode(message) if isinstance(message, bytes) else message
+        handler = getattr(self, self.handlers[type(record)])
+        reply = handler(record)
+        return None if reply is None else encode(reply)
+
+    def on_failure(self, exc_type: Any, exc_value: Any, tb: Any) -> None:
+        """Log the death of an actor with its name; Pykka logs the traceback."""
+        log.error(
+            "%s died of %s: %s",
+            type(self).__name__,
+            getattr(exc_type, "__name__", exc_type),
+            exc_value,
+        )

@@ -1,0 +1,120 @@
+"""The ``actors-wf`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+import yaml
+
+from ._engine import Engine
+from ._errors import ActorsWfError, JobFailed
+from ._loader import load_workflow
+from ._spec import WorkflowSpec
+from ._state._events import Event
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.func(args, sys.stdout)
+    except ActorsWfError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED if isinstance(exc, JobFailed) else EXIT_USAGE
+    return code
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="actors-wf", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run a workflow file and print its outputs")
+    run.add_argument("file", help="the workflow, YAML or JSON")
+    run.add_argument(
+        "--input", "-i", action="append", default=[], metavar="NAME=VALUE",
+        help="a job input; repeat for more (values are read as YAML unless the input is a str)",
+    )
+    run.add_argument(
+        "--components", "-c", action="append", default=[], metavar="MODULE",
+        help="a module to import for its components; a .py file beside the workflow "
+        "with the same name is imported without it",
+    )
+    run.add_argument("--timeout", type=float, default=None, help="seconds to wait for the job")
+    run.add_argument("--json", action="store_true", help="print the outputs as JSON only")
+    run.set_defaults(func=_run)
+    return parser
+
+
+def _run(args: argparse.Namespace, out: TextIO) -> int:
+    spec = load_workflow(Path(args.file))
+    _import_components(Path(args.file), args.components)
+    inputs = _parse_inputs(spec, args.input)
+    with Engine() as engine:
+        engine.registry.register_workflow(spec)
+        if not args.json:
+            engine.subscribe(lambda event: _print_event(event, out))
+        try:
+            outputs = engine.run(spec.id, inputs, timeout=args.timeout)
+        except JobFailed as exc:
+            print(f"job failed at step {exc.step_id!r}: {exc.error_type}: {exc.error_message}",
+                  file=sys.stderr)
+            print(exc.traceback, file=sys.stderr)
+            return EXIT_FAILED
+    if args.json:
+        print(json.dumps(outputs, indent=2, default=repr), file=out)
+    else:
+        print("outputs:", file=out)
+        for name, value in outputs.items():
+            print(f"  {name}: {value!r}", file=out)
+    return EXIT_OK
+
+
+def _print_event(event: Event, out: TextIO) -> None:
+    if event.kind == "StepSucceeded":
+        print(f"  step {event.step_id} finished: {event.output!r}", file=out, flush=True)
+    elif event.kind == "StepFailed" and event.error is not None:
+        print(f"  step {event.step_id} failed: {event.error.type}: {event.error.message}",
+              file=out, flush=True)
+
+
+def _import_components(workflow_file: Path, modules: Sequence[str]) -> None:
+    for module in modules:
+        importlib.import_module(module)
+    beside = workflow_file.with_suffix(".py")
+    if beside.is_file():
+        name = f"_actors_wf_components_{beside.stem}"
+        spec = importlib.util.spec_from_file_location(name, beside)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+
+
+def _parse_inputs(spec: WorkflowSpec, pairs: Sequence[str]) -> dict[str, Any]:
+    inputs: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, text = pair.partition("=")
+        if not sep or not name:
+            raise SystemExit(f"error: --input takes NAME=VALUE, got {pair!r}")
+        declared = spec.inputs.get(name)
+        if declared is not None and declared.type in ("str", "str | None"):
+            inputs[name] = text
+        else:
+            try:
+                inputs[name] = yaml.safe_load(text)
+            except yaml.YAMLError:
+                inputs[name] = text
+    return inputs
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,139 @@
+"""The one codec: attrs records to msgpack bytes and back, with cattrs.
+
+Messages between actors, replies on the control interface and stored
+snapshots all go through here; nothing else hand-writes (de)serialisation.
+
+The converter is strict: cattrs would turn ``3.7`` into ``3`` for an ``int``
+field and ``"no"`` into ``True`` for a ``bool`` one; here both are refused.
+"""
+
+from __future__ import annotations
+
+import typing
+from typing import Any, TypeVar
+
+import attrs
+import cattrs
+import msgpack
+from cattrs.errors import ForbiddenExtraKeysError
+from cattrs.gen import make_dict_structure_fn
+from cattrs.preconf.msgpack import make_converter
+from cattrs.strategies import configure_tagged_union
+from cattrs.v import format_exception
+
+from ._errors import MessageError
+from ._messages import Message
+from ._spec import InputSpec
+
+T = TypeVar("T")
+
+MESSAGE_TYPES: dict[str, type[Any]] = {cls.TAG: cls for cls in typing.get_args(Message)}
+TAG_FIELD = "type"
+
+
+def _strict(kind: type, accept: type | tuple[type, ...]) -> Any:
+    def hook(value: Any, _: Any) -> Any:
+        # bool is an int subclass: only a bool slot takes True/False.
+        if isinstance(value, accept) and (kind is bool or not isinstance(value, bool)):
+            return kind(value)
+        raise TypeError(f"expected {kind.__name__}, got {type(value).__name__} {value!r:.60}")
+
+    return hook
+
+
+def _input_spec_hook(converter: cattrs.Converter) -> Any:
+    base = make_dict_structure_fn(InputSpec, converter, _cattrs_forbid_extra_keys=True)
+
+    def hook(value: Any, cls: Any) -> InputSpec:
+        if isinstance(value, str):  # `name: int` is short for `name: {type: int}`
+            return InputSpec(type=value)
+        if isinstance(value, dict) and "default" in value and "required" not in value:
+            value = {**value, "required": False}
+        result: InputSpec = base(value, cls)
+        return result
+
+    return hook
+
+
+def _format(exc: BaseException, kind: type | None) -> str:
+    if isinstance(exc, KeyError):
+        return "required field missing"
+    if isinstance(exc, ForbiddenExtraKeysError):
+        return f"unknown field(s) {', '.join(sorted(exc.extra_fields))}"
+    text = str(exc)
+    if text:
+        return text
+    return format_exception(exc, kind)
+
+
+def describe_errors(exc: BaseException, path: str = "$") -> list[str]:
+    """Turn a converter error into ``"what is wrong @ path"`` lines, one per problem."""
+    return cattrs.transform_error(exc, path=path, format_exception=_format)
+
+
+def _tag_of(cls: type[Any]) -> str:
+    tag: str = getattr(cls, "TAG")  # noqa: B009 - every message class has one
+    return tag
+
+
+def make_strict_converter() -> cattrs.Converter:
+    """Build the engine's converter (one per process; see ``converter``)."""
+    conv = make_converter(detailed_validation=True, forbid_extra_keys=True)
+    conv.register_structure_hook(int, _strict(int, int))
+    conv.register_structure_hook(float, _strict(float, (int, float)))
+    conv.register_structure_hook(str, _strict(str, str))
+    conv.register_structure_hook(bool, _strict(bool, bool))
+    conv.register_structure_hook(InputSpec, _input_spec_hook(conv))
+    configure_tagged_union(Message, conv, tag_generator=_tag_of, tag_name=TAG_FIELD)
+    return conv
+
+
+converter = make_strict_converter()
+
+
+def encode(message: Message) -> bytes:
+    """Encode a message record to msgpack bytes, tag included.
+
+    Raises:
+        MessageError: a field holds a value msgpack cannot carry.
+    """
+    try:
+        data = converter.unstructure(message, unstructure_as=Message)
+        packed: bytes = msgpack.packb(data)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise MessageError(f"cannot encode {type(message).__name__}: {exc}") from exc
+    return packed
+
+
+def decode(data: bytes) -> Message:
+    """Decode msgpack bytes into a message record.
+
+    Raises:
+        MessageError: the bytes are not a message (truncated, unknown tag,
+            a field of the wrong type); the message says which.
+    """
+    try:
+        raw = msgpack.unpackb(data)
+    except Exception as exc:  # msgpack raises several unrelated types
+        raise MessageError(f"not msgpack: {exc}") from None
+    if not isinstance(raw, dict) or raw.get(TAG_FIELD) not in MESSAGE_TYPES:
+        tag = raw.get(TAG_FIELD) if isinstance(raw, dict) else None
+        known = ", ".join(sorted(MESSAGE_TYPES))
+        raise MessageError(f"unknown message type {tag!r}; known types: {known}")
+    try:
+        message: Message = converter.structure(raw, Message)  # type: ignore[arg-type]
+    except Exception as exc:
+        problems = "; ".join(describe_errors(exc, path=raw[TAG_FIELD]))
+        raise MessageError(f"bad {raw[TAG_FIELD]} message: {problems}") from None
+    return message
+
+
+def dump_record(record: attrs.AttrsInstance) -> bytes:
+    """Serialise any engine record (a snapshot, a spec) to msgpack bytes."""
+    packed: bytes = msgpack.packb(converter.unstructure(record))
+    return packed
+
+
+def load_record(data: bytes, cls: type[T]) -> T:
+    """Rebuild a record of type ``cls`` from :func:`dump_record` bytes."""
+    return converter.structure(msgpack.unpackb(data), cls)

@@ -1,0 +1,134 @@
+"""The Engine facade: wires the actors and services together and owns their lifetime."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable, Iterable
+from types import TracebackType
+from typing import Any
+
+from ._errors import EngineClosed, JobCancelled, JobFailed
+from ._jobs import JobManager
+from ._messages import CreateJob, JobCreated, StartJob
+from ._registry import Registry, RegistryActor
+from ._runtime._executor import ThreadExecutor
+from ._runtime._job_manager import JobManagerActor
+from ._runtime._runtime import Runtime
+from ._state._events import Event, EventBus
+from ._state._manager import StateManager
+from ._state._store import Store
+from ._status import JobStatus
+
+log = logging.getLogger("actors_wf.engine")
+
+
+class Engine:
+    """An embedded workflow engine. Use it as a context manager.
+
+    Leaving the ``with`` block (or :meth:`close`) stops every actor and thread
+    the engine started. Jobs still running are asked to stop; their waiters
+    get :class:`EngineClosed`.
+
+    Args:
+        store: where job states are kept (memory by default).
+        components: module paths to import at start; their ``@component``
+            declarations become available to this engine.
+        max_concurrent_jobs: jobs running at once; more wait in the queue.
+        max_workers: threads that run component code.
+        shutdown_timeout: seconds :meth:`close` waits for running components.
+
+    Example::
+
+        with Engine() as engine:
+            engine.registry.register_workflow("hello.yaml")
+            print(engine.run("hello", {"name": "Ada"}))
+    """
+
+    def __init__(
+        self,
+        *,
+        store: Store | None = None,
+        components: Iterable[str] = (),
+        max_concurrent_jobs: int = 100,
+        max_workers: int = 32,
+        shutdown_timeout: float = 10.0,
+    ) -> None:
+        for module in components:
+            importlib.import_module(module)
+        self._shutdown_timeout = shutdown_timeout
+        self._closed = False
+        self.state = StateManager(store)
+        self._events = EventBus()
+        self._executor = ThreadExecutor(max_workers)
+        self._registry_actor = RegistryActor.start()
+        self.registry = Registry(self._registry_actor)
+        self._runtime = Runtime(self.state, self.registry, self._executor, self._events)
+        self._manager = JobManagerActor.start(
+            self._runtime, max_concurrent_jobs=max_concurrent_jobs
+        )
+        self.jobs = JobManager(self._manager, self.state)
+        log.debug("engine started")
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def subscribe(self, callback: Callable[[Event], None]) -> Callable[[], None]:
+        """Call ``callback(event)`` for every lifecycle event, on a dispatcher thread.
+
+        Returns:
+            A function that unsubscribes.
+        """
+        return self._events.subscribe(callback)
+
+    def run(
+        self,
+        workflow_id: str,
+        inputs: dict[str, Any] | None = None,
+        *,
+        timeout: float | None = None,
+        priority: int | str = "MEDIUM",
+    ) -> dict[str, Any]:
+        """Run a job to its end and return its outputs (blocking; for scripts).
+
+        Raises:
+            JobFailed: carrying the step, the error type, message and traceback.
+            JobCancelled: the job was cancelled meanwhile.
+            JobTimeout: it did not end within ``timeout`` seconds.
+            ComponentNotFound, InvalidInputs: as ``create_job``.
+        """
+        self._check_open()
+        reply = self.jobs.call_sync(CreateJob(workflow_id, dict(inputs or {}), priority))
+        assert isinstance(reply, JobCreated)
+        self.jobs.call_sync(StartJob(reply.job_id))
+        state = self.jobs.wait_sync(reply.job_id, timeout)
+        if state.status is JobStatus.COMPLETED:
+            return dict(state.outputs or {})
+        if state.status is JobStatus.CANCELLED:
+            raise JobCancelled(state.job_id)
+        assert state.error is not None
+        raise JobFailed(state.job_id, state.error)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise EngineClosed()
+
+    def close(self) -> None:
+        """Stop every actor and thread of this engine; safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        self._manager.stop(block=True)
+        self._registry_actor.stop(block=True)
+        self._executor.shutdown(self._shutdown_timeout)
+        self.state.close()
+        self._events.close()
+        log.debug("engine closed")

@@ -1,0 +1,169 @@
+"""Message records exchanged between actors, and their replies.
+
+Each message carries a stable ``TAG`` (never the class name) so that renaming
+a class does not break a stored journal or a client of the control interface.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import attrs
+
+from ._records import ErrorInfo, JobState
+
+
+@attrs.frozen
+class CreateJob:
+    """Create a job of a registered workflow; reply :class:`JobCreated`."""
+
+    TAG: ClassVar[str] = "create_job"
+    workflow_id: str
+    inputs: dict[str, Any] = attrs.Factory(dict)
+    priority: int | str = "MEDIUM"
+
+
+@attrs.frozen
+class JobCreated:
+    """Reply to :class:`CreateJob`."""
+
+    TAG: ClassVar[str] = "job_created"
+    job_id: str
+
+
+@attrs.frozen
+class StartJob:
+    """Queue a created job to run; reply :class:`Ack`."""
+
+    TAG: ClassVar[str] = "start_job"
+    job_id: str
+
+
+@attrs.frozen
+class CancelJob:
+    """Cancel a job; ``force`` skips the grace period; reply :class:`Ack`."""
+
+    TAG: ClassVar[str] = "cancel_job"
+    job_id: str
+    force: bool = False
+
+
+@attrs.frozen
+class GetJob:
+    """Ask for a job's state; reply :class:`JobReply`."""
+
+    TAG: ClassVar[str] = "get_job"
+    job_id: str
+
+
+@attrs.frozen
+class JobReply:
+    """A job's state."""
+
+    TAG: ClassVar[str] = "job"
+    state: JobState
+
+
+@attrs.frozen
+class Ack:
+    """A command was taken; ``status`` is the job's status after it."""
+
+    TAG: ClassVar[str] = "ack"
+    job_id: str
+    status: str
+
+
+@attrs.frozen
+class ErrorReply:
+    """A command was refused: ``code`` is stable, ``message`` is for people."""
+
+    TAG: ClassVar[str] = "error"
+    code: str
+    message: str
+
+
+@attrs.frozen
+class JobFinished:
+    """JobActor to JobManager: the job reached a terminal status or was interrupted."""
+
+    TAG: ClassVar[str] = "job_finished"
+    job_id: str
+    status: str
+
+
+@attrs.frozen
+class RunStep:
+    """JobActor to StepActor: run one attempt of a step."""
+
+    TAG: ClassVar[str] = "run_step"
+    job_id: str
+    step_id: str
+    attempt: int
+    component: str
+    inputs: dict[str, Any]
+    timeout: float | None = None
+
+
+@attrs.frozen
+class CancelStep:
+    """JobActor to StepActor: stop the attempt."""
+
+    TAG: ClassVar[str] = "cancel_step"
+    job_id: str
+    step_id: str
+    attempt: int
+    force: bool = False
+
+
+@attrs.frozen
+class StepSucceeded:
+    """StepActor to JobActor: the attempt returned ``output``."""
+
+    TAG: ClassVar[str] = "step_succeeded"
+    job_id: str
+    step_id: str
+    attempt: int
+    output: Any
+    started_at: float
+    finished_at: float
+
+
+@attrs.frozen
+class StepFailed:
+    """StepActor to JobActor: the attempt raised ``error``."""
+
+    TAG: ClassVar[str] = "step_failed"
+    job_id: str
+    step_id: str
+    attempt: int
+    error: ErrorInfo
+    started_at: float
+    finished_at: float
+
+
+@attrs.frozen
+class StepCancelled:
+    """StepActor to JobActor: the attempt was stopped on request."""
+
+    TAG: ClassVar[str] = "step_cancelled"
+    job_id: str
+    step_id: str
+    attempt: int
+
+
+Message = (
+    CreateJob
+    | JobCreated
+    | StartJob
+    | CancelJob
+    | GetJob
+    | JobReply
+    | Ack
+    | ErrorReply
+    | JobFinished
+    | RunStep
+    | CancelStep
+    | StepSucceeded
+    | StepFailed
+    | StepCancelled
+)

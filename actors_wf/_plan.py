@@ -1,0 +1,218 @@
+"""References between steps, and the dependency graph a job runs by.
+
+A reference is a whole string value: ``$inputs.NAME``, ``$steps.ID.output`` or
+``$steps.ID.output.FIELD[.FIELD...]``; ``$$`` at the start escapes a literal
+dollar. References may sit inside lists and dicts of a step's inputs.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import attrs
+
+from ._errors import SpecError, did_you_mean
+from ._spec import WorkflowSpec
+
+
+@attrs.frozen
+class Ref:
+    """A parsed reference.
+
+    Attributes:
+        source: ``inputs`` or ``steps``.
+        name: the input name or the step id.
+        fields: keys to follow into a step's output.
+    """
+
+    source: str
+    name: str
+    fields: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        if self.source == "inputs":
+            return f"$inputs.{self.name}"
+        return ".".join((f"$steps.{self.name}.output", *self.fields))
+
+
+class RefSyntaxError(ValueError):
+    """A string starts with ``$`` but is not a reference."""
+
+
+@functools.lru_cache(maxsize=4096)
+def parse_ref(text: str) -> Ref | None:
+    """Parse a reference; ``None`` when ``text`` is a plain string.
+
+    Raises:
+        RefSyntaxError: it starts with ``$`` but has not the form of one.
+    """
+    if not text.startswith("$") or text.startswith("$$"):
+        return None
+    parts = text[1:].split(".")
+    if parts[0] == "inputs" and len(parts) == 2 and parts[1]:
+        return Ref("inputs", parts[1])
+    if parts[0] == "steps" and len(parts) >= 3 and parts[1] and parts[2] == "output":
+        fields = tuple(parts[3:])
+        if all(fields):
+            return Ref("steps", parts[1], fields)
+    raise RefSyntaxError(
+        f"{text!r} is not a reference; write $inputs.NAME, $steps.ID.output or "
+        "$steps.ID.output.FIELD (start with $$ for a literal dollar)"
+    )
+
+
+def iter_refs(value: Any) -> Iterator[Ref]:
+    """Yield every reference inside a (possibly nested) value."""
+    if isinstance(value, str):
+        ref = parse_ref(value)
+        if ref is not None:
+            yield ref
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from iter_refs(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from iter_refs(item)
+
+
+def resolve(value: Any, inputs: Mapping[str, Any], outputs: Mapping[str, Any]) -> Any:
+    """Replace every reference inside ``value`` by the value it names.
+
+    Raises:
+        LookupError: a field named by a reference is missing from a step's output.
+    """
+    if isinstance(value, str):
+        if value.startswith("$$"):
+            return value[1:]
+        ref = parse_ref(value)
+        if ref is None:
+            return value
+        if ref.source == "inputs":
+            return inputs.get(ref.name)
+        return _follow(ref, outputs[ref.name])
+    if isinstance(value, list | tuple):
+        return [resolve(v, inputs, outputs) for v in value]
+    if isinstance(value, dict):
+        return {k: resolve(v, inputs, outputs) for k, v in value.items()}
+    return value
+
+
+def _follow(ref: Ref, output: Any) -> Any:
+    for i, key in enumerate(ref.fields):
+        if not isinstance(output, dict) or key not in output:
+            where = ".".join((f"$steps.{ref.name}.output", *ref.fields[:i]))
+            keys = sorted(output) if isinstance(output, dict) else []
+            raise LookupError(
+                f"{ref}: {where} has no field {key!r}{did_you_mean(key, keys)}"
+                + ("" if isinstance(output, dict) else f" (it is a {type(output).__name__})")
+            )
+        output = output[key]
+    return output
+
+
+@attrs.frozen
+class Plan:
+    """The dependency graph of a workflow, computed once per workflow version.
+
+    Attributes:
+        deps: step id to the ids it waits for.
+        dependants: step id to the ids that wait for it.
+        order: a topological order of the step ids.
+    """
+
+    deps: Mapping[str, frozenset[str]]
+    dependants: Mapping[str, tuple[str, ...]]
+    order: tuple[str, ...]
+
+    def ready(self, step_id: str, done: set[str]) -> bool:
+        """Whether every dependency of ``step_id`` is in ``done``."""
+        return all(d in done for d in self.deps[step_id])
+
+
+def compile_plan(spec: WorkflowSpec) -> Plan:
+    """Compute the graph of a workflow.
+
+    Raises:
+        SpecError: duplicate step ids, a reference to an unknown step or input,
+            a malformed reference, or a cycle.
+    """
+    problems: list[str] = []
+    ids = [s.id for s in spec.steps]
+    seen: set[str] = set()
+    for i, sid in enumerate(ids):
+        if sid in seen:
+            problems.append(f"step id {sid!r} is used twice @ $.steps[{i}].id")
+        seen.add(sid)
+    deps = {s.id: frozenset(_step_deps(spec, i, seen, problems)) for i, s in enumerate(spec.steps)}
+    _check_refs(spec.outputs, "$.outputs", spec, seen, problems)
+    order = _toposort(ids, deps, problems)
+    if problems:
+        raise SpecError(f"workflow {spec.id!r} is invalid", problems)
+    dependants: dict[str, list[str]] = {sid: [] for sid in ids}
+    for sid in ids:
+        for d in deps[sid]:
+            dependants[d].append(sid)
+    return Plan(deps, {k: tuple(v) for k, v in dependants.items()}, order)
+
+
+def _step_deps(spec: WorkflowSpec, index: int, ids: set[str], problems: list[str]) -> set[str]:
+    step = spec.steps[index]
+    where = f"$.steps[{index}]"
+    found = _check_refs(step.inputs, f"{where}.inputs", spec, ids, problems)
+    for j, dep in enumerate(step.depends_on):
+        if dep in ids:
+            found.add(dep)
+        else:
+            problems.append(
+                f"depends_on names unknown step {dep!r}{did_you_mean(dep, ids)}"
+                f" @ {where}.depends_on[{j}]"
+            )
+    return found
+
+
+def _check_refs(
+    values: Mapping[str, Any], where: str, spec: WorkflowSpec, ids: set[str], problems: list[str]
+) -> set[str]:
+    steps: set[str] = set()
+    for key, value in values.items():
+        try:
+            refs = list(iter_refs(value))
+        except RefSyntaxError as exc:
+            problems.append(f"{exc} @ {where}.{key}")
+            continue
+        for ref in refs:
+            if ref.source == "inputs" and ref.name not in spec.inputs:
+                hint = did_you_mean(ref.name, spec.inputs)
+                problems.append(f"{ref} names no workflow input{hint} @ {where}.{key}")
+            elif ref.source == "steps" and ref.name not in ids:
+                problems.append(
+                    f"{ref} names no step{did_you_mean(ref.name, ids)} @ {where}.{key}"
+                )
+            elif ref.source == "steps":
+                steps.add(ref.name)
+    return steps
+
+
+def _toposort(
+    ids: list[str], deps: Mapping[str, frozenset[str]], problems: list[str]
+) -> tuple[str, ...]:
+    waiting = {sid: len(deps[sid]) for sid in ids}
+    users: dict[str, list[str]] = {sid: [] for sid in ids}
+    for sid in ids:
+        for d in deps[sid]:
+            users[d].append(sid)
+    queue = [sid for sid in ids if waiting[sid] == 0]
+    order: list[str] = []
+    while queue:
+        sid = queue.pop()
+        order.append(sid)
+        for user in users[sid]:
+            waiting[user] -= 1
+            if waiting[user] == 0:
+                queue.append(user)
+    if len(order) < len(set(ids)):
+        stuck = sorted(sid for sid in set(ids) if waiting[sid] > 0)
+        problems.append(f"steps form a cycle: {', '.join(stuck)} wait on each other @ $.steps")
+    return tuple(order)

@@ -1,0 +1,152 @@
+"""Executors: where component code runs, never on an actor's message loop.
+
+The thread executor hands calls to a ``concurrent.futures`` pool. A call
+returns the encoded outcome message (``StepSucceeded`` or ``StepFailed``), so
+the encoding, and the error for an output msgpack cannot carry, happen on the
+worker thread too.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
+from typing import Any
+
+from .._codec import encode
+from .._errors import MessageError
+from .._messages import RunStep, StepFailed, StepSucceeded
+from .._records import ErrorInfo
+from .._registry import RegistryEntry
+
+log = logging.getLogger("actors_wf.executor")
+
+
+class StepCancelledError(BaseException):
+    """Raised by :meth:`StepContext.check` once the step was asked to stop.
+
+    A ``BaseException`` (as Trio's ``Cancelled``) so that a component's
+    ``except Exception`` cannot swallow it.
+    """
+
+
+class StepContext:
+    """What a component that takes a ``ctx`` argument gets.
+
+    Attributes:
+        job_id: the job.
+        step_id: the step.
+        attempt: the attempt number, 1 for the first.
+        log: a logger whose records carry the job, step and attempt.
+    """
+
+    def __init__(self, job_id: str, step_id: str, attempt: int) -> None:
+        self.job_id = job_id
+        self.step_id = step_id
+        self.attempt = attempt
+        self._cancelled = threading.Event()
+        self.log = logging.LoggerAdapter(
+            logging.getLogger("actors_wf.component"),
+            {"job_id": job_id, "step_id": step_id, "attempt": attempt},
+        )
+
+    @property
+    def cancelled(self) -> bool:
+        """Whether the step was asked to stop; a long component should poll it."""
+        return self._cancelled.is_set()
+
+    def check(self) -> None:
+        """Raise :class:`StepCancelledError` if the step was asked to stop."""
+        if self._cancelled.is_set():
+            raise StepCancelledError(f"step {self.step_id!r} of job {self.job_id} was cancelled")
+
+    def wait_cancelled(self, timeout: float | None = None) -> bool:
+        """Block up to ``timeout`` seconds for a cancel; return whether it came."""
+        return self._cancelled.wait(timeout)
+
+    def cancel(self) -> None:
+        """Ask the component to stop (called by the engine)."""
+        self._cancelled.set()
+
+
+def invoke(entry: RegistryEntry, inputs: dict[str, Any], ctx: StepContext) -> Any:
+    """Call a component: a function, or a class instantiated then ``run()``."""
+    target = entry.implementation
+    if isinstance(target, type):
+        target = target().run
+    if entry.takes_context:
+        return target(ctx=ctx, **inputs)
+    return target(**inputs)
+
+
+def run_attempt(entry: RegistryEntry, msg: RunStep, ctx: StepContext) -> bytes:
+    """Run one attempt and return its encoded outcome message."""
+    started = time.time()
+    try:
+        output = invoke(entry, msg.inputs, ctx)
+    except BaseException as exc:  # a component's sys.exit() fails its step, not a worker
+        error = ErrorInfo.from_exception(exc, msg.step_id)
+        return encode(
+            StepFailed(msg.job_id, msg.step_id, msg.attempt, error, started, time.time())
+        )
+    finished = time.time()
+    try:
+        return encode(
+            StepSucceeded(msg.job_id, msg.step_id, msg.attempt, output, started, finished)
+        )
+    except MessageError as exc:
+        error = ErrorInfo(
+            "ComponentOutputError",
+            f"the output of step {msg.step_id!r} ({type(output).__name__}) cannot be stored: "
+            f"{exc.__cause__}; return plain data (dict, list, str, int, float, bool, bytes, None)",
+            step_id=msg.step_id,
+        )
+        return encode(StepFailed(msg.job_id, msg.step_id, msg.attempt, error, started, finished))
+
+
+class ThreadExecutor:
+    """Runs attempts on a pool of worker threads."""
+
+    def __init__(self, max_workers: int = 32) -> None:
+        self._pool = ThreadPoolExecutor(
+            max_workers=max_workers, thread_name_prefix="actors_wf-step"
+        )
+        self._inflight: set[Future[bytes]] = set()
+        self._lock = threading.Lock()
+
+    def submit(self, fn: Callable[..., bytes], *args: Any) -> Future[bytes]:
+        """Schedule ``fn(*args)``; the future holds its encoded outcome."""
+        future = self._pool.submit(fn, *args)
+        with self._lock:
+            self._inflight.add(future)
+        future.add_done_callback(self._forget)
+        return future
+
+    def _forget(self, future: Future[bytes]) -> None:
+        with self._lock:
+            self._inflight.discard(future)
+
+    def shutdown(self, timeout: float = 10.0) -> bool:
+        """Stop the pool, waiting up to ``timeout`` for running calls.
+
+        Returns:
+            ``False`` when calls were still running at the deadline: a thread
+            cannot be killed, so they run on and their results are dropped.
+        """
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        with self._lock:
+            running = set(self._inflight)
+        _, not_done = wait_futures(running, timeout=timeout)
+        if not_done:
+            log.error(
+                "%d component call(s) still running after %gs; they ignore cancellation "
+                "and cannot be stopped in thread mode (use isolation: process)",
+                len(not_done),
+                timeout,
+            )
+            return False
+        self._pool.shutdown(wait=True)
+        return True

@@ -1,0 +1,48 @@
+"""What every runtime actor is given: the shared, thread-safe services."""
+
+from __future__ import annotations
+
+import attrs
+
+from .._plan import Plan, compile_plan
+from .._registry import Registry
+from .._spec import WorkflowSpec
+from .._state._events import Event, EventBus
+from .._state._manager import StateManager
+from ._executor import ThreadExecutor
+
+
+@attrs.frozen
+class Runtime:
+    """The services actors share. Each one is thread-safe on its own.
+
+    Attributes:
+        state: job states.
+        registry: components and workflows.
+        executor: where component calls run.
+        events: lifecycle event fan-out.
+    """
+
+    state: StateManager
+    registry: Registry
+    executor: ThreadExecutor
+    events: EventBus
+
+    def publish(self, event: Event) -> None:
+        """Publish a lifecycle event."""
+        self.events.publish(event)
+
+
+# spec.key -> (spec, plan). Specs hold dicts, so they are not hashable; the
+# identity test makes the common case (the registry's own spec object) O(1).
+_PLANS: dict[str, tuple[WorkflowSpec, Plan]] = {}
+
+
+def plan_of(spec: WorkflowSpec) -> Plan:
+    """The graph of a workflow, computed once per distinct spec."""
+    cached = _PLANS.get(spec.key)
+    if cached is not None and (cached[0] is spec or cached[0] == spec):
+        return cached[1]
+    plan = compile_plan(spec)
+    _PLANS[spec.key] = (spec, plan)
+    return plan

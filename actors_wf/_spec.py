@@ -1,0 +1,163 @@
+"""Spec records: what a user writes down about components and workflows.
+
+All records are frozen; they are read from YAML, JSON or dicts by the codec's
+converter (see ``_loader``), which checks every field's type strictly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from ._types import parse_type
+
+ISOLATION_MODES = ("thread", "process")
+
+
+def _positive_or_none(_: Any, attribute: attrs.Attribute[Any], value: float | None) -> None:
+    if value is not None and value <= 0:
+        raise ValueError(f"{attribute.name} must be a positive number of seconds, got {value!r}")
+
+
+def _type_name(_: Any, attribute: attrs.Attribute[Any], value: str) -> None:
+    parse_type(value)
+
+
+def _type_names(_: Any, attribute: attrs.Attribute[Any], value: dict[str, str] | None) -> None:
+    for name, type_name in (value or {}).items():
+        try:
+            parse_type(type_name)
+        except ValueError as exc:
+            raise ValueError(f"input {name!r}: {exc}") from None
+
+
+@attrs.frozen
+class RetryPolicy:
+    """How often and how fast a failing step is tried again.
+
+    Attributes:
+        max_attempts: attempts in all, the first one included (1 means no retry).
+        initial_interval: seconds before the second attempt.
+        backoff_coefficient: each further wait is the previous one times this.
+        max_interval: the longest wait, in seconds (no cap when ``None``).
+        jitter: a fraction in [0, 1]; each wait is shortened by a random part of it.
+        non_retryable_errors: error type names (``ValueError`` or
+            ``pkg.mod.MyError``) that fail the step at once.
+    """
+
+    max_attempts: int = attrs.field(default=1, validator=attrs.validators.ge(1))
+    initial_interval: float = attrs.field(default=1.0, validator=attrs.validators.ge(0))
+    backoff_coefficient: float = attrs.field(default=2.0, validator=attrs.validators.ge(1))
+    max_interval: float | None = attrs.field(default=None, validator=_positive_or_none)
+    jitter: float = attrs.field(
+        default=0.0, validator=[attrs.validators.ge(0), attrs.validators.le(1)]
+    )
+    non_retryable_errors: tuple[str, ...] = ()
+
+    def interval(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (1-based), before jitter."""
+        wait = self.initial_interval * self.backoff_coefficient ** (attempt - 1)
+        return wait if self.max_interval is None else min(wait, self.max_interval)
+
+
+@attrs.frozen
+class ComponentDefinition:
+    """What a component takes, gives and how it runs.
+
+    Every field is optional; ``inputs`` and ``output`` left out are read from
+    the implementation's annotations when it is registered.
+
+    Attributes:
+        inputs: input name to type name.
+        output: the output's type name.
+        description: one line for people.
+        retry: the default retry policy of steps using this component.
+        timeout: the default seconds one attempt may take.
+        isolation: ``thread`` (default) or ``process``.
+    """
+
+    inputs: dict[str, str] | None = attrs.field(default=None, validator=_type_names)
+    output: str | None = attrs.field(default=None, validator=attrs.validators.optional(_type_name))
+    description: str = ""
+    retry: RetryPolicy | None = None
+    timeout: float | None = attrs.field(default=None, validator=_positive_or_none)
+    isolation: str = attrs.field(default="thread", validator=attrs.validators.in_(ISOLATION_MODES))
+
+
+@attrs.frozen
+class InputSpec:
+    """One declared input of a workflow.
+
+    Attributes:
+        type: its type name.
+        default: the value used when a job does not give one.
+        required: whether a job must give it; false when a default is written.
+        description: one line for people.
+    """
+
+    type: str = attrs.field(default="any", validator=_type_name)
+    default: Any = None
+    required: bool = True
+    description: str = ""
+
+
+@attrs.frozen
+class StepSpec:
+    """One step of a workflow.
+
+    Attributes:
+        id: unique within the workflow.
+        component: the registered component id it runs.
+        inputs: input name to a literal value or a reference
+            (``$inputs.X``, ``$steps.ID.output``, ``$steps.ID.output.FIELD``).
+        depends_on: step ids that must succeed first although no data flows.
+        retry: overrides the component's retry policy.
+        timeout: overrides the component's timeout, in seconds.
+        description: one line for people.
+    """
+
+    id: str
+    component: str
+    inputs: dict[str, Any] = attrs.Factory(dict)
+    depends_on: tuple[str, ...] = ()
+    retry: RetryPolicy | None = None
+    timeout: float | None = attrs.field(default=None, validator=_positive_or_none)
+    description: str = ""
+
+
+@attrs.frozen
+class WorkflowSpec:
+    """A workflow: a DAG of steps with declared inputs and outputs.
+
+    Attributes:
+        id: the workflow's id in the registry.
+        version: bumped by the author when the workflow changes.
+        inputs: input name to its declaration.
+        steps: the steps, in the order written.
+        outputs: output name to a reference or literal.
+        description: one line for people.
+    """
+
+    id: str
+    steps: tuple[StepSpec, ...]
+    version: int | str = 1
+    inputs: dict[str, InputSpec] = attrs.Factory(dict)
+    outputs: dict[str, Any] = attrs.Factory(dict)
+    description: str = ""
+
+    @property
+    def key(self) -> str:
+        """``id@version``: names one version of a workflow in caches and logs."""
+        return f"{self.id}@{self.version}"
+
+    def step(self, step_id: str) -> StepSpec:
+        """Return the step with that id.
+
+        Raises:
+            KeyError: no such step.
+        """
+        for step in self.steps:
+            if step.id == step_id:
+                return step
+        raise KeyError(step_id)

@@ -1,0 +1,1 @@
+"""State: job records in a store, transitions, waiters and lifecycle events."""

@@ -1,0 +1,122 @@
+"""Lifecycle events, delivered to subscribers off the engine's threads.
+
+Publishing never blocks: events go into a bounded buffer that one dispatcher
+thread drains. When a subscriber is so slow that the buffer fills, new events
+are dropped and counted instead of stalling a job.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+
+from .._records import ErrorInfo
+
+log = logging.getLogger("actors_wf.events")
+
+EVENT_KINDS = (
+    "JobCreated",
+    "JobQueued",
+    "JobStarted",
+    "StepStarted",
+    "StepSucceeded",
+    "StepFailed",
+    "JobCompleted",
+    "JobFailed",
+    "JobCancelled",
+)
+
+
+@attrs.frozen
+class Event:
+    """Something that happened to a job.
+
+    Attributes:
+        kind: one of ``JobCreated``, ``JobQueued``, ``JobStarted``,
+            ``StepStarted``, ``StepSucceeded``, ``StepFailed``, ``JobCompleted``,
+            ``JobFailed``, ``JobCancelled``.
+        job_id: the job.
+        at: wall-clock seconds since the epoch.
+        step_id: the step, for step events.
+        attempt: the attempt number, for step events.
+        output: the step's output (``StepSucceeded``) or the job's outputs
+            (``JobCompleted``).
+        error: the error, for failures.
+    """
+
+    kind: str
+    job_id: str
+    at: float = attrs.Factory(time.time)
+    step_id: str | None = None
+    attempt: int | None = None
+    output: Any = None
+    error: ErrorInfo | None = None
+
+
+Subscriber = Callable[[Event], None]
+_STOP = object()
+
+
+class EventBus:
+    """Fans events out to subscribers on one dispatcher thread."""
+
+    def __init__(self, *, buffer: int = 10_000) -> None:
+        self._subscribers: list[Subscriber] = []
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=buffer)
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self.dropped = 0
+
+    def subscribe(self, callback: Subscriber) -> Callable[[], None]:
+        """Call ``callback(event)`` for every event from now on.
+
+        Returns:
+            A function that unsubscribes.
+        """
+        with self._lock:
+            self._subscribers = [*self._subscribers, callback]
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="actors_wf-events", daemon=False
+                )
+                self._thread.start()
+        return lambda: self._unsubscribe(callback)
+
+    def _unsubscribe(self, callback: Subscriber) -> None:
+        with self._lock:
+            self._subscribers = [s for s in self._subscribers if s is not callback]
+
+    def publish(self, event: Event) -> None:
+        """Queue an event for the subscribers; never blocks."""
+        if not self._subscribers:
+            return
+        try:
+            self._queue.put_nowait(event)
+        except queue.Full:
+            self.dropped += 1
+
+    def _run(self) -> None:
+        while True:
+            event = self._queue.get()
+            if event is _STOP:
+                return
+            for callback in self._subscribers:
+                try:
+                    callback(event)
+                except Exception:
+                    log.exception("event subscriber %r failed on %s", callback, event.kind)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Deliver what is queued, then stop the dispatcher thread."""
+        with self._lock:
+            thread, self._thread = self._thread, None
+        if thread is None:
+            return
+        self._queue.put(_STOP)  # blocks only while the buffer is full of real events
+        thread.join(timeout)
