@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint fmt bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check actors_wf tests perf examples
 	$(BIN)/ruff format --check actors_wf tests perf examples
 	$(BIN)/mypy
+
+fmt: $(VENV)/.installed-dev
+	$(BIN)/ruff format actors_wf tests perf examples
+	$(BIN)/ruff check --fix actors_wf tests perf examples
 
 test: lint
 	$(PY) -m pytest --cov --cov-report=term

@@ -24,7 +24,7 @@ from ._errors import (
 from ._jobs import JobManager
 from ._loader import load_workflow
 from ._records import Attempt, ErrorInfo, JobState, StepState
-from ._registry import Registry, RegistryEntry, component
+from ._registry import COMPONENT, WORKFLOW, Registry, RegistryEntry, component
 from ._runtime._executor import StepCancelledError, StepContext
 from ._spec import ComponentDefinition, InputSpec, RetryPolicy, StepSpec, WorkflowSpec
 from ._state._events import Event
@@ -32,6 +32,8 @@ from ._state._manager import StaleWrite, StateManager
 from ._status import JobStatus, StepStatus
 
 __all__ = [
+    "COMPONENT",
+    "WORKFLOW",
     "ActorsWfError",
     "Attempt",
     "ComponentDefinition",

@@ -105,3 +105,11 @@ class EngineActor(pykka.ThreadingActor):
             getattr(exc_type, "__name__", exc_type),
             exc_value,
         )
+
+
+def tell_quietly(ref: pykka.ActorRef[Any], message: bytes) -> None:
+    """Tell ``ref`` a message; a stopped actor drops it (logged at debug level)."""
+    try:
+        ref.tell(message)
+    except pykka.ActorDeadError:
+        log.debug("dropped a message to a stopped actor: %s", ref)

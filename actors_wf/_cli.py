@@ -40,11 +40,19 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run a workflow file and print its outputs")
     run.add_argument("file", help="the workflow, YAML or JSON")
     run.add_argument(
-        "--input", "-i", action="append", default=[], metavar="NAME=VALUE",
+        "--input",
+        "-i",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
         help="a job input; repeat for more (values are read as YAML unless the input is a str)",
     )
     run.add_argument(
-        "--components", "-c", action="append", default=[], metavar="MODULE",
+        "--components",
+        "-c",
+        action="append",
+        default=[],
+        metavar="MODULE",
         help="a module to import for its components; a .py file beside the workflow "
         "with the same name is imported without it",
     )
@@ -65,8 +73,10 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
         try:
             outputs = engine.run(spec.id, inputs, timeout=args.timeout)
         except JobFailed as exc:
-            print(f"job failed at step {exc.step_id!r}: {exc.error_type}: {exc.error_message}",
-                  file=sys.stderr)
+            print(
+                f"job failed at step {exc.step_id!r}: {exc.error_type}: {exc.error_message}",
+                file=sys.stderr,
+            )
             print(exc.traceback, file=sys.stderr)
             return EXIT_FAILED
     if args.json:
@@ -82,13 +92,16 @@ def _print_event(event: Event, out: TextIO) -> None:
     if event.kind == "StepSucceeded":
         print(f"  step {event.step_id} finished: {event.output!r}", file=out, flush=True)
     elif event.kind == "StepFailed" and event.error is not None:
-        print(f"  step {event.step_id} failed: {event.error.type}: {event.error.message}",
-              file=out, flush=True)
+        print(
+            f"  step {event.step_id} failed: {event.error.type}: {event.error.message}",
+            file=out,
+            flush=True,
+        )
 
 
 def _import_components(workflow_file: Path, modules: Sequence[str]) -> None:
-    for module in modules:
-        importlib.import_module(module)
+    for module_path in modules:
+        importlib.import_module(module_path)
     beside = workflow_file.with_suffix(".py")
     if beside.is_file():
         name = f"_actors_wf_components_{beside.stem}"

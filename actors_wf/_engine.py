@@ -10,10 +10,11 @@ from typing import Any
 
 from ._errors import EngineClosed, JobCancelled, JobFailed
 from ._jobs import JobManager
-from ._messages import CreateJob, JobCreated, StartJob
+from ._messages import CreateJob, JobCreated
 from ._registry import Registry, RegistryActor
 from ._runtime._executor import ThreadExecutor
 from ._runtime._job_manager import JobManagerActor
+from ._runtime._pool import StepActorPool
 from ._runtime._runtime import Runtime
 from ._state._events import Event, EventBus
 from ._state._manager import StateManager
@@ -63,7 +64,10 @@ class Engine:
         self._executor = ThreadExecutor(max_workers)
         self._registry_actor = RegistryActor.start()
         self.registry = Registry(self._registry_actor)
-        self._runtime = Runtime(self.state, self.registry, self._executor, self._events)
+        self._steps = StepActorPool(max_idle=max_workers)
+        self._runtime = Runtime(
+            self.state, self.registry, self._executor, self._events, self._steps
+        )
         self._manager = JobManagerActor.start(
             self._runtime, max_concurrent_jobs=max_concurrent_jobs
         )
@@ -106,9 +110,9 @@ class Engine:
             ComponentNotFound, InvalidInputs: as ``create_job``.
         """
         self._check_open()
-        reply = self.jobs.call_sync(CreateJob(workflow_id, dict(inputs or {}), priority))
+        message = CreateJob(workflow_id, dict(inputs or {}), priority, start=True)
+        reply = self.jobs.call_sync(message)
         assert isinstance(reply, JobCreated)
-        self.jobs.call_sync(StartJob(reply.job_id))
         state = self.jobs.wait_sync(reply.job_id, timeout)
         if state.status is JobStatus.COMPLETED:
             return dict(state.outputs or {})
@@ -127,8 +131,9 @@ class Engine:
             return
         self._closed = True
         self._manager.stop(block=True)
-        self._registry_actor.stop(block=True)
         self._executor.shutdown(self._shutdown_timeout)
+        self._steps.close()
+        self._registry_actor.stop(block=True)
         self.state.close()
         self._events.close()
         log.debug("engine closed")

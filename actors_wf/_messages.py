@@ -15,12 +15,16 @@ from ._records import ErrorInfo, JobState
 
 @attrs.frozen
 class CreateJob:
-    """Create a job of a registered workflow; reply :class:`JobCreated`."""
+    """Create a job of a registered workflow; reply :class:`JobCreated`.
+
+    With ``start`` the job is queued at once, saving a round trip.
+    """
 
     TAG: ClassVar[str] = "create_job"
     workflow_id: str
     inputs: dict[str, Any] = attrs.Factory(dict)
     priority: int | str = "MEDIUM"
+    start: bool = False
 
 
 @attrs.frozen
@@ -93,7 +97,10 @@ class JobFinished:
 
 @attrs.frozen
 class RunStep:
-    """JobActor to StepActor: run one attempt of a step."""
+    """JobActor to StepActor: run one attempt of a step.
+
+    ``reply_to`` is the JobActor's URN: the outcome goes there.
+    """
 
     TAG: ClassVar[str] = "run_step"
     job_id: str
@@ -101,6 +108,7 @@ class RunStep:
     attempt: int
     component: str
     inputs: dict[str, Any]
+    reply_to: str
     timeout: float | None = None
 
 
@@ -113,6 +121,16 @@ class CancelStep:
     step_id: str
     attempt: int
     force: bool = False
+
+
+@attrs.frozen
+class AttemptEnded:
+    """Executor to StepActor: the component call has returned (or raised)."""
+
+    TAG: ClassVar[str] = "attempt_ended"
+    job_id: str
+    step_id: str
+    attempt: int
 
 
 @attrs.frozen
@@ -162,6 +180,7 @@ Message = (
     | ErrorReply
     | JobFinished
     | RunStep
+    | AttemptEnded
     | CancelStep
     | StepSucceeded
     | StepFailed

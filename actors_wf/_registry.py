@@ -282,6 +282,8 @@ class Registry:
         self._cache: dict[tuple[str, str], RegistryEntry] = {}
         self._generation = 0
         self._lock = threading.Lock()
+        # Declared components unregistered here: a lookup miss must not revive them.
+        self._hidden: set[tuple[str, str]] = set()
 
     def register(
         self,
@@ -314,6 +316,7 @@ class Registry:
         with self._lock:
             stored: RegistryEntry = self._ask(_Register(entry, replace))
             self._invalidate((component_type, stored.component_id))
+            self._hidden.discard((component_type, stored.component_id))
         return stored
 
     def _make_entry(
@@ -354,12 +357,16 @@ class Registry:
             ComponentNotFound: nothing is registered under that type and id.
         """
         _check_type(component_type)
+        key = (component_type, component_id)
         with self._lock:
             try:
-                self._ask(_Unregister(component_type, component_id))
+                self._ask(_Unregister(*key))
+            except ComponentNotFound:
+                if key not in _DECLARED or key in self._hidden:
+                    raise
             finally:
-                self._invalidate((component_type, component_id))
-            _DECLARED.pop((component_type, component_id), None)
+                self._invalidate(key)
+            self._hidden.add(key)
 
     def lookup(self, component_type: str, component_id: str) -> RegistryEntry:
         """Find an entry (cached).
@@ -380,7 +387,7 @@ class Registry:
             entry: RegistryEntry = self._ask(_Lookup(*key))
         except ComponentNotFound:
             declared = _DECLARED.get(key)
-            if declared is None:
+            if declared is None or key in self._hidden:
                 raise
             entry = self.register(key[0], key[1], *declared, replace=True)
         with self._lock:

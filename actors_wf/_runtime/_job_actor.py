@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 import attrs
 import pykka
 
-from .._actor import EngineActor
+from .._actor import EngineActor, tell_quietly
 from .._codec import encode
 from .._messages import (
     CancelJob,
@@ -62,6 +62,7 @@ class JobActor(EngineActor):
         self.children: dict[str, pykka.ActorRef[Any]] = {}
         self.state: JobState = runtime.state.get(job_id)
         self.plan = plan_of(self.state.workflow)
+        self.urn: str = self.actor_urn
 
     # -- life -------------------------------------------------------------
 
@@ -93,10 +94,8 @@ class JobActor(EngineActor):
             self.on_stop()
 
     def on_stop(self) -> None:
-        """Stop every StepActor still running (engine shutdown or job end)."""
-        for ref in self.children.values():
-            ref.stop(block=True)
-        self.children.clear()
+        """Cancel every attempt still running (engine shutdown)."""
+        self._cancel_children(force=True)
 
     # -- handlers -----------------------------------------------------------
 
@@ -161,6 +160,12 @@ class JobActor(EngineActor):
             ref.tell(encode(CancelStep(self.job_id, step_id, attempt, msg.force)))
         self._finish_cancel_if_quiet()
 
+    def _cancel_children(self, *, force: bool) -> None:
+        for step_id, ref in self.children.items():
+            attempt = len(self.state.steps[step_id].attempts)
+            tell_quietly(ref, encode(CancelStep(self.job_id, step_id, attempt, force)))
+        self.children.clear()
+
     # -- the flow ----------------------------------------------------------
 
     def _advance(self, candidates: tuple[str, ...] | list[str]) -> None:
@@ -205,10 +210,12 @@ class JobActor(EngineActor):
                 )
             )
             return None
-        return RunStep(self.job_id, step_id, attempt.number, spec.component, inputs, spec.timeout)
+        return RunStep(
+            self.job_id, step_id, attempt.number, spec.component, inputs, self.urn, spec.timeout
+        )
 
     def _launch(self, run: RunStep) -> None:
-        child = StepActor.start(self.actor_ref, self.runtime)
+        child = self.runtime.steps.acquire(lambda: StepActor.start(self.runtime))
         self.children[run.step_id] = child
         child.tell(encode(run))
         self.runtime.publish(
@@ -226,9 +233,7 @@ class JobActor(EngineActor):
 
     def _fail(self, error: ErrorInfo) -> None:
         self._cancel_idle_steps()
-        for ref in self.children.values():
-            ref.stop()  # their results no longer matter: the job has failed
-        self.children.clear()
+        self._cancel_children(force=False)  # their results no longer matter
         self._end(JobEvent.FAIL, error=error)
 
     def _finish_cancel_if_quiet(self) -> None:

@@ -89,6 +89,8 @@ class JobManagerActor(EngineActor):
         inputs = check_inputs(spec, msg.inputs)
         job = self.runtime.state.save(new_job_state(spec, inputs, priority_value(msg.priority)))
         self.runtime.publish(Event("JobCreated", job.job_id))
+        if msg.start:
+            self.on_start_job(StartJob(job.job_id))
         return JobCreated(job.job_id)
 
     def on_start_job(self, msg: StartJob) -> Ack:

@@ -10,6 +10,7 @@ from .._spec import WorkflowSpec
 from .._state._events import Event, EventBus
 from .._state._manager import StateManager
 from ._executor import ThreadExecutor
+from ._pool import StepActorPool
 
 
 @attrs.frozen
@@ -21,12 +22,14 @@ class Runtime:
         registry: components and workflows.
         executor: where component calls run.
         events: lifecycle event fan-out.
+        steps: idle StepActors.
     """
 
     state: StateManager
     registry: Registry
     executor: ThreadExecutor
     events: EventBus
+    steps: StepActorPool
 
     def publish(self, event: Event) -> None:
         """Publish a lifecycle event."""

@@ -1,0 +1,25 @@
+"""Run every benchmark and print its table: `python -m perf [name ...]`."""
+
+from __future__ import annotations
+
+import platform
+import sys
+
+from . import bench_foundation
+from ._harness import print_table
+
+BENCHMARKS = {
+    "foundation": ("Registry and end-to-end jobs", bench_foundation.run),
+}
+
+
+def main(names: list[str]) -> None:
+    print(f"python {platform.python_version()} on {platform.machine()}, {platform.node()}")
+    for name, (title, fn) in BENCHMARKS.items():
+        if names and name not in names:
+            continue
+        print_table(title, fn())
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,45 @@
+"""Shared fixtures: every test ends with no thread of its own left running."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from actors_wf import COMPONENT, Engine
+
+THREAD_EXIT_TIMEOUT = 10.0
+
+
+@pytest.fixture(autouse=True)
+def no_threads_left() -> Iterator[None]:
+    before = set(threading.enumerate())
+    yield
+    leftover = [t for t in threading.enumerate() if t not in before]
+    for thread in leftover:
+        # An actor's thread exits right after its stop is acknowledged: join, not sleep.
+        thread.join(THREAD_EXIT_TIMEOUT)
+    alive = [t.name for t in leftover if t.is_alive()]
+    assert not alive, f"threads left running: {alive}"
+
+
+def add(a: int, b: int) -> int:
+    return a + b
+
+
+def inc(x: int) -> int:
+    return x + 1
+
+
+def boom(x: int = 0) -> int:
+    raise ValueError(f"boom {x}")
+
+
+@pytest.fixture
+def engine() -> Iterator[Engine]:
+    with Engine() as eng:
+        eng.registry.register(COMPONENT, "math.add", None, add)
+        eng.registry.register(COMPONENT, "math.inc", None, inc)
+        eng.registry.register(COMPONENT, "math.boom", None, boom)
+        yield eng

@@ -1,0 +1,112 @@
+import pytest
+
+from actors_wf import SpecError, load_workflow
+from actors_wf._plan import Ref, RefSyntaxError, compile_plan, iter_refs, parse_ref, resolve
+
+
+@pytest.mark.parametrize(
+    ("text", "ref"),
+    [
+        ("$inputs.name", Ref("inputs", "name")),
+        ("$steps.a.output", Ref("steps", "a")),
+        ("$steps.a.output.user.name", Ref("steps", "a", ("user", "name"))),
+        ("plain", None),
+        ("$$inputs.name", None),
+    ],
+)
+def test_parse_ref(text, ref):
+    assert parse_ref(text) == ref
+    if ref is not None:
+        assert str(ref) == text
+
+
+@pytest.mark.parametrize(
+    "text", ["$inputs", "$inputs.", "$steps.a", "$steps.a.result", "$x.y", "$steps.a.output."]
+)
+def test_bad_refs_say_how_to_write_one(text):
+    with pytest.raises(RefSyntaxError, match=r"write \$inputs.NAME"):
+        parse_ref(text)
+
+
+def test_resolve_walks_lists_and_dicts_and_unescapes():
+    value = {"a": ["$inputs.x", {"b": "$steps.s.output.k"}], "c": "$$5", "d": 3}
+    assert list(iter_refs(value)) == [Ref("inputs", "x"), Ref("steps", "s", ("k",))]
+    assert resolve(value, {"x": 1}, {"s": {"k": "v"}}) == {"a": [1, {"b": "v"}], "c": "$5", "d": 3}
+
+
+def test_resolve_names_a_missing_field():
+    with pytest.raises(LookupError, match="has no field 'nme' \\(did you mean 'name'\\?\\)"):
+        resolve("$steps.s.output.nme", {}, {"s": {"name": 1}})
+    with pytest.raises(LookupError, match="it is a int"):
+        resolve("$steps.s.output.k", {}, {"s": 3})
+
+
+def test_plan_has_deps_dependants_and_a_topological_order():
+    spec = load_workflow(
+        {
+            "id": "w",
+            "steps": [
+                {
+                    "id": "d",
+                    "component": "x",
+                    "inputs": {"a": "$steps.b.output", "b": "$steps.c.output"},
+                },
+                {"id": "b", "component": "x", "inputs": {"a": "$steps.a.output"}},
+                {"id": "c", "component": "x", "depends_on": ["a"]},
+                {"id": "a", "component": "x"},
+            ],
+        }
+    )
+    plan = compile_plan(spec)
+    assert plan.deps["d"] == {"b", "c"}
+    assert set(plan.dependants["a"]) == {"b", "c"}
+    position = {sid: i for i, sid in enumerate(plan.order)}
+    for sid, deps in plan.deps.items():
+        assert all(position[d] < position[sid] for d in deps)
+    assert plan.ready("b", {"a"}) and not plan.ready("d", {"a", "b"})
+
+
+def test_broken_graphs_list_every_problem():
+    spec = load_workflow(
+        {
+            "id": "w",
+            "inputs": {"name": "str"},
+            "steps": [
+                {"id": "a", "component": "x", "inputs": {"v": "$steps.b.output"}},
+                {
+                    "id": "b",
+                    "component": "x",
+                    "inputs": {"v": "$steps.a.output", "n": "$inputs.nam"},
+                },
+                {"id": "b", "component": "x", "depends_on": ["zz"]},
+                {"id": "e", "component": "x", "inputs": {"v": "$steps.ee.output", "w": "$bad"}},
+            ],
+            "outputs": {"o": "$steps.f.output"},
+        }
+    )
+    with pytest.raises(SpecError) as info:
+        compile_plan(spec)
+    text = str(info.value)
+    assert "step id 'b' is used twice @ $.steps[2].id" in text
+    assert (
+        "$inputs.nam names no workflow input (did you mean 'name'?) @ $.steps[1].inputs.n" in text
+    )
+    assert "depends_on names unknown step 'zz'" in text
+    assert "$steps.ee.output names no step (did you mean 'e'?)" in text
+    assert "'$bad' is not a reference" in text
+    assert "$steps.f.output names no step @ $.outputs.o" in text
+
+
+def test_cycles_are_refused():
+    spec = load_workflow(
+        {
+            "id": "w",
+            "steps": [
+                {"id": "a", "component": "x", "inputs": {"v": "$steps.b.output"}},
+                {"id": "b", "component": "x", "depends_on": ["a"]},
+                {"id": "c", "component": "x"},
+            ],
+        }
+    )
+    with pytest.raises(SpecError, match="steps form a cycle: a, b wait on each other"):
+        compile_plan(spec)

@@ -1,0 +1,65 @@
+import actors_wf
+
+EXPECTED = {
+    "COMPONENT",
+    "WORKFLOW",
+    "ActorsWfError",
+    "Attempt",
+    "ComponentDefinition",
+    "ComponentNotFound",
+    "DuplicateComponent",
+    "Engine",
+    "EngineClosed",
+    "ErrorInfo",
+    "Event",
+    "InputSpec",
+    "InvalidInputs",
+    "InvalidTransition",
+    "JobCancelled",
+    "JobFailed",
+    "JobManager",
+    "JobNotFound",
+    "JobState",
+    "JobStatus",
+    "JobTimeout",
+    "MessageError",
+    "Registry",
+    "RegistryEntry",
+    "RetryPolicy",
+    "SpecError",
+    "StaleWrite",
+    "StateManager",
+    "StepCancelledError",
+    "StepContext",
+    "StepSpec",
+    "StepState",
+    "StepStatus",
+    "WorkflowSpec",
+    "component",
+    "load_workflow",
+}
+
+
+def test_exports_are_exactly_the_public_api():
+    assert set(actors_wf.__all__) == EXPECTED
+    for name in EXPECTED:
+        assert getattr(actors_wf, name) is not None
+
+
+def test_every_public_name_has_a_docstring():
+    for name in actors_wf.__all__:
+        obj = getattr(actors_wf, name)
+        if isinstance(obj, str):
+            continue
+        assert obj.__doc__, name
+
+
+def test_errors_subclass_the_builtin_a_caller_would_catch():
+    assert issubclass(actors_wf.ComponentNotFound, LookupError)
+    assert issubclass(actors_wf.JobNotFound, LookupError)
+    assert issubclass(actors_wf.InvalidTransition, ValueError)
+    assert issubclass(actors_wf.SpecError, ValueError)
+    assert issubclass(actors_wf.JobTimeout, TimeoutError)
+    assert not issubclass(actors_wf.StepCancelledError, Exception)
+    for name in ("ComponentNotFound", "JobFailed", "SpecError", "JobTimeout", "EngineClosed"):
+        assert issubclass(getattr(actors_wf, name), actors_wf.ActorsWfError)
