@@ -445,3 +445,18 @@ def test_events_reach_subscribers_in_order(engine):
         ("StepSucceeded", "s1"),
         ("JobCompleted", None),
     ]
+
+
+def test_an_engine_bug_in_a_job_actor_fails_that_job_only(engine, monkeypatch):
+    from actors_wf._runtime import _job_actor
+
+    engine.registry.register_workflow(chain(2))
+
+    def broken(self, candidates):
+        raise RuntimeError("engine bug")
+
+    monkeypatch.setattr(_job_actor.JobActor, "_advance", broken)
+    with pytest.raises(JobFailed, match="RuntimeError: engine bug"):
+        engine.run("chain2", timeout=WAIT)
+    monkeypatch.undo()
+    assert engine.run("chain2", timeout=WAIT) == {"x": 2}
