@@ -22,7 +22,6 @@ from ._errors import (
     SpecError,
 )
 from ._jobs import JobManager
-from ._loader import load_workflow
 from ._records import Attempt, ErrorInfo, JobState, StepState
 from ._registry import COMPONENT, WORKFLOW, Registry, RegistryEntry, component
 from ._runtime._executor import StepCancelledError, StepContext
@@ -30,6 +29,8 @@ from ._spec import ComponentDefinition, InputSpec, RetryPolicy, StepSpec, Workfl
 from ._state._events import Event
 from ._state._manager import StaleWrite, StateManager
 from ._status import JobStatus, StepStatus
+from ._validation._problems import Problem, ValidationResult, WorkflowInvalid
+from ._validation._validator import Validator, load_workflow
 
 __all__ = [
     "COMPONENT",
@@ -54,6 +55,7 @@ __all__ = [
     "JobStatus",
     "JobTimeout",
     "MessageError",
+    "Problem",
     "Registry",
     "RegistryEntry",
     "RetryPolicy",
@@ -65,6 +67,9 @@ __all__ = [
     "StepSpec",
     "StepState",
     "StepStatus",
+    "ValidationResult",
+    "Validator",
+    "WorkflowInvalid",
     "WorkflowSpec",
     "component",
     "load_workflow",

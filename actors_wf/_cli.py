@@ -15,9 +15,9 @@ import yaml
 
 from ._engine import Engine
 from ._errors import ActorsWfError, JobFailed
-from ._loader import load_workflow
 from ._spec import WorkflowSpec
 from ._state._events import Event
+from ._validation._validator import load_workflow
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 

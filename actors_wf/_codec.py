@@ -15,8 +15,9 @@ from typing import Any, TypeVar
 import attrs
 import cattrs
 import msgpack
+from cattrs.cols import homogenous_tuple_structure_factory
 from cattrs.errors import ForbiddenExtraKeysError
-from cattrs.gen import make_dict_structure_fn
+from cattrs.gen import make_dict_structure_fn, make_mapping_structure_fn
 from cattrs.preconf.msgpack import make_converter
 from cattrs.strategies import configure_tagged_union
 from cattrs.v import format_exception
@@ -41,13 +42,72 @@ def _strict(kind: type, accept: type | tuple[type, ...]) -> Any:
     return hook
 
 
+def _sequence_hook_factory(converter: cattrs.Converter) -> Any:
+    """Tuples and lists take only lists: cattrs would turn ``"ab"`` into ``("a", "b")``."""
+
+    def factory(kind: Any) -> Any:
+        inner = homogenous_tuple_structure_factory(kind, converter)
+
+        def hook(value: Any, cls: Any) -> Any:
+            if not isinstance(value, list | tuple):
+                raise TypeError(f"expected a list, got {type(value).__name__} {value!r:.60}")
+            return inner(value, cls)
+
+        return hook
+
+    return factory
+
+
+def _record_hook_factory(converter: cattrs.Converter) -> Any:
+    """Records take only mappings, and name their unknown keys."""
+
+    def factory(cls: Any) -> Any:
+        inner = make_dict_structure_fn(cls, converter, _cattrs_forbid_extra_keys=True)
+
+        def hook(value: Any, kind: Any) -> Any:
+            if not isinstance(value, dict):
+                raise TypeError(f"expected a mapping, got {type(value).__name__} {value!r:.60}")
+            return inner(value, kind)
+
+        return hook
+
+    return factory
+
+
+def _mapping_hook_factory(converter: cattrs.Converter) -> Any:
+    """``dict[str, X]`` takes only mappings (cattrs would fail with an AttributeError)."""
+
+    def factory(kind: Any) -> Any:
+        inner = make_mapping_structure_fn(kind, converter)
+
+        def hook(value: Any, cls: Any) -> Any:
+            if not isinstance(value, dict):
+                raise TypeError(f"expected a mapping, got {type(value).__name__} {value!r:.60}")
+            return inner(value, cls)
+
+        return hook
+
+    return factory
+
+
+def _is_str_dict(kind: Any) -> bool:
+    return typing.get_origin(kind) is dict
+
+
+def _is_homogenous_tuple(kind: Any) -> bool:
+    args = typing.get_args(kind)
+    return typing.get_origin(kind) is tuple and len(args) == 2 and args[1] is Ellipsis
+
+
 def _input_spec_hook(converter: cattrs.Converter) -> Any:
     base = make_dict_structure_fn(InputSpec, converter, _cattrs_forbid_extra_keys=True)
 
     def hook(value: Any, cls: Any) -> InputSpec:
         if isinstance(value, str):  # `name: int` is short for `name: {type: int}`
             return InputSpec(type=value)
-        if isinstance(value, dict) and "default" in value and "required" not in value:
+        if not isinstance(value, dict):
+            raise TypeError(f"expected a type name or a mapping, got {type(value).__name__}")
+        if "default" in value and "required" not in value:
             value = {**value, "required": False}
         result: InputSpec = base(value, cls)
         return result
@@ -83,6 +143,9 @@ def make_strict_converter() -> cattrs.Converter:
     conv.register_structure_hook(float, _strict(float, (int, float)))
     conv.register_structure_hook(str, _strict(str, str))
     conv.register_structure_hook(bool, _strict(bool, bool))
+    conv.register_structure_hook_factory(attrs.has, _record_hook_factory(conv))
+    conv.register_structure_hook_factory(_is_homogenous_tuple, _sequence_hook_factory(conv))
+    conv.register_structure_hook_factory(_is_str_dict, _mapping_hook_factory(conv))
     conv.register_structure_hook(InputSpec, _input_spec_hook(conv))
     configure_tagged_union(Message, conv, tag_generator=_tag_of, tag_name=TAG_FIELD)
     return conv

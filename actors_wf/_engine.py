@@ -20,6 +20,7 @@ from ._state._events import Event, EventBus
 from ._state._manager import StateManager
 from ._state._store import Store
 from ._status import JobStatus
+from ._validation._validator import Validator
 
 log = logging.getLogger("actors_wf.engine")
 
@@ -28,7 +29,9 @@ class Engine:
     """An embedded workflow engine. Use it as a context manager.
 
     Leaving the ``with`` block (or :meth:`close`) stops every actor and thread
-    the engine started. Jobs still running are asked to stop; their waiters
+    the engine started. ``engine.registry`` holds components and workflows,
+    ``engine.jobs`` runs jobs, ``engine.validator`` checks workflows and
+    ``engine.state`` reads job states. Jobs still running are asked to stop; their waiters
     get :class:`EngineClosed`.
 
     Args:
@@ -65,8 +68,9 @@ class Engine:
         self._registry_actor = RegistryActor.start()
         self.registry = Registry(self._registry_actor)
         self._steps = StepActorPool(max_idle=max_workers)
+        self.validator = Validator(self.registry)
         self._runtime = Runtime(
-            self.state, self.registry, self._executor, self._events, self._steps
+            self.state, self.registry, self._executor, self._events, self._steps, self.validator
         )
         self._manager = JobManagerActor.start(
             self._runtime, max_concurrent_jobs=max_concurrent_jobs

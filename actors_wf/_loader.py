@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import attrs
-import yaml
 
 from ._codec import converter, describe_errors
 from ._errors import SpecError, did_you_mean
@@ -15,7 +14,6 @@ from ._spec import ComponentDefinition, InputSpec, RetryPolicy, StepSpec, Workfl
 
 T = TypeVar("T")
 
-WorkflowSource = WorkflowSpec | dict[str, Any] | str | os.PathLike[str]
 _SUFFIXES = (".yaml", ".yml", ".json")
 _FIELD_NAMES = frozenset(
     a.name
@@ -39,40 +37,6 @@ def read_source(source: str | os.PathLike[str]) -> tuple[str, str]:
         except OSError as exc:
             raise SpecError(f"cannot read workflow file {str(path)!r}", [str(exc)]) from None
     return source, "<text>"
-
-
-def parse_text(text: str, name: str) -> Any:
-    """Parse YAML (JSON is a subset of it) into plain data.
-
-    Raises:
-        SpecError: the text is not YAML; the problem names the line and column.
-    """
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{name}:{mark.line + 1}:{mark.column + 1}" if mark else name
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise SpecError(f"{where} is not valid YAML or JSON", [str(problem)]) from None
-
-
-def load_workflow(source: WorkflowSource) -> WorkflowSpec:
-    """Load a workflow spec from a record, a dict, YAML/JSON text or a file path.
-
-    Raises:
-        SpecError: the spec cannot be read; every problem is listed with the
-            path of the field at fault.
-    """
-    if isinstance(source, WorkflowSpec):
-        return source
-    name = "<dict>"
-    data: Any = source
-    if not isinstance(source, dict):
-        text, name = read_source(source)
-        data = parse_text(text, name)
-    if not isinstance(data, dict):
-        raise SpecError(f"workflow {name} must be a mapping", [f"got {type(data).__name__} @ $"])
-    return structure(data, WorkflowSpec, f"workflow {data.get('id', name)!r} is malformed")
 
 
 def load_definition(

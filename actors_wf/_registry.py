@@ -22,10 +22,12 @@ import pykka
 
 from ._actor import EngineActor
 from ._errors import ComponentNotFound, DuplicateComponent, SpecError
-from ._loader import WorkflowSource, load_definition, load_workflow
+from ._loader import load_definition
 from ._plan import Plan, compile_plan
 from ._spec import ComponentDefinition, WorkflowSpec
 from ._types import type_name_of
+from ._validation._validator import SpecInput as WorkflowSource
+from ._validation._validator import load_workflow
 
 log = logging.getLogger("actors_wf.registry")
 
@@ -49,6 +51,8 @@ class RegistryEntry:
         required_inputs: input names a step must give (those without defaults).
         takes_context: whether the callable takes a ``ctx`` argument.
         plan: the dependency graph of a workflow.
+        takes_any_input: whether the callable takes ``**kwargs`` and declares
+            no inputs, so that any input name is accepted.
     """
 
     component_type: str
@@ -58,6 +62,7 @@ class RegistryEntry:
     required_inputs: frozenset[str] = frozenset()
     takes_context: bool = False
     plan: Plan | None = None
+    takes_any_input: bool = False
 
 
 @attrs.frozen
@@ -223,6 +228,7 @@ def make_component_entry(component_id: str, definition: Any, implementation: Any
     named = [p for p in params if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
     takes_kwargs = any(p.kind is p.VAR_KEYWORD for p in params)
     hints = _hints(fn)
+    takes_any_input = takes_kwargs and defn.inputs is None
     if defn.inputs is None:
         defn = attrs.evolve(defn, inputs={p.name: type_name_of(hints.get(p.name)) for p in named})
     elif not takes_kwargs:
@@ -245,6 +251,7 @@ def make_component_entry(component_id: str, definition: Any, implementation: Any
         implementation,
         frozenset(p.name for p in named if p.default is p.empty),
         CONTEXT_PARAM in sig.parameters,
+        takes_any_input=takes_any_input,
     )
 
 
@@ -261,7 +268,7 @@ def make_workflow_entry(component_id: str | None, source: WorkflowSource) -> Reg
     """Build a workflow entry from any workflow source.
 
     Raises:
-        SpecError: the spec cannot be read or its graph is broken.
+        WorkflowInvalid: the spec cannot be read or its graph is broken.
     """
     spec = load_workflow(source)
     if component_id is not None and component_id != spec.id:
@@ -410,6 +417,11 @@ class Registry:
             _check_type(component_type)
         result: builtins.list[RegistryEntry] = self._ask(_List(component_type))
         return result
+
+    @property
+    def generation(self) -> int:
+        """A number that changes whenever an entry is registered or unregistered."""
+        return self._generation
 
     def _invalidate(self, key: tuple[str, str]) -> None:
         self._generation += 1

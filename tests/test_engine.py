@@ -16,6 +16,7 @@ from actors_wf import (
     JobStatus,
     JobTimeout,
     StepStatus,
+    WorkflowInvalid,
 )
 
 WAIT = 10.0
@@ -173,9 +174,19 @@ def test_component_unregistered_after_creation_fails_the_job(engine):
     engine.registry.register_workflow(
         {"id": "gone", "steps": [{"id": "g", "component": "t.gone"}]}
     )
-    engine.registry.unregister(COMPONENT, "t.gone")
-    with pytest.raises(JobFailed, match=r"no component 't\.gone'"):
+
+    async def main():
+        job = await engine.jobs.create_job("gone")
+        engine.registry.unregister(COMPONENT, "t.gone")
+        await engine.jobs.start_job(job)
+        return await engine.jobs.wait(job, WAIT)
+
+    state = asyncio.run(main())
+    assert state.status is JobStatus.FAILED
+    assert "no component 't.gone'" in state.error.message
+    with pytest.raises(WorkflowInvalid) as info:  # a new job is refused before it runs
         engine.run("gone", timeout=WAIT)
+    assert [p.code for p in info.value.result.errors] == ["WF201"]
 
 
 def test_two_jobs_at_once_stay_apart(engine):

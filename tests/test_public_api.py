@@ -37,6 +37,10 @@ EXPECTED = {
     "WorkflowSpec",
     "component",
     "load_workflow",
+    "Problem",
+    "ValidationResult",
+    "Validator",
+    "WorkflowInvalid",
 }
 
 

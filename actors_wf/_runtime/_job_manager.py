@@ -86,6 +86,7 @@ class JobManagerActor(EngineActor):
         """Check the inputs, store a CREATED job and return its id."""
         spec = self.runtime.registry.lookup(WORKFLOW, msg.workflow_id).definition
         assert isinstance(spec, WorkflowSpec)
+        self.runtime.validator.check(spec)
         inputs = check_inputs(spec, msg.inputs)
         job = self.runtime.state.save(new_job_state(spec, inputs, priority_value(msg.priority)))
         self.runtime.publish(Event("JobCreated", job.job_id))

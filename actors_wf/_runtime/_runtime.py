@@ -9,6 +9,7 @@ from .._registry import Registry
 from .._spec import WorkflowSpec
 from .._state._events import Event, EventBus
 from .._state._manager import StateManager
+from .._validation._validator import Validator
 from ._executor import ThreadExecutor
 from ._pool import StepActorPool
 
@@ -23,6 +24,7 @@ class Runtime:
         executor: where component calls run.
         events: lifecycle event fan-out.
         steps: idle StepActors.
+        validator: checks workflows before a job of them is created (cached).
     """
 
     state: StateManager
@@ -30,6 +32,7 @@ class Runtime:
     executor: ThreadExecutor
     events: EventBus
     steps: StepActorPool
+    validator: Validator
 
     def publish(self, event: Event) -> None:
         """Publish a lifecycle event."""

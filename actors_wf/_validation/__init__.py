@@ -1,0 +1,1 @@
+"""Validation: every problem of a workflow, located, with the fix spelled out."""

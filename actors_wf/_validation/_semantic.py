@@ -1,0 +1,280 @@
+"""Semantic checks: what a workflow means against the registry and itself.
+
+Step checks return problems with paths relative to the step, so that a cached
+result stays right when the step moves; the validator adds ``steps[i]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+import attrs
+
+from .._errors import closest
+from .._plan import Ref, RefSyntaxError, iter_refs
+from .._spec import InputSpec, StepSpec
+from .._types import ANY, TypeExpr, parse_type
+from ._problems import Path, Problem
+
+COMPONENT = "component"
+
+
+class ComponentSource(Protocol):
+    """What the validator needs of a registry (the ``Registry`` facade fits)."""
+
+    @property
+    def generation(self) -> int:
+        """Changes whenever an entry changes."""
+
+    def lookup(self, component_type: str, component_id: str) -> Any:
+        """An entry with ``definition``, ``required_inputs``, ``takes_any_input``."""
+
+
+@attrs.frozen
+class StepFacts:
+    """What one step's check learned, for the checks of other steps and the graph.
+
+    Attributes:
+        problems: its problems, paths relative to the step.
+        deps: step ids it reads from or waits for (known ids only).
+        data_deps: step ids whose output it reads.
+        output: its component's output type (``any`` when unknown).
+        uses_inputs: workflow input names it reads.
+    """
+
+    problems: tuple[Problem, ...]
+    deps: frozenset[str]
+    data_deps: frozenset[str]
+    output: TypeExpr
+    uses_inputs: frozenset[str]
+
+
+@attrs.frozen
+class Scope:
+    """What a step's references may name.
+
+    Attributes:
+        inputs: declared workflow inputs.
+        ids: every step id in the workflow.
+        outputs: step id -> its output type (``any`` when unknown).
+    """
+
+    inputs: Mapping[str, InputSpec]
+    ids: frozenset[str]
+    outputs: Mapping[str, TypeExpr]
+
+
+def component_output(step: StepSpec, registry: ComponentSource | None) -> TypeExpr:
+    """The declared output type of a step's component, ``any`` when unknown."""
+    if registry is None:
+        return ANY
+    try:
+        entry = registry.lookup(COMPONENT, step.component)
+    except LookupError:
+        return ANY
+    return _parse_or_any(entry.definition.output)
+
+
+def _parse_or_any(name: str | None) -> TypeExpr:
+    try:
+        return parse_type(name) if name else ANY
+    except ValueError:
+        return ANY
+
+
+def check_step(step: StepSpec, scope: Scope, registry: ComponentSource | None) -> StepFacts:
+    """Every problem of one step, with what the rest of the validation needs."""
+    problems: list[Problem] = []
+    entry = _component(step, registry, problems)
+    declared: dict[str, str] = dict(entry.definition.inputs or {}) if entry is not None else {}
+    data_deps: set[str] = set()
+    uses: set[str] = set()
+    for name, value in step.inputs.items():
+        where: Path = ("inputs", name)
+        if entry is not None and name not in declared and not entry.takes_any_input:
+            problems.append(_unknown_input(step, name, declared))
+        slot = _parse_or_any(declared.get(name))
+        refs = check_refs(value, where, scope, problems, data_deps, uses)
+        if refs is None:
+            continue
+        if not refs:
+            literal = slot.problem(value, f"input {name!r}")
+            if literal:
+                problems.append(_wrong_literal(step, name, literal, slot))
+        elif isinstance(value, str):
+            _check_feed(step, name, refs[0], slot, scope, problems)
+    if entry is not None:
+        _missing_inputs(step, entry, declared, problems)
+    deps = set(data_deps)
+    for j, dep in enumerate(step.depends_on):
+        if dep in scope.ids:
+            deps.add(dep)
+        else:
+            problems.append(_unknown_dependency(j, dep, scope))
+    output = _parse_or_any(entry.definition.output) if entry is not None else ANY
+    return StepFacts(
+        tuple(problems), frozenset(deps), frozenset(data_deps), output, frozenset(uses)
+    )
+
+
+def _component(step: StepSpec, registry: ComponentSource | None, problems: list[Problem]) -> Any:
+    if registry is None:
+        return None
+    try:
+        return registry.lookup(COMPONENT, step.component)
+    except LookupError as exc:
+        near = getattr(exc, "suggestions", [])
+        hint = (
+            f"did you mean {near[0]!r}?"
+            if near
+            else "register it with @component or registry.register before running"
+        )
+        problems.append(
+            Problem(
+                "WF201", ("component",), f"no component {step.component!r} is registered", hint
+            )
+        )
+        return None
+
+
+def _unknown_input(step: StepSpec, name: str, declared: Mapping[str, str]) -> Problem:
+    near = closest(name, declared, n=1)
+    takes = ", ".join(f"{n}: {t}" for n, t in declared.items()) or "no inputs"
+    hint = f"did you mean {near[0]!r}? it takes {takes}" if near else f"it takes {takes}"
+    return Problem(
+        "WF202", ("inputs", name), f"component {step.component!r} takes no input {name!r}", hint
+    )
+
+
+def _missing_inputs(
+    step: StepSpec, entry: Any, declared: Mapping[str, str], problems: list[Problem]
+) -> None:
+    missing = sorted(set(entry.required_inputs) - set(step.inputs))
+    for name in missing:
+        kind = declared.get(name, "any")
+        problems.append(
+            Problem(
+                "WF203",
+                ("inputs",),
+                f"component {step.component!r} needs input {name!r} ({kind}), which is not given",
+                f"add {name}: <{kind}> under inputs (a value or a $reference)",
+            )
+        )
+
+
+def _wrong_literal(step: StepSpec, name: str, problem: str, slot: TypeExpr) -> Problem:
+    return Problem(
+        "WF208",
+        ("inputs", name),
+        f"{problem.split(': ', 1)[-1]} for input {name!r} of {step.component!r}",
+        f"write a {slot} value",
+    )
+
+
+def _unknown_dependency(j: int, dep: str, scope: Scope) -> Problem:
+    near = closest(dep, scope.ids, n=1)
+    hint = f"did you mean {near[0]!r}?" if near else f"step ids: {', '.join(sorted(scope.ids))}"
+    return Problem("WF209", ("depends_on", j), f"depends_on names no step {dep!r}", hint)
+
+
+def check_refs(
+    value: Any,
+    where: Path,
+    scope: Scope,
+    problems: list[Problem],
+    data_deps: set[str],
+    uses: set[str],
+) -> list[Ref] | None:
+    """Check every reference in a value; ``None`` when one is malformed."""
+    try:
+        refs = list(iter_refs(value))
+    except RefSyntaxError as exc:
+        problems.append(Problem("WF107", where, str(exc).split("; ")[0], _REF_HINT))
+        return None
+    for ref in refs:
+        if ref.source == "inputs":
+            _check_input_ref(ref, where, scope, problems, uses)
+        else:
+            _check_step_ref(ref, where, scope, problems, data_deps)
+    return refs
+
+
+_REF_HINT = (
+    "write $inputs.NAME, $steps.ID.output or $steps.ID.output.FIELD; "
+    "start with $$ for a literal dollar"
+)
+
+
+def _check_input_ref(
+    ref: Ref, where: Path, scope: Scope, problems: list[Problem], uses: set[str]
+) -> None:
+    if ref.name in scope.inputs:
+        uses.add(ref.name)
+        return
+    near = closest(ref.name, scope.inputs, n=1)
+    hint = f"did you mean $inputs.{near[0]}?" if near else f"declare {ref.name!r} under inputs"
+    problems.append(Problem("WF204", where, f"{ref} names no workflow input", hint))
+
+
+def _check_step_ref(
+    ref: Ref, where: Path, scope: Scope, problems: list[Problem], data_deps: set[str]
+) -> None:
+    if ref.name not in scope.ids:
+        near = closest(ref.name, scope.ids, n=1)
+        hint = f"did you mean $steps.{near[0]}.output?" if near else "check the step id"
+        problems.append(Problem("WF205", where, f"{ref} names no step {ref.name!r}", hint))
+        return
+    data_deps.add(ref.name)
+    field_type(ref, scope.outputs.get(ref.name, ANY), where, problems)
+
+
+def field_type(ref: Ref, kind: TypeExpr, where: Path, problems: list[Problem]) -> TypeExpr:
+    """The type ``ref`` yields, following its fields; a WF206 problem when one is missing."""
+    for i, name in enumerate(ref.fields):
+        nxt = kind.field(name)
+        if nxt is None:
+            at = ".".join((f"$steps.{ref.name}.output", *ref.fields[:i]))
+            has = [n for n, _ in kind.fields]
+            near = closest(name, has, n=1)
+            hint = (
+                f"did you mean {near[0]!r}?"
+                if near
+                else (
+                    f"its fields: {', '.join(has)}" if has else f"{at} is a {kind}, not a mapping"
+                )
+            )
+            problems.append(
+                Problem(
+                    "WF206",
+                    where,
+                    f"{at} ({kind}) has no field {name!r}",
+                    hint,
+                    related=(ref.name,) if ref.source == "steps" else (),
+                )
+            )
+            return ANY
+        kind = nxt
+    return kind
+
+
+def _check_feed(
+    step: StepSpec, name: str, ref: Ref, slot: TypeExpr, scope: Scope, problems: list[Problem]
+) -> None:
+    if ref.source == "inputs":
+        declared = scope.inputs.get(ref.name)
+        given = _parse_or_any(declared.type) if declared is not None else ANY
+    elif ref.name in scope.ids:
+        given = field_type(ref, scope.outputs.get(ref.name, ANY), (), [])
+    else:
+        return
+    if not slot.accepts(given):
+        problems.append(
+            Problem(
+                "WF207",
+                ("inputs", name),
+                f"{ref} is {given} but input {name!r} of {step.component!r} takes {slot}",
+                "pass a value of the right type, or convert it in a step before this one",
+                related=(ref.name,) if ref.source == "steps" else (),
+            )
+        )

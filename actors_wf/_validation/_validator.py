@@ -1,0 +1,549 @@
+"""The Validator: every problem of a workflow, at once, located; incrementally on edits.
+
+A validation runs in three passes: read the structure (header, then each step
+on its own, so one bad step does not hide the others), check each step
+against the registry and the workflow, then check the whole graph (duplicate
+ids, cycles, outputs, unused inputs and steps).
+
+Incremental: given the previous result, a step is checked again only when its
+own definition changed or it references a step that changed; the graph is
+analysed again only when an edge changed. A hypothesis test proves the result
+equals a full validation.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from .._loader import read_source
+from .._spec import InputSpec, StepSpec, WorkflowSpec
+from .._types import TypeExpr
+from ._graph import cycles, reaching
+from ._problems import Problem, ValidationResult, WorkflowInvalid, sort_key
+from ._semantic import ComponentSource, Scope, StepFacts, check_refs, check_step, component_output
+from ._source import Source, parse
+from ._structure import structure
+
+SpecInput = WorkflowSpec | Mapping[str, Any] | str | os.PathLike[str]
+_KEY_CODES = frozenset({"WF002", "WF102", "WF106"})
+
+
+@attrs.frozen
+class _Step:
+    """One step as read: its raw form, its record (if it structured), its problems."""
+
+    raw: Any
+    spec: StepSpec | None
+    problems: tuple[Problem, ...]  # structure problems, relative paths
+
+
+@attrs.frozen
+class _Cache:
+    """What a later incremental validation may reuse. Not part of result equality."""
+
+    header_raw: Any
+    header: WorkflowSpec | None
+    header_problems: tuple[Problem, ...]
+    steps: dict[str, _Step]  # by step id (unique ids only)
+    facts: dict[str, StepFacts]  # by step id
+    generation: int | None
+    graph: tuple[tuple[Problem, ...], ...] | None = None  # (cycles, warnings)
+    graph_key: Any = None
+    order: tuple[str | None, ...] = ()  # every step's id by index, for reports
+
+
+class Validator:
+    """Validates workflow specs; ``engine.validator`` is one bound to the engine's registry.
+
+    Args:
+        registry: where components are looked up; without one, only the
+            structure and the graph are checked.
+    """
+
+    def __init__(self, registry: ComponentSource | None = None) -> None:
+        self.registry = registry
+        self._checked: dict[str, tuple[WorkflowSpec, int | None, ValidationResult]] = {}
+
+    def check(self, spec: WorkflowSpec) -> ValidationResult:
+        """Validate a registered workflow, cached per workflow version and registry state.
+
+        A job of a known workflow pays one dict lookup for it.
+
+        Raises:
+            WorkflowInvalid: the workflow has errors.
+        """
+        generation = self.registry.generation if self.registry is not None else None
+        cached = self._checked.get(spec.key)
+        if cached is not None and cached[0] is spec and cached[1] == generation:
+            result = cached[2]
+        else:
+            result = self.validate(spec)
+            self._checked[spec.key] = (spec, generation, result)
+        if not result.ok:
+            raise WorkflowInvalid(result)
+        return result
+
+    def validate(
+        self, spec: SpecInput, previous: ValidationResult | None = None
+    ) -> ValidationResult:
+        """Find every problem in a workflow.
+
+        Args:
+            spec: a path, YAML/JSON text, a dict or a :class:`WorkflowSpec`.
+            previous: the result of validating an earlier version of the same
+                workflow; only what changed is checked again.
+
+        Returns:
+            A :class:`ValidationResult`; ``result.ok`` when there is no error.
+        """
+        source, data = _read(spec)
+        if source is not None and source.problems and data is None:
+            return ValidationResult(None, source.problems, source.name, source.text)
+        old = previous.cache if previous is not None else None
+        run = _Run(self.registry, old if isinstance(old, _Cache) else None)
+        return run.validate(data, source)
+
+    def get_visual_report(
+        self, result: ValidationResult, format: str = "text", *, color: bool | None = None
+    ) -> str:
+        """Render a result as ``text`` (source lines with carets) or ``html`` (with the DAG).
+
+        Args:
+            result: what :meth:`validate` returned.
+            format: ``text`` or ``html``.
+            color: ANSI colour in text; by default when stdout is a terminal.
+
+        Raises:
+            ValueError: an unknown format.
+        """
+        from ._report import render
+
+        return render(result, format, color=color)
+
+
+def _read(spec: SpecInput) -> tuple[Source | None, Any]:
+    if isinstance(spec, WorkflowSpec):
+        return None, spec
+    if isinstance(spec, Mapping):
+        return None, spec
+    text, name = read_source(spec)
+    source = parse(text, name)
+    return source, source.data
+
+
+class _Run:
+    """One validation: holds what the passes share."""
+
+    def __init__(self, registry: ComponentSource | None, old: _Cache | None) -> None:
+        self.registry = registry
+        self.generation = registry.generation if registry is not None else None
+        self.old = old if old is not None and old.generation == self.generation else None
+        # A registry change invalidates step checks but not the structure.
+        self.old_structure = old
+
+    def validate(self, data: Any, source: Source | None) -> ValidationResult:
+        name = source.name if source is not None else "<dict>"
+        text = source.text if source is not None else None
+        found: list[Problem] = list(source.problems) if source is not None else []
+        if not isinstance(data, Mapping | WorkflowSpec):
+            kind = "nothing" if data is None else type(data).__name__
+            found.append(
+                Problem(
+                    "WF003",
+                    (),
+                    f"expected a mapping at the top, got {kind}",
+                    "start the document with id:, steps: and the other fields",
+                )
+            )
+            return ValidationResult(None, _locate(found, source), name, text, cache=None)
+        header_raw, raw_steps = _split(data)
+        header, header_problems = self._header(header_raw, data)
+        found += header_problems + _steps_field_problems(data)
+        steps, step_problems = self._steps(raw_steps)
+        found += step_problems
+        fact_problems, graph_problems, cache = self._meaning(header, steps, header_raw)
+        found += fact_problems + graph_problems
+        cache = attrs.evolve(cache, header_problems=tuple(header_problems))
+        spec = None
+        if header is not None and all(s.spec is not None for s in steps):
+            spec = attrs.evolve(header, steps=tuple(s.spec for s in steps if s.spec is not None))
+        workflow_id = header.id if header is not None else _raw_id(data)
+        located = sorted(_locate(found, source), key=sort_key)
+        return ValidationResult(workflow_id, tuple(located), name, text, spec, cache)
+
+    # -- pass 1: structure ----------------------------------------------------
+
+    def _header(self, header_raw: Any, data: Any) -> tuple[WorkflowSpec | None, list[Problem]]:
+        if isinstance(data, WorkflowSpec):
+            return attrs.evolve(data, steps=()), []
+        old = self.old_structure
+        if old is not None and old.header_raw == header_raw:
+            return old.header, list(old.header_problems)
+        header, problems = structure({**header_raw, "steps": []}, WorkflowSpec, ())
+        return header, problems
+
+    def _steps(self, raw_steps: Sequence[Any]) -> tuple[list[_Step], list[Problem]]:
+        old = self.old_structure.steps if self.old_structure is not None else {}
+        steps = []
+        problems: list[Problem] = []
+        for i, raw in enumerate(raw_steps):
+            cached = old.get(_raw_id(raw) or "")
+            step = cached if cached is not None and cached.raw == raw else _structure_step(raw)
+            steps.append(step)
+            problems += _prefix(step.problems, i)
+        return steps, problems
+
+    # -- pass 2 and 3: meaning -----------------------------------------------
+
+    def _meaning(
+        self, header: WorkflowSpec | None, steps: list[_Step], header_raw: Any
+    ) -> tuple[list[Problem], list[Problem], _Cache]:
+        ids = [_step_id(s) for s in steps]
+        known = frozenset(i for i in ids if i is not None)
+        duplicates = _duplicates(ids)
+        unique = {
+            i: s for i, s in zip(ids, steps, strict=True) if i is not None and i not in duplicates
+        }
+        inputs = header.inputs if header is not None else _fallback_inputs(header_raw)
+        recheck = self._recheck(header_raw, unique, known)
+        outputs = self._outputs(unique, recheck)
+        scope = Scope(inputs, known, outputs)
+        facts: dict[str, StepFacts] = {}
+        problems: list[Problem] = []
+        old_facts = self.old.facts if self.old is not None else {}
+        for i, (sid, step) in enumerate(zip(ids, steps, strict=True)):
+            if step.spec is None or sid is None:
+                continue
+            fact = old_facts.get(sid) if sid not in recheck and sid in unique else None
+            if fact is None:
+                fact = check_step(step.spec, scope, self.registry)
+            if sid in unique:
+                facts[sid] = fact
+            problems += _prefix(fact.problems, i)
+        problems += _duplicate_problems(ids, duplicates)
+        cache = _Cache(header_raw, header, (), unique, facts, self.generation, order=tuple(ids))
+        graph, cache = self._graph(header, ids, facts, scope, cache)
+        return problems, graph, cache
+
+    def _recheck(
+        self, header_raw: Any, unique: Mapping[str, _Step], known: frozenset[str]
+    ) -> set[str]:
+        """Step ids whose checks must run again; all of them without a usable cache."""
+        old = self.old
+        if old is None or _inputs_part(old.header_raw) != _inputs_part(header_raw):
+            return set(unique)
+        changed = {sid for sid, s in unique.items() if old.steps.get(sid) is not s}
+        changed |= set(old.steps) - set(unique)  # removed steps
+        recheck = set(changed)
+        if changed:
+            # "did you mean" hints name the closest step id: they change with the ids.
+            recheck |= {
+                sid
+                for sid, f in old.facts.items()
+                if any(p.code in ("WF205", "WF209") for p in f.problems)
+            }
+        del known
+        for sid, step in unique.items():
+            if sid in recheck or step.spec is None:
+                continue
+            fact = old.facts.get(sid)
+            mentioned = _mentions(step.spec) if fact is None else None
+            if fact is None or (changed & (mentioned or _mentions(step.spec))):
+                recheck.add(sid)
+        return recheck & set(unique)
+
+    def _outputs(self, unique: Mapping[str, _Step], recheck: set[str]) -> dict[str, TypeExpr]:
+        old = self.old.facts if self.old is not None else {}
+        out: dict[str, TypeExpr] = {}
+        for sid, step in unique.items():
+            if step.spec is None:
+                continue
+            fact = old.get(sid)
+            out[sid] = (
+                fact.output
+                if fact is not None and sid not in recheck
+                else component_output(step.spec, self.registry)
+            )
+        return out
+
+    def _graph(
+        self,
+        header: WorkflowSpec | None,
+        ids: list[str | None],
+        facts: dict[str, StepFacts],
+        scope: Scope,
+        cache: _Cache,
+    ) -> tuple[list[Problem], _Cache]:
+        outputs_raw = header.outputs if header is not None else {}
+        inputs_key = tuple(scope.inputs)
+        key = (
+            tuple(ids),
+            tuple((sid, f.deps, f.data_deps, f.uses_inputs) for sid, f in facts.items()),
+            _freeze(outputs_raw),
+            inputs_key,
+            tuple(scope.outputs.items()),
+        )
+        old = self.old_structure
+        if old is not None and old.graph is not None and old.graph_key == key:
+            cycle_problems, rest = old.graph
+        else:
+            cycle_problems = tuple(_cycle_problems(ids, facts))
+            rest = tuple(_output_and_usage_problems(header, ids, facts, scope))
+        return [*cycle_problems, *rest], attrs.evolve(
+            cache, graph=(cycle_problems, rest), graph_key=key
+        )
+
+
+def _steps_field_problems(data: Any) -> list[Problem]:
+    if isinstance(data, WorkflowSpec):
+        return []
+    if "steps" not in data:
+        return [
+            Problem(
+                "WF101",
+                ("steps",),
+                "required field 'steps' is missing",
+                "add 'steps:' with a list of steps",
+            )
+        ]
+    if not isinstance(data["steps"], list):
+        got = type(data["steps"]).__name__
+        return [
+            Problem(
+                "WF103",
+                ("steps",),
+                f"expected a list, got {got}",
+                "write steps as a list: '- id: ...'",
+            )
+        ]
+    return []
+
+
+def _fallback_inputs(header_raw: Any) -> dict[str, InputSpec]:
+    """Input names of a header that did not structure, so references to them still resolve."""
+    raw = header_raw.get("inputs")
+    return {k: InputSpec() for k in raw if isinstance(k, str)} if isinstance(raw, Mapping) else {}
+
+
+def _split(data: Mapping[str, Any] | WorkflowSpec) -> tuple[dict[str, Any], Sequence[Any]]:
+    if isinstance(data, WorkflowSpec):
+        return {"__spec__": attrs.evolve(data, steps=())}, list(data.steps)
+    header = {k: v for k, v in data.items() if k != "steps"}
+    steps = data.get("steps")
+    return header, steps if isinstance(steps, list) else []
+
+
+def _inputs_part(header_raw: Any) -> Any:
+    if "__spec__" in header_raw:
+        return header_raw["__spec__"].inputs
+    return header_raw.get("inputs")
+
+
+def _structure_step(raw: Any) -> _Step:
+    if isinstance(raw, StepSpec):
+        return _Step(raw, raw, ())
+    if not isinstance(raw, Mapping):
+        got = type(raw).__name__
+        problem = Problem(
+            "WF103",
+            (),
+            f"expected a step (a mapping), got {got}",
+            "write a step as '- id: ...' with component: and inputs:",
+        )
+        return _Step(raw, None, (problem,))
+    spec, problems = structure(raw, StepSpec, ())
+    return _Step(raw, spec, tuple(problems))
+
+
+def _raw_id(raw: Any) -> str | None:
+    if isinstance(raw, StepSpec | WorkflowSpec):
+        return raw.id
+    value = raw.get("id") if isinstance(raw, Mapping) else None
+    return value if isinstance(value, str) else None
+
+
+def _step_id(step: _Step) -> str | None:
+    return step.spec.id if step.spec is not None else _raw_id(step.raw)
+
+
+def _mentions(spec: StepSpec) -> set[str]:
+    """Step ids a step names (in references or depends_on), valid or not."""
+    names = set(spec.depends_on)
+    for value in spec.inputs.values():
+        try:
+            names.update(r.name for r in _safe_refs(value) if r.source == "steps")
+        except ValueError:
+            continue
+    return names
+
+
+def _safe_refs(value: Any) -> list[Any]:
+    from .._plan import iter_refs
+
+    return list(iter_refs(value))
+
+
+def _prefix(problems: Sequence[Problem], index: int) -> list[Problem]:
+    return [attrs.evolve(p, path=("steps", index, *p.path)) for p in problems]
+
+
+def _duplicates(ids: list[str | None]) -> set[str]:
+    seen: set[str] = set()
+    dup: set[str] = set()
+    for sid in ids:
+        if sid is None:
+            continue
+        if sid in seen:
+            dup.add(sid)
+        seen.add(sid)
+    return dup
+
+
+def _duplicate_problems(ids: list[str | None], duplicates: set[str]) -> list[Problem]:
+    first: dict[str, int] = {}
+    problems = []
+    for i, sid in enumerate(ids):
+        if sid is None:
+            continue
+        if sid in first:
+            problems.append(
+                Problem(
+                    "WF106",
+                    ("steps", i, "id"),
+                    f"step id {sid!r} is used already by steps[{first[sid]}]",
+                    f"rename one of them, e.g. {sid}_{i}",
+                )
+            )
+        else:
+            first[sid] = i
+    return problems
+
+
+def _cycle_problems(ids: list[str | None], facts: Mapping[str, StepFacts]) -> list[Problem]:
+    order = [sid for sid in ids if sid is not None and sid in facts]
+    feeds: dict[str, list[str]] = {sid: [] for sid in order}
+    for sid in order:
+        for dep in facts[sid].deps:
+            if dep in feeds:
+                feeds[dep].append(sid)
+    position = {sid: i for i, sid in enumerate(ids) if sid is not None}
+    problems = []
+    for cycle in cycles(order, feeds):
+        written = " -> ".join([*cycle, cycle[0]])
+        last = cycle[-1]
+        problems.append(
+            Problem(
+                "WF210",
+                ("steps", position[cycle[0]]),
+                f"steps form a cycle: {written}",
+                f"remove the reference from {cycle[0]!r} to {last!r}, or another edge of it",
+                related=tuple(cycle),
+            )
+        )
+    return problems
+
+
+def _output_and_usage_problems(
+    header: WorkflowSpec | None,
+    ids: list[str | None],
+    facts: Mapping[str, StepFacts],
+    scope: Scope,
+) -> list[Problem]:
+    if header is None:
+        return []
+    problems: list[Problem] = []
+    out_deps: set[str] = set()
+    uses: set[str] = set()
+    for name, value in header.outputs.items():
+        check_refs(value, ("outputs", name), scope, problems, out_deps, uses)
+    for fact in facts.values():
+        uses |= fact.uses_inputs
+    for name in header.inputs:
+        if name not in uses:
+            problems.append(
+                Problem(
+                    "WF301",
+                    ("inputs", name),
+                    f"input {name!r} is never used",
+                    f"use it as $inputs.{name}, or remove it",
+                )
+            )
+    if header.outputs:
+        problems += _unused_steps(ids, facts, out_deps)
+    return problems
+
+
+def _unused_steps(
+    ids: list[str | None], facts: Mapping[str, StepFacts], out_deps: set[str]
+) -> list[Problem]:
+    used: set[str] = set()
+    for fact in facts.values():
+        used |= fact.deps
+    useful = reaching(out_deps, {sid: f.deps for sid, f in facts.items()})
+    problems = []
+    for i, sid in enumerate(ids):
+        if sid is None or sid not in facts:
+            continue
+        if sid not in used and sid not in out_deps:
+            problems.append(
+                Problem(
+                    "WF302",
+                    ("steps", i),
+                    f"the output of step {sid!r} is never used",
+                    f"name $steps.{sid}.output under outputs or in a later step, "
+                    "or remove the step",
+                )
+            )
+        elif sid not in useful:
+            problems.append(
+                Problem(
+                    "WF303",
+                    ("steps", i),
+                    f"nothing step {sid!r} feeds reaches the workflow's outputs",
+                    "add an output that uses the last step it feeds, or remove them",
+                )
+            )
+    return problems
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return tuple((k, _freeze(v)) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+def _locate(problems: list[Problem], source: Source | None) -> tuple[Problem, ...]:
+    if source is None:
+        return tuple(problems)
+    out = []
+    for p in problems:
+        if p.line is None:
+            where = source.locate(p.path, key=p.code in _KEY_CODES)
+            if where is not None:
+                p = attrs.evolve(p, line=where[0], column=where[1])
+        out.append(p)
+    return tuple(out)
+
+
+def load_workflow(source: SpecInput) -> WorkflowSpec:
+    """Load a workflow from a record, a dict, YAML/JSON text or a file path.
+
+    The structure and the graph are checked (components are not: they may be
+    registered later); warnings are ignored.
+
+    Raises:
+        WorkflowInvalid: with every error, located, and the text report.
+    """
+    result = Validator().validate(source)
+    if not result.ok:
+        raise WorkflowInvalid(result)
+    if isinstance(source, WorkflowSpec):
+        return source  # the same object: caches keyed on identity stay warm
+    assert isinstance(result.spec, WorkflowSpec)
+    return result.spec
