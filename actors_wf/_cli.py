@@ -17,6 +17,8 @@ from ._engine import Engine
 from ._errors import ActorsWfError, JobFailed
 from ._spec import WorkflowSpec
 from ._state._events import Event
+from ._validation._report import summary
+from ._validation._schema import workflow_schema
 from ._validation._validator import load_workflow
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -59,6 +61,24 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--timeout", type=float, default=None, help="seconds to wait for the job")
     run.add_argument("--json", action="store_true", help="print the outputs as JSON only")
     run.set_defaults(func=_run)
+
+    check = sub.add_parser("validate", help="report every problem of a workflow file")
+    check.add_argument("file", help="the workflow, YAML or JSON")
+    check.add_argument("--format", "-f", choices=("text", "html", "json"), default="text")
+    check.add_argument("--output", "-o", help="write the report to this file")
+    check.add_argument(
+        "--components",
+        "-c",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="a module to import for its components (as for run)",
+    )
+    check.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+    check.set_defaults(func=_validate)
+
+    schema = sub.add_parser("schema", help="print the JSON Schema of the workflow format")
+    schema.set_defaults(func=_schema)
     return parser
 
 
@@ -88,6 +108,28 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def _validate(args: argparse.Namespace, out: TextIO) -> int:
+    path = Path(args.file)
+    _import_components(path, args.components)
+    color = {"auto": None, "always": True, "never": False}[args.color]
+    if args.output:
+        color = False
+    with Engine() as engine:
+        result = engine.validator.validate(path)
+        report = engine.validator.get_visual_report(result, args.format, color=color)
+    if args.output:
+        Path(args.output).write_text(report + "\n", encoding="utf-8")
+        print(summary(result), file=out)
+    else:
+        print(report, file=out)
+    return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def _schema(args: argparse.Namespace, out: TextIO) -> int:
+    print(json.dumps(workflow_schema(), indent=2), file=out)
+    return EXIT_OK
+
+
 def _print_event(event: Event, out: TextIO) -> None:
     if event.kind == "StepSucceeded":
         print(f"  step {event.step_id} finished: {event.output!r}", file=out, flush=True)
@@ -103,7 +145,7 @@ def _import_components(workflow_file: Path, modules: Sequence[str]) -> None:
     for module_path in modules:
         importlib.import_module(module_path)
     beside = workflow_file.with_suffix(".py")
-    if beside.is_file():
+    if beside.is_file() and workflow_file.suffix in (".yaml", ".yml", ".json"):
         name = f"_actors_wf_components_{beside.stem}"
         spec = importlib.util.spec_from_file_location(name, beside)
         assert spec is not None and spec.loader is not None

@@ -175,7 +175,7 @@ def graph_of(result: ValidationResult) -> tuple[list[tuple[str, str]], list[tupl
     cache = result.cache
     if cache is None:
         return [], []
-    nodes = [(sid, step.spec.component) for sid, step in cache.steps.items() if step.spec]
+    nodes = [(sid, s.partial.component) for sid, s in cache.steps.items() if s.partial]
     edges = sorted({(dep, sid) for sid, f in cache.facts.items() for dep in f.deps})
     return nodes, edges
 

@@ -41,6 +41,8 @@ class StepFacts:
         data_deps: step ids whose output it reads.
         output: its component's output type (``any`` when unknown).
         uses_inputs: workflow input names it reads.
+        meant: names a misspelt reference probably meant (the hint's
+            suggestion); they count as used, so one typo is one problem.
     """
 
     problems: tuple[Problem, ...]
@@ -48,6 +50,17 @@ class StepFacts:
     data_deps: frozenset[str]
     output: TypeExpr
     uses_inputs: frozenset[str]
+    meant: frozenset[str] = frozenset()
+
+
+@attrs.define
+class Found:
+    """What checking references collects (mutable, for one check)."""
+
+    problems: list[Problem] = attrs.Factory(list)
+    data_deps: set[str] = attrs.Factory(set)
+    uses: set[str] = attrs.Factory(set)
+    meant: set[str] = attrs.Factory(set)
 
 
 @attrs.frozen
@@ -85,17 +98,18 @@ def _parse_or_any(name: str | None) -> TypeExpr:
 
 def check_step(step: StepSpec, scope: Scope, registry: ComponentSource | None) -> StepFacts:
     """Every problem of one step, with what the rest of the validation needs."""
-    problems: list[Problem] = []
+    found = Found()
+    problems = found.problems
     entry = _component(step, registry, problems)
     declared: dict[str, str] = dict(entry.definition.inputs or {}) if entry is not None else {}
-    data_deps: set[str] = set()
-    uses: set[str] = set()
+    misspelt: set[str] = set()
     for name, value in step.inputs.items():
         where: Path = ("inputs", name)
         if entry is not None and name not in declared and not entry.takes_any_input:
             problems.append(_unknown_input(step, name, declared))
+            misspelt.update(closest(name, set(declared) - set(step.inputs), n=1))
         slot = _parse_or_any(declared.get(name))
-        refs = check_refs(value, where, scope, problems, data_deps, uses)
+        refs = check_refs(value, where, scope, found)
         if refs is None:
             continue
         if not refs:
@@ -105,8 +119,9 @@ def check_step(step: StepSpec, scope: Scope, registry: ComponentSource | None) -
         elif isinstance(value, str):
             _check_feed(step, name, refs[0], slot, scope, problems)
     if entry is not None:
-        _missing_inputs(step, entry, declared, problems)
-    deps = set(data_deps)
+        # A misspelt input is one mistake: its WF202 names the right one already.
+        _missing_inputs(step, entry, declared, problems, misspelt)
+    deps = set(found.data_deps)
     for j, dep in enumerate(step.depends_on):
         if dep in scope.ids:
             deps.add(dep)
@@ -114,7 +129,12 @@ def check_step(step: StepSpec, scope: Scope, registry: ComponentSource | None) -
             problems.append(_unknown_dependency(j, dep, scope))
     output = _parse_or_any(entry.definition.output) if entry is not None else ANY
     return StepFacts(
-        tuple(problems), frozenset(deps), frozenset(data_deps), output, frozenset(uses)
+        tuple(problems),
+        frozenset(deps),
+        frozenset(found.data_deps),
+        output,
+        frozenset(found.uses),
+        frozenset(found.meant),
     )
 
 
@@ -148,9 +168,13 @@ def _unknown_input(step: StepSpec, name: str, declared: Mapping[str, str]) -> Pr
 
 
 def _missing_inputs(
-    step: StepSpec, entry: Any, declared: Mapping[str, str], problems: list[Problem]
+    step: StepSpec,
+    entry: Any,
+    declared: Mapping[str, str],
+    problems: list[Problem],
+    misspelt: set[str],
 ) -> None:
-    missing = sorted(set(entry.required_inputs) - set(step.inputs))
+    missing = sorted(set(entry.required_inputs) - set(step.inputs) - misspelt)
     for name in missing:
         kind = declared.get(name, "any")
         problems.append(
@@ -178,25 +202,18 @@ def _unknown_dependency(j: int, dep: str, scope: Scope) -> Problem:
     return Problem("WF209", ("depends_on", j), f"depends_on names no step {dep!r}", hint)
 
 
-def check_refs(
-    value: Any,
-    where: Path,
-    scope: Scope,
-    problems: list[Problem],
-    data_deps: set[str],
-    uses: set[str],
-) -> list[Ref] | None:
+def check_refs(value: Any, where: Path, scope: Scope, found: Found) -> list[Ref] | None:
     """Check every reference in a value; ``None`` when one is malformed."""
     try:
         refs = list(iter_refs(value))
     except RefSyntaxError as exc:
-        problems.append(Problem("WF107", where, str(exc).split("; ")[0], _REF_HINT))
+        found.problems.append(Problem("WF107", where, str(exc).split("; ")[0], _REF_HINT))
         return None
     for ref in refs:
         if ref.source == "inputs":
-            _check_input_ref(ref, where, scope, problems, uses)
+            _check_input_ref(ref, where, scope, found)
         else:
-            _check_step_ref(ref, where, scope, problems, data_deps)
+            _check_step_ref(ref, where, scope, found)
     return refs
 
 
@@ -206,27 +223,25 @@ _REF_HINT = (
 )
 
 
-def _check_input_ref(
-    ref: Ref, where: Path, scope: Scope, problems: list[Problem], uses: set[str]
-) -> None:
+def _check_input_ref(ref: Ref, where: Path, scope: Scope, found: Found) -> None:
     if ref.name in scope.inputs:
-        uses.add(ref.name)
+        found.uses.add(ref.name)
         return
     near = closest(ref.name, scope.inputs, n=1)
     hint = f"did you mean $inputs.{near[0]}?" if near else f"declare {ref.name!r} under inputs"
-    problems.append(Problem("WF204", where, f"{ref} names no workflow input", hint))
+    found.problems.append(Problem("WF204", where, f"{ref} names no workflow input", hint))
+    found.meant.update(near)
 
 
-def _check_step_ref(
-    ref: Ref, where: Path, scope: Scope, problems: list[Problem], data_deps: set[str]
-) -> None:
+def _check_step_ref(ref: Ref, where: Path, scope: Scope, found: Found) -> None:
     if ref.name not in scope.ids:
         near = closest(ref.name, scope.ids, n=1)
         hint = f"did you mean $steps.{near[0]}.output?" if near else "check the step id"
-        problems.append(Problem("WF205", where, f"{ref} names no step {ref.name!r}", hint))
+        found.problems.append(Problem("WF205", where, f"{ref} names no step {ref.name!r}", hint))
+        found.meant.update(near)
         return
-    data_deps.add(ref.name)
-    field_type(ref, scope.outputs.get(ref.name, ANY), where, problems)
+    found.data_deps.add(ref.name)
+    field_type(ref, scope.outputs.get(ref.name, ANY), where, found.problems)
 
 
 def field_type(ref: Ref, kind: TypeExpr, where: Path, problems: list[Problem]) -> TypeExpr:

@@ -115,7 +115,10 @@ def _syntax_problem(exc: yaml.YAMLError) -> Problem:
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     problem = getattr(exc, "problem", None) or str(exc)
     context = getattr(exc, "context", None)
-    message = f"{context}, {problem}" if context else str(problem)
+    started = getattr(exc, "context_mark", None)
+    if context and started is not None and started is not mark:
+        context = f"{context} that starts at line {started.line + 1}, column {started.column + 1}"
+    message = f"{context}: {problem}" if context else str(problem)
     line = mark.line + 1 if mark else None
     column = mark.column + 1 if mark else None
     return Problem(

@@ -24,7 +24,15 @@ from .._spec import InputSpec, StepSpec, WorkflowSpec
 from .._types import TypeExpr
 from ._graph import cycles, reaching
 from ._problems import Problem, ValidationResult, WorkflowInvalid, sort_key
-from ._semantic import ComponentSource, Scope, StepFacts, check_refs, check_step, component_output
+from ._semantic import (
+    ComponentSource,
+    Found,
+    Scope,
+    StepFacts,
+    check_refs,
+    check_step,
+    component_output,
+)
 from ._source import Source, parse
 from ._structure import structure
 
@@ -34,11 +42,17 @@ _KEY_CODES = frozenset({"WF002", "WF102", "WF106"})
 
 @attrs.frozen
 class _Step:
-    """One step as read: its raw form, its record (if it structured), its problems."""
+    """One step as read: its raw form, its record (if it structured), its problems.
+
+    ``partial`` is the step read without its faulty fields, so that a bad
+    ``timeout`` does not hide the step's other mistakes from the later passes.
+    """
 
     raw: Any
     spec: StepSpec | None
     problems: tuple[Problem, ...]  # structure problems, relative paths
+    partial: StepSpec | None = None
+    dropped: frozenset[str | int] = frozenset()
 
 
 @attrs.frozen
@@ -216,11 +230,14 @@ class _Run:
         problems: list[Problem] = []
         old_facts = self.old.facts if self.old is not None else {}
         for i, (sid, step) in enumerate(zip(ids, steps, strict=True)):
-            if step.spec is None or sid is None:
+            if step.partial is None or sid is None:
                 continue
             fact = old_facts.get(sid) if sid not in recheck and sid in unique else None
             if fact is None:
-                fact = check_step(step.spec, scope, self.registry)
+                fact = check_step(step.partial, scope, self.registry)
+                if "inputs" in step.dropped:  # its inputs were unreadable, not missing
+                    kept = tuple(p for p in fact.problems if p.code != "WF203")
+                    fact = attrs.evolve(fact, problems=kept)
             if sid in unique:
                 facts[sid] = fact
             problems += _prefix(fact.problems, i)
@@ -248,11 +265,10 @@ class _Run:
             }
         del known
         for sid, step in unique.items():
-            if sid in recheck or step.spec is None:
+            if sid in recheck or step.partial is None:
                 continue
             fact = old.facts.get(sid)
-            mentioned = _mentions(step.spec) if fact is None else None
-            if fact is None or (changed & (mentioned or _mentions(step.spec))):
+            if fact is None or changed & _mentions(step.partial):
                 recheck.add(sid)
         return recheck & set(unique)
 
@@ -260,13 +276,13 @@ class _Run:
         old = self.old.facts if self.old is not None else {}
         out: dict[str, TypeExpr] = {}
         for sid, step in unique.items():
-            if step.spec is None:
+            if step.partial is None:
                 continue
             fact = old.get(sid)
             out[sid] = (
                 fact.output
                 if fact is not None and sid not in recheck
-                else component_output(step.spec, self.registry)
+                else component_output(step.partial, self.registry)
             )
         return out
 
@@ -282,7 +298,7 @@ class _Run:
         inputs_key = tuple(scope.inputs)
         key = (
             tuple(ids),
-            tuple((sid, f.deps, f.data_deps, f.uses_inputs) for sid, f in facts.items()),
+            tuple((sid, f.deps, f.data_deps, f.uses_inputs, f.meant) for sid, f in facts.items()),
             _freeze(outputs_raw),
             inputs_key,
             tuple(scope.outputs.items()),
@@ -345,7 +361,7 @@ def _inputs_part(header_raw: Any) -> Any:
 
 def _structure_step(raw: Any) -> _Step:
     if isinstance(raw, StepSpec):
-        return _Step(raw, raw, ())
+        return _Step(raw, raw, (), raw)
     if not isinstance(raw, Mapping):
         got = type(raw).__name__
         problem = Problem(
@@ -356,7 +372,11 @@ def _structure_step(raw: Any) -> _Step:
         )
         return _Step(raw, None, (problem,))
     spec, problems = structure(raw, StepSpec, ())
-    return _Step(raw, spec, tuple(problems))
+    if spec is not None:
+        return _Step(raw, spec, (), spec)
+    faulty = {p.path[0] for p in problems if p.path}
+    partial, _ = structure({k: v for k, v in raw.items() if k not in faulty}, StepSpec, ())
+    return _Step(raw, None, tuple(problems), partial, frozenset(faulty))
 
 
 def _raw_id(raw: Any) -> str | None:
@@ -367,7 +387,7 @@ def _raw_id(raw: Any) -> str | None:
 
 
 def _step_id(step: _Step) -> str | None:
-    return step.spec.id if step.spec is not None else _raw_id(step.raw)
+    return step.partial.id if step.partial is not None else _raw_id(step.raw)
 
 
 def _mentions(spec: StepSpec) -> set[str]:
@@ -455,13 +475,12 @@ def _output_and_usage_problems(
 ) -> list[Problem]:
     if header is None:
         return []
-    problems: list[Problem] = []
-    out_deps: set[str] = set()
-    uses: set[str] = set()
+    found = Found()
     for name, value in header.outputs.items():
-        check_refs(value, ("outputs", name), scope, problems, out_deps, uses)
+        check_refs(value, ("outputs", name), scope, found)
+    problems, out_deps, uses = found.problems, found.data_deps | found.meant, found.uses
     for fact in facts.values():
-        uses |= fact.uses_inputs
+        uses |= fact.uses_inputs | fact.meant
     for name in header.inputs:
         if name not in uses:
             problems.append(
@@ -482,8 +501,8 @@ def _unused_steps(
 ) -> list[Problem]:
     used: set[str] = set()
     for fact in facts.values():
-        used |= fact.deps
-    useful = reaching(out_deps, {sid: f.deps for sid, f in facts.items()})
+        used |= fact.deps | fact.meant
+    useful = reaching(out_deps, {sid: f.deps | f.meant for sid, f in facts.items()})
     problems = []
     for i, sid in enumerate(ids):
         if sid is None or sid not in facts:
