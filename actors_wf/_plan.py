@@ -41,7 +41,7 @@ class RefSyntaxError(ValueError):
     """A string starts with ``$`` but is not a reference."""
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=65536)
 def parse_ref(text: str) -> Ref | None:
     """Parse a reference; ``None`` when ``text`` is a plain string.
 
@@ -66,9 +66,10 @@ def parse_ref(text: str) -> Ref | None:
 def iter_refs(value: Any) -> Iterator[Ref]:
     """Yield every reference inside a (possibly nested) value."""
     if isinstance(value, str):
-        ref = parse_ref(value)
-        if ref is not None:
-            yield ref
+        if value[:1] == "$":
+            ref = parse_ref(value)
+            if ref is not None:
+                yield ref
     elif isinstance(value, list | tuple):
         for item in value:
             yield from iter_refs(item)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import platform
 import sys
 
-from . import bench_foundation
+from . import bench_foundation, bench_validation
 from ._harness import print_table
 
 BENCHMARKS = {
     "foundation": ("Registry and end-to-end jobs", bench_foundation.run),
+    "validation": ("Validation", bench_validation.run),
 }
 
 

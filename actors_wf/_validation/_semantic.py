@@ -12,7 +12,7 @@ from typing import Any, Protocol
 import attrs
 
 from .._errors import closest
-from .._plan import Ref, RefSyntaxError, iter_refs
+from .._plan import Ref, RefSyntaxError, iter_refs, parse_ref
 from .._spec import InputSpec, StepSpec
 from .._types import ANY, TypeExpr, parse_type
 from ._problems import Path, Problem
@@ -43,6 +43,8 @@ class StepFacts:
         uses_inputs: workflow input names it reads.
         meant: names a misspelt reference probably meant (the hint's
             suggestion); they count as used, so one typo is one problem.
+        mentions: every step id it names, known or not: when one of those
+            steps changes, this step is checked again.
     """
 
     problems: tuple[Problem, ...]
@@ -51,6 +53,7 @@ class StepFacts:
     output: TypeExpr
     uses_inputs: frozenset[str]
     meant: frozenset[str] = frozenset()
+    mentions: frozenset[str] = frozenset()
 
 
 @attrs.define
@@ -61,6 +64,7 @@ class Found:
     data_deps: set[str] = attrs.Factory(set)
     uses: set[str] = attrs.Factory(set)
     meant: set[str] = attrs.Factory(set)
+    mentions: set[str] = attrs.Factory(set)
 
 
 @attrs.frozen
@@ -113,8 +117,8 @@ def check_step(step: StepSpec, scope: Scope, registry: ComponentSource | None) -
         if refs is None:
             continue
         if not refs:
-            literal = slot.problem(value, f"input {name!r}")
-            if literal:
+            if slot.kind != "any" and slot.problem(value) is not None:
+                literal = slot.problem(value, f"input {name!r}") or ""
                 problems.append(_wrong_literal(step, name, literal, slot))
         elif isinstance(value, str):
             _check_feed(step, name, refs[0], slot, scope, problems)
@@ -122,6 +126,7 @@ def check_step(step: StepSpec, scope: Scope, registry: ComponentSource | None) -
         # A misspelt input is one mistake: its WF202 names the right one already.
         _missing_inputs(step, entry, declared, problems, misspelt)
     deps = set(found.data_deps)
+    found.mentions.update(step.depends_on)
     for j, dep in enumerate(step.depends_on):
         if dep in scope.ids:
             deps.add(dep)
@@ -135,6 +140,7 @@ def check_step(step: StepSpec, scope: Scope, registry: ComponentSource | None) -
         output,
         frozenset(found.uses),
         frozenset(found.meant),
+        frozenset(found.mentions),
     )
 
 
@@ -205,7 +211,11 @@ def _unknown_dependency(j: int, dep: str, scope: Scope) -> Problem:
 def check_refs(value: Any, where: Path, scope: Scope, found: Found) -> list[Ref] | None:
     """Check every reference in a value; ``None`` when one is malformed."""
     try:
-        refs = list(iter_refs(value))
+        if isinstance(value, str):  # the common case, without a generator
+            ref = parse_ref(value) if value[:1] == "$" else None
+            refs = [ref] if ref is not None else []
+        else:
+            refs = list(iter_refs(value))
     except RefSyntaxError as exc:
         found.problems.append(Problem("WF107", where, str(exc).split("; ")[0], _REF_HINT))
         return None
@@ -234,6 +244,7 @@ def _check_input_ref(ref: Ref, where: Path, scope: Scope, found: Found) -> None:
 
 
 def _check_step_ref(ref: Ref, where: Path, scope: Scope, found: Found) -> None:
+    found.mentions.add(ref.name)
     if ref.name not in scope.ids:
         near = closest(ref.name, scope.ids, n=1)
         hint = f"did you mean $steps.{near[0]}.output?" if near else "check the step id"
@@ -241,7 +252,8 @@ def _check_step_ref(ref: Ref, where: Path, scope: Scope, found: Found) -> None:
         found.meant.update(near)
         return
     found.data_deps.add(ref.name)
-    field_type(ref, scope.outputs.get(ref.name, ANY), where, found.problems)
+    if ref.fields:
+        field_type(ref, scope.outputs.get(ref.name, ANY), where, found.problems)
 
 
 def field_type(ref: Ref, kind: TypeExpr, where: Path, problems: list[Problem]) -> TypeExpr:
