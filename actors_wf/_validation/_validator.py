@@ -55,6 +55,14 @@ class _Step:
     problems: tuple[Problem, ...]  # structure problems, relative paths
     partial: StepSpec | None = None
     dropped: frozenset[str | int] = frozenset()
+    numbers: bool = True  # has bool/int/float leaves, where 1 == True == 1.0 deceives
+
+    def same_raw(self, raw: Any) -> bool:
+        """Whether ``raw`` is what this step was read from, types included."""
+        if raw is self.raw:
+            return True
+        # Without number leaves, == cannot mistake 1 for True: the C compare is exact.
+        return bool(raw == self.raw) and (not self.numbers or _same(raw, self.raw))
 
 
 @attrs.frozen
@@ -211,9 +219,10 @@ class _Run:
         for problems in cache.per_index:
             found += problems
         header = cache.header
+        records = [s.spec for s in cache.step_list if s.spec is not None]
         spec = None
-        if header is not None and all(s.spec is not None for s in cache.step_list):
-            spec = attrs.evolve(header, steps=tuple(s.spec for s in cache.step_list))
+        if header is not None and len(records) == len(cache.step_list):
+            spec = attrs.evolve(header, steps=tuple(records))
         workflow_id = header.id if header is not None else _raw_id(data)
         located = sorted(_locate(found, source), key=sort_key)
         return ValidationResult(workflow_id, tuple(located), name, text, spec, cache)
@@ -278,7 +287,7 @@ class _Run:
         for raw in raw_steps:
             cached = old.get(_raw_id(raw) or "")
             steps.append(
-                cached if cached is not None and cached.raw == raw else _structure_step(raw)
+                cached if cached is not None and cached.same_raw(raw) else _structure_step(raw)
             )
         return steps
 
@@ -331,7 +340,9 @@ class _Run:
             return None
         if len(old.steps) != len(old.order):  # duplicate or missing ids: go the general way
             return None
-        edited = [i for i, (r, s) in enumerate(zip(raw_steps, olds, strict=True)) if r != s.raw]
+        edited = [
+            i for i, (r, s) in enumerate(zip(raw_steps, olds, strict=True)) if not s.same_raw(r)
+        ]
         steps = list(olds)
         for i in edited:
             steps[i] = _structure_step(raw_steps[i])
@@ -501,7 +512,39 @@ def _inputs_part(header_raw: Any) -> Any:
     return header_raw.get("inputs")
 
 
+_MISSING = object()
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Deep equality that also requires equal types (``1``, ``True``, ``1.0`` differ)."""
+    if a is b:
+        return True
+    kind = type(a)
+    if kind is not type(b):
+        return False
+    if kind is dict:
+        return len(a) == len(b) and all(_same(v, b.get(k, _MISSING)) for k, v in a.items())
+    if kind is list or kind is tuple:
+        return len(a) == len(b) and all(map(_same, a, b))
+    return bool(a == b)
+
+
+def _has_numbers(value: Any) -> bool:
+    if isinstance(value, bool | int | float):
+        return True
+    if isinstance(value, dict):
+        return any(_has_numbers(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_has_numbers(v) for v in value)
+    return False
+
+
 def _structure_step(raw: Any) -> _Step:
+    step = _read_step(raw)
+    return attrs.evolve(step, numbers=_has_numbers(raw)) if isinstance(raw, Mapping) else step
+
+
+def _read_step(raw: Any) -> _Step:
     if isinstance(raw, StepSpec):
         return _Step(raw, raw, (), raw)
     if not isinstance(raw, Mapping):
