@@ -53,3 +53,49 @@ def test_failures_exit_non_zero_with_a_clear_message(tmp_path, capsys):
     assert "input 'name' (str) is required" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["run", str(EXAMPLES / "hello.yaml"), "-i", "oops"])
+
+
+def test_validate_exits_0_when_valid_and_1_with_errors(tmp_path, capsys):
+    assert main(["validate", str(EXAMPLES / "hello.yaml")]) == 0
+    assert "workflow 'hello' is valid" in capsys.readouterr().out
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("id: bad\nsteps:\n  - {id: a, component: text.nope}\n")
+    assert main(["validate", str(bad), "--color", "never"]) == 1
+    out = capsys.readouterr().out
+    assert "error[WF201]: no component 'text.nope' is registered" in out
+    assert f"--> {bad}:3:24" in out
+
+
+def test_validate_writes_html_and_json_reports(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("id: bad\nsteps:\n  - {id: a, component: text.nope}\n")
+    html_file = tmp_path / "report.html"
+    assert main(["validate", str(bad), "--format", "html", "--output", str(html_file)]) == 1
+    assert "1 error in workflow 'bad'" in capsys.readouterr().out
+    assert "<svg id='dag'" in html_file.read_text()
+    assert main(["validate", str(bad), "-f", "json"]) == 1
+    assert json.loads(capsys.readouterr().out)["problems"][0]["code"] == "WF201"
+
+
+def test_run_refuses_an_invalid_workflow_before_any_step(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("id: bad\nsteps:\n  - {id: a, component: text.nope}\n")
+    assert main(["run", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "workflow 'bad' has 1 error" in err
+    assert "error[WF201]" in err
+
+
+def test_schema_is_valid_json_schema_that_accepts_the_example(capsys):
+    import jsonschema
+    import yaml
+
+    assert main(["schema"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    checker = jsonschema.Draft202012Validator(schema)
+    assert list(checker.iter_errors(yaml.safe_load((EXAMPLES / "hello.yaml").read_text()))) == []
+    bad = {"id": "x", "steps": [{"id": "a", "componnt": "c"}]}
+    assert {e.validator for e in checker.iter_errors(bad)} == {"additionalProperties"} | {
+        "required"
+    }

@@ -211,19 +211,29 @@ def _index_to_id(result: ValidationResult) -> dict[int | str, str]:
 
 
 def _layers(nodes: Iterable[str], deps: Mapping[str, set[str]]) -> dict[str, int]:
-    """Longest-path depth of each node; nodes on a cycle keep the depth reached so far."""
-    depth: dict[str, int] = {}
+    """Longest-path depth in the DAG; steps on a cycle go after what they read that has one."""
     order = list(nodes)
-    for _ in range(len(order)):
-        changed = False
-        for n in order:
-            d = 1 + max((depth.get(p, 0) for p in deps.get(n, ()) if p != n), default=-1)
-            if depth.get(n) != d and d <= len(order):
-                depth[n] = d
-                changed = True
-        if not changed:
-            break
-    return {n: depth.get(n, 0) for n in order}
+    users: dict[str, list[str]] = {n: [] for n in order}
+    waiting = {n: 0 for n in order}
+    for n in order:
+        for p in deps.get(n, ()):
+            if p in users and p != n:
+                users[p].append(n)
+                waiting[n] += 1
+    depth = {n: 0 for n in order if waiting[n] == 0}
+    ready = list(depth)
+    while ready:
+        n = ready.pop()
+        for u in users[n]:
+            depth[u] = max(depth.get(u, 0), depth[n] + 1)
+            waiting[u] -= 1
+            if waiting[u] == 0:
+                ready.append(u)
+    for n in order:  # the steps of cycles, which Kahn's walk never frees
+        if waiting[n]:
+            placed = [depth[p] for p in deps.get(n, ()) if p in depth and p != n]
+            depth[n] = 1 + max(placed, default=-1)
+    return depth
 
 
 def _svg(result: ValidationResult) -> str:

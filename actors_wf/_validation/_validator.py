@@ -239,7 +239,7 @@ class _Run:
             i: s for i, s in zip(ids, steps, strict=True) if i is not None and i not in duplicates
         }
         inputs = header.inputs if header is not None else _fallback_inputs(header_raw)
-        recheck = self._recheck(header_raw, unique)
+        recheck = self._recheck(header_raw, unique, known | duplicates)
         outputs = self._outputs(unique, recheck)
         scope = Scope(inputs, known, outputs)
         facts: dict[str, StepFacts] = {}
@@ -291,13 +291,18 @@ class _Run:
             )
         return steps
 
-    def _recheck(self, header_raw: Any, unique: Mapping[str, _Step]) -> set[str]:
+    def _recheck(
+        self, header_raw: Any, unique: Mapping[str, _Step], known: frozenset[str]
+    ) -> set[str]:
         """Step ids whose checks must run again; all of them without a usable cache."""
         old = self.old
         if old is None or _inputs_part(old.header_raw) != _inputs_part(header_raw):
             return set(unique)
         changed = {sid for sid, s in unique.items() if old.steps.get(sid) is not s}
         changed |= set(old.steps) - set(unique)  # removed steps
+        old_known = {sid for sid in old.order if sid is not None}
+        changed |= old_known ^ known  # ids that appeared or went, duplicates included
+        changed |= old_known - set(old.steps)  # ids that were duplicated
         recheck = set(changed)
         if changed:
             # "did you mean" hints name the closest step id: they change with the ids.
@@ -540,11 +545,6 @@ def _has_numbers(value: Any) -> bool:
 
 
 def _structure_step(raw: Any) -> _Step:
-    step = _read_step(raw)
-    return attrs.evolve(step, numbers=_has_numbers(raw)) if isinstance(raw, Mapping) else step
-
-
-def _read_step(raw: Any) -> _Step:
     if isinstance(raw, StepSpec):
         return _Step(raw, raw, (), raw)
     if not isinstance(raw, Mapping):
@@ -558,10 +558,19 @@ def _read_step(raw: Any) -> _Step:
         return _Step(raw, None, (problem,))
     spec, problems = structure(raw, StepSpec, ())
     if spec is not None:
-        return _Step(raw, spec, (), spec)
+        return _Step(raw, spec, (), spec, numbers=_spec_has_numbers(spec))
     faulty = {p.path[0] for p in problems if p.path}
     partial, _ = structure({k: v for k, v in raw.items() if k not in faulty}, StepSpec, ())
     return _Step(raw, None, tuple(problems), partial, frozenset(faulty))
+
+
+def _spec_has_numbers(spec: StepSpec) -> bool:
+    """Whether the raw step had number leaves; read off the record, where only
+    ``retry``, ``timeout`` and input values can hold one (the rest are strings).
+    """
+    if spec.retry is not None or spec.timeout is not None:
+        return True
+    return any(not isinstance(v, str) and _has_numbers(v) for v in spec.inputs.values())
 
 
 def _raw_id(raw: Any) -> str | None:
