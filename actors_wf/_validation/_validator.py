@@ -565,8 +565,9 @@ def _structure_step(raw: Any) -> _Step:
 
 
 def _spec_has_numbers(spec: StepSpec) -> bool:
-    """Whether the raw step had number leaves; read off the record, where only
-    ``retry``, ``timeout`` and input values can hold one (the rest are strings).
+    """Whether the raw step had number leaves, read off the record.
+
+    Only ``retry``, ``timeout`` and input values can hold one: the rest are strings.
     """
     if spec.retry is not None or spec.timeout is not None:
         return True
