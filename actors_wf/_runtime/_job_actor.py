@@ -25,9 +25,11 @@ from .._messages import (
     StepSucceeded,
 )
 from .._plan import resolve
-from .._records import Attempt, ErrorInfo, JobState, StepState
+from .._records import Attempt, ErrorInfo, JobState
 from .._state._events import Event
-from .._status import JobEvent, JobStatus, StepEvent, StepStatus, next_job_status, next_step_status
+from .._state._manager import StaleWrite
+from .._state._transitions import Transition, move_job, move_step
+from .._status import JobEvent, JobStatus, StepEvent, StepStatus
 from ._runtime import Runtime, plan_of
 from ._step_actor import StepActor
 
@@ -61,6 +63,8 @@ class JobActor(EngineActor):
         self.runtime = runtime
         self.children: dict[str, pykka.ActorRef[Any]] = {}
         self.state: JobState = runtime.state.get(job_id)
+        self.base = self.state  # the last stored state
+        self.pending: list[Transition] = []  # journal entries not yet stored
         self.plan = plan_of(self.state.workflow)
         self.urn: str = self.actor_urn
 
@@ -69,8 +73,7 @@ class JobActor(EngineActor):
     def on_start(self) -> None:
         """Move the job to RUNNING and start every step that can start."""
         try:
-            status = next_job_status(self.job_id, self.state.status, JobEvent.START)
-            self.state = attrs.evolve(self.state, status=status, started_at=time.time())
+            self._job(JobEvent.START, started_at=self.state.started_at or time.time())
             self.runtime.publish(Event("JobStarted", self.job_id))
             self._advance(self.plan.order)
         except Exception as exc:
@@ -83,11 +86,8 @@ class JobActor(EngineActor):
         super().on_failure(exc_type, exc_value, tb)
         try:
             if not self.state.status.is_terminal:
-                status = next_job_status(self.job_id, self.state.status, JobEvent.FAIL)
                 error = ErrorInfo.from_exception(exc_value)
-                self.state = attrs.evolve(
-                    self.state, status=status, error=error, finished_at=time.time()
-                )
+                self._job(JobEvent.FAIL, "engine error", error=error, finished_at=time.time())
                 self._save()
         finally:
             self.manager.tell(encode(JobFinished(self.job_id, JobStatus.FAILED.value)))
@@ -101,13 +101,9 @@ class JobActor(EngineActor):
 
     def on_step_succeeded(self, msg: StepSucceeded) -> None:
         """Record the output, then start what it unblocked or finish the job."""
-        step = self._current(msg.step_id, msg.attempt)
-        if step is None:
+        if not self._close_attempt(msg.step_id, msg.attempt, msg.finished_at, None):
             return
-        self.children.pop(msg.step_id, None)
-        done = self._end_attempt(step, msg.finished_at, None)
-        status = next_step_status(self.job_id, step.step_id, step.status, StepEvent.SUCCEED)
-        self.state = self.state.with_step(attrs.evolve(done, status=status, output=msg.output))
+        self._step(msg.step_id, StepEvent.SUCCEED, output=msg.output)
         self.runtime.publish(
             Event(
                 "StepSucceeded",
@@ -121,13 +117,10 @@ class JobActor(EngineActor):
 
     def on_step_failed(self, msg: StepFailed) -> None:
         """Record the failure and fail the job (retries come from the policy)."""
-        step = self._current(msg.step_id, msg.attempt)
-        if step is None:
+        finished = msg.finished_at or time.time()
+        if not self._close_attempt(msg.step_id, msg.attempt, finished, msg.error):
             return
-        self.children.pop(msg.step_id, None)
-        done = self._end_attempt(step, msg.finished_at or time.time(), msg.error)
-        status = next_step_status(self.job_id, step.step_id, step.status, StepEvent.FAIL)
-        self.state = self.state.with_step(attrs.evolve(done, status=status, error=msg.error))
+        self._step(msg.step_id, StepEvent.FAIL, f"{msg.error.type}", error=msg.error)
         self.runtime.publish(
             Event(
                 "StepFailed",
@@ -141,19 +134,14 @@ class JobActor(EngineActor):
 
     def on_step_cancelled(self, msg: StepCancelled) -> None:
         """Record a cancelled attempt; the job is cancelled once none runs."""
-        step = self._current(msg.step_id, msg.attempt)
-        if step is None:
+        if not self._close_attempt(msg.step_id, msg.attempt, time.time(), None):
             return
-        self.children.pop(msg.step_id, None)
-        done = self._end_attempt(step, time.time(), None)
-        status = next_step_status(self.job_id, step.step_id, step.status, StepEvent.CANCEL)
-        self.state = self.state.with_step(attrs.evolve(done, status=status))
+        self._step(msg.step_id, StepEvent.CANCEL, "job cancelled")
         self._finish_cancel_if_quiet()
 
     def on_cancel(self, msg: CancelJob) -> None:
         """Cancel every running step; the job ends CANCELLED when they have stopped."""
-        status = next_job_status(self.job_id, self.state.status, JobEvent.CANCEL)
-        self.state = attrs.evolve(self.state, status=status)
+        self._job(JobEvent.CANCEL, "cancel_job")
         self._cancel_idle_steps()
         for step_id, ref in self.children.items():
             attempt = len(self.state.steps[step_id].attempts)
@@ -170,14 +158,15 @@ class JobActor(EngineActor):
 
     def _advance(self, candidates: tuple[str, ...] | list[str]) -> None:
         """Start the candidates that are ready, then save; finish if all are done."""
-        done = {sid for sid, s in self.state.steps.items() if s.status is StepStatus.SUCCEEDED}
+        steps = self.state.steps
+        done = {sid for sid, s in steps.items() if s.status is StepStatus.SUCCEEDED}
         to_run = [
             sid
             for sid in candidates
-            if self.state.steps[sid].status is StepStatus.PENDING and self.plan.ready(sid, done)
+            if steps[sid].status in _STARTABLE and self.plan.ready(sid, done)
         ]
         runs = [run for sid in to_run if (run := self._prepare(sid)) is not None]
-        if len(done) == len(self.state.steps):
+        if len(done) == len(steps):
             self._complete()
             return
         self._save()
@@ -187,28 +176,20 @@ class JobActor(EngineActor):
     def _prepare(self, step_id: str) -> RunStep | None:
         """Move a step to RUNNING with a new attempt; ``None`` if its inputs fail."""
         spec = self.state.workflow.step(step_id)
+        if self.state.steps[step_id].status is StepStatus.PENDING:
+            self._step(step_id, StepEvent.READY)
         step = self.state.steps[step_id]
-        status = next_step_status(self.job_id, step_id, step.status, StepEvent.READY)
-        status = next_step_status(self.job_id, step_id, status, StepEvent.START)
         attempt = Attempt(len(step.attempts) + 1, time.time())
-        step = attrs.evolve(step, status=status, attempts=(*step.attempts, attempt))
-        self.state = self.state.with_step(step)
+        self._step(step_id, StepEvent.START, attempts=(*step.attempts, attempt))
         outputs = {sid: s.output for sid, s in self.state.steps.items()}
         try:
             inputs = resolve(spec.inputs, self.state.inputs, outputs)
         except LookupError as exc:
-            self.actor_ref.tell(
-                encode(
-                    StepFailed(
-                        self.job_id,
-                        step_id,
-                        attempt.number,
-                        ErrorInfo("ReferenceError", str(exc), step_id=step_id),
-                        attempt.started_at,
-                        time.time(),
-                    )
-                )
+            error = ErrorInfo("ReferenceError", str(exc), step_id=step_id)
+            failed = StepFailed(
+                self.job_id, step_id, attempt.number, error, attempt.started_at, time.time()
             )
+            self.actor_ref.tell(encode(failed))
             return None
         return RunStep(
             self.job_id, step_id, attempt.number, spec.component, inputs, self.urn, spec.timeout
@@ -243,15 +224,14 @@ class JobActor(EngineActor):
             self._save()
 
     def _cancel_idle_steps(self) -> None:
-        for step in self.state.steps.values():
+        for step in list(self.state.steps.values()):
             if step.status in (StepStatus.PENDING, StepStatus.READY, StepStatus.RETRY_WAIT):
-                status = next_step_status(self.job_id, step.step_id, step.status, StepEvent.CANCEL)
-                self.state = self.state.with_step(attrs.evolve(step, status=status))
+                self._step(step.step_id, StepEvent.CANCEL, f"job {self.state.status.value}")
 
     def _end(self, event: JobEvent, **changes: Any) -> None:
-        status = next_job_status(self.job_id, self.state.status, event)
-        self.state = attrs.evolve(self.state, status=status, finished_at=time.time(), **changes)
+        self._job(event, finished_at=time.time(), **changes)
         self._save()
+        status = self.state.status
         self.runtime.publish(
             Event(
                 _JOB_EVENT_KINDS[status],
@@ -263,22 +243,69 @@ class JobActor(EngineActor):
         self.manager.tell(encode(JobFinished(self.job_id, status.value)))
         self.stop()
 
-    # -- helpers -------------------------------------------------------------
+    # -- state changes -----------------------------------------------------------
 
-    def _current(self, step_id: str, attempt: int) -> StepState | None:
-        """The step, if this message is about its live attempt; else ``None`` (late)."""
-        if self.state.status.is_terminal:
-            return None
+    def _job(self, event: JobEvent, cause: str = "", **changes: Any) -> None:
+        self.state, entry = move_job(self.state, event, cause, **changes)
+        self.pending.append(entry)
+
+    def _step(self, step_id: str, event: StepEvent, cause: str = "", **changes: Any) -> None:
+        self.state, entry = move_step(self.state, step_id, event, cause, **changes)
+        self.pending.append(entry)
+
+    def _close_attempt(
+        self, step_id: str, attempt: int, finished_at: float, error: ErrorInfo | None
+    ) -> bool:
+        """End the live attempt of a step; ``False`` if the message is about another (late)."""
         step = self.state.steps.get(step_id)
-        if step is None or step.status is not StepStatus.RUNNING or len(step.attempts) != attempt:
+        live = (
+            not self.state.status.is_terminal
+            and step is not None
+            and step.status is StepStatus.RUNNING
+            and len(step.attempts) == attempt
+        )
+        if not live:
             log.debug("job %s: dropped a late message for step %s", self.job_id, step_id)
-            return None
-        return step
-
-    @staticmethod
-    def _end_attempt(step: StepState, finished_at: float, error: ErrorInfo | None) -> StepState:
+            return False
+        assert step is not None
+        self.children.pop(step_id, None)
         last = attrs.evolve(step.attempts[-1], finished_at=finished_at, error=error)
-        return attrs.evolve(step, attempts=(*step.attempts[:-1], last))
+        self.state = self.state.with_step(attrs.evolve(step, attempts=(*step.attempts[:-1], last)))
+        return True
 
     def _save(self) -> None:
-        self.state = self.runtime.state.save(self.state)
+        """Store the state with its journal entries; rebase over a write made meanwhile."""
+        for _ in range(_REBASES):
+            try:
+                self.state = self.runtime.state.save(self.state, self.pending)
+            except StaleWrite:
+                theirs = self.runtime.state.get(self.job_id)
+                self.state = rebase(self.base, self.state, theirs)
+                continue
+            self.base = self.state
+            self.pending = []
+            return
+        raise StaleWrite(self.job_id, self.state.version, -1)
+
+
+# How often a save is retried over writes made by others (update_state) meanwhile.
+_REBASES = 5
+_STARTABLE = frozenset({StepStatus.PENDING, StepStatus.READY})
+
+
+def rebase(base: JobState, mine: JobState, theirs: JobState) -> JobState:
+    """Re-apply the changes from ``base`` to ``mine`` on top of ``theirs``.
+
+    Field by field and step by step: what the runtime changed wins, what the
+    other writer changed elsewhere stays.
+    """
+    changes = {
+        a.name: getattr(mine, a.name)
+        for a in attrs.fields(JobState)
+        if a.name not in ("steps", "version") and getattr(mine, a.name) != getattr(base, a.name)
+    }
+    steps = {**theirs.steps}
+    for step_id, step in mine.steps.items():
+        if base.steps.get(step_id) != step:
+            steps[step_id] = step
+    return attrs.evolve(theirs, steps=steps, **changes)

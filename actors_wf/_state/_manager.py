@@ -1,17 +1,43 @@
-"""The state manager: the one door to job states, with version checks and waiters."""
+"""The state manager: the one door to job states.
+
+Writes carry the version they were computed from and are refused when it is
+no longer the latest (:class:`StaleWrite`), so no update is ever lost in
+silence. Every status change goes through the transition table and is
+journaled with the state it produced, in one store commit.
+"""
 
 from __future__ import annotations
 
 import builtins
 import contextlib
 import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, InvalidStateError
+from typing import Any
 
 import attrs
 
-from .._errors import ActorsWfError, EngineClosed, JobNotFound
-from .._records import JobState
+from .._codec import dump_record, load_record
+from .._errors import ActorsWfError, EngineClosed, InvalidTransition, JobNotFound, did_you_mean
+from .._records import JobState, StepState
+from .._status import JobStatus, StepStatus, allowed_job_events
+from ._describe import describe_job, diff_states
 from ._store import MemoryStore, Store
+from ._transitions import (
+    Transition,
+    job_event_to,
+    restore_entries,
+    step_event_to,
+)
+
+Update = Mapping[str, Any] | Callable[[JobState], JobState]
+_READ_ONLY = frozenset({"job_id", "workflow", "version", "steps", "created_at"})
+_JOB_FIELDS = frozenset(a.name for a in attrs.fields(JobState)) - _READ_ONLY
+_STEP_FIELDS = frozenset(a.name for a in attrs.fields(StepState)) - {"step_id"}
+# A job in these statuses is owned by the runtime (queued or running): restoring
+# a snapshot under it would fight its JobActor.
+_OWNED = frozenset({JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.PAUSING, JobStatus.CANCELLING})
 
 
 class StaleWrite(ActorsWfError, RuntimeError):
@@ -27,19 +53,47 @@ class StaleWrite(ActorsWfError, RuntimeError):
         )
 
 
-class StateManager:
-    """Reads and writes job states through a store; thread-safe.
+@attrs.frozen
+class Snapshot:
+    """A job's state at one moment; immutable.
 
-    Every write names the version it was computed from; a write based on an
-    older version is refused (:class:`StaleWrite`), so no update is ever lost
-    silently. Waiters learn when a job reaches a terminal status.
+    Attributes:
+        job_id: the job.
+        version: the job's version when taken.
+        taken_at: wall-clock seconds since the epoch.
+        state: the :class:`JobState`.
+    """
+
+    job_id: str
+    version: int
+    taken_at: float
+    state: JobState
+
+    def to_bytes(self) -> bytes:
+        """Msgpack bytes (through the codec); :meth:`from_bytes` reads them back."""
+        return dump_record(self)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Snapshot:
+        """Read a snapshot written by :meth:`to_bytes`."""
+        return load_record(data, cls)
+
+
+class StateManager:
+    """Reads and writes job states through a store; thread-safe (``engine.state``).
+
+    Args:
+        store: a :class:`~actors_wf._state._store.Store`; in memory by default.
     """
 
     def __init__(self, store: Store | None = None) -> None:
         self.store: Store = store if store is not None else MemoryStore()
         self._lock = threading.Lock()
+        self._job_locks: dict[str, threading.Lock] = {}
         self._waiters: dict[str, list[Future[JobState]]] = {}
         self._closed = False
+
+    # -- reads --------------------------------------------------------------------
 
     def find(self, job_id: str) -> JobState | None:
         """The latest state of a job, or ``None``."""
@@ -60,28 +114,147 @@ class StateManager:
         """Every job's latest state, oldest first."""
         return list(self.store.iter_jobs())
 
-    def save(self, state: JobState) -> JobState:
-        """Store ``state`` as the next version of its job and return what was stored.
-
-        ``state.version`` must be the version it was computed from (0 for a
-        new job); the stored record carries that plus one.
+    def history(self, job_id: str) -> builtins.list[Transition]:
+        """Every status change of the job and its steps, oldest first, with time and cause.
 
         Raises:
-            StaleWrite: another write got there first.
+            JobNotFound: no job has that id.
         """
-        with self._lock:
+        self.get(job_id)
+        return self.store.history(job_id)
+
+    def describe(self, job_id: str) -> str:
+        """A readable dump of the job: status, timings, inputs, outputs, steps, attempts, errors.
+
+        Raises:
+            JobNotFound: no job has that id.
+        """
+        return describe_job(self.get(job_id))
+
+    @staticmethod
+    def diff(a: Snapshot | JobState, b: Snapshot | JobState) -> builtins.list[str]:
+        """What changed from ``a`` to ``b``, one line per field (``steps.x.status: A -> B``)."""
+        return diff_states(_state_of(a), _state_of(b))
+
+    # -- writes (the runtime's) -------------------------------------------------------
+
+    def save(self, state: JobState, entries: Sequence[Transition] = ()) -> JobState:
+        """Store ``state`` as the next version of its job, with its journal entries.
+
+        ``state.version`` is the version it was computed from (0 for a new
+        job); the stored record carries that plus one.
+
+        Raises:
+            StaleWrite: another write got there first; nothing was written.
+        """
+        new = state.version == 0
+        stored = attrs.evolve(state, version=state.version + 1)
+        stamped = [attrs.evolve(e, version=stored.version) for e in entries]
+        if not self.store.commit(stored, stamped, None if new else state.version):
             current = self.store.load(state.job_id)
-            found = -1 if current is None else current.version
-            base = state.version if current is not None else -1
-            if found != base:
-                raise StaleWrite(state.job_id, state.version, found)
-            stored = attrs.evolve(state, version=state.version + 1)
-            self.store.save(stored)
-            waiters = self._waiters.pop(stored.job_id, []) if stored.status.is_terminal else []
-        for waiter in waiters:
-            with contextlib.suppress(InvalidStateError):  # a waiter gave up meanwhile
-                waiter.set_result(stored)
+            raise StaleWrite(state.job_id, state.version, current.version if current else -1)
+        if stored.status.is_terminal:
+            self._wake(stored)
         return stored
+
+    # -- writes (the user's) --------------------------------------------------------
+
+    def update_state(
+        self, job_id: str, updates: Update | Sequence[Update], transaction: bool = False
+    ) -> JobState:
+        """Apply updates to a job's record.
+
+        Each update is a mapping of fields (``{"priority": 5}``, or
+        ``{"steps.fetch.status": "SKIPPED"}`` for a step) or a function from
+        the state to a new state. A status change must be one the transition
+        table allows, and is journaled. Writers to one job are serialised.
+
+        Args:
+            job_id: the job.
+            updates: one update or a sequence of them.
+            transaction: apply all of them or none. Without it each update is
+                stored on its own, and a failure leaves the earlier ones stored.
+
+        Returns:
+            The stored state after the last update.
+
+        Raises:
+            JobNotFound: no such job.
+            InvalidTransition: a status change the table does not allow.
+            ValueError, TypeError: an unknown field or a value of the wrong type.
+        """
+        batch = [updates] if isinstance(updates, Mapping) or callable(updates) else list(updates)
+        with self._job_lock(job_id):
+            state = self.get(job_id)
+            if transaction:
+                entries: list[Transition] = []
+                work = state
+                for update in batch:
+                    work, more = apply_update(work, update)
+                    entries += more
+                return self.save(work, entries)
+            for update in batch:
+                work, entries = apply_update(state, update)
+                state = self.save(work, entries)
+            return state
+
+    @contextlib.contextmanager
+    def transaction(self, job_id: str) -> Iterator[Transaction]:
+        """Group several updates into one unit: all stored at the end, or none.
+
+        Example::
+
+            with engine.state.transaction(job_id) as tx:
+                tx.update({"priority": 90})
+                tx.update({"steps.notify.status": "SKIPPED"})
+
+        The block works on a private copy; on leaving it, the result is stored
+        only if no other write came in meanwhile (:class:`StaleWrite`
+        otherwise), and an exception inside stores nothing.
+
+        Raises:
+            JobNotFound: no such job.
+            StaleWrite: another writer changed the job during the block.
+        """
+        tx = Transaction(self.get(job_id))
+        yield tx
+        if tx.entries or tx.state is not tx.base:
+            with self._job_lock(job_id):
+                self.save(attrs.evolve(tx.state, version=tx.base.version), tx.entries)
+
+    def create_snapshot(self, job_id: str) -> Snapshot:
+        """A point-in-time copy of the job (free: states are immutable).
+
+        Raises:
+            JobNotFound: no such job.
+        """
+        state = self.get(job_id)
+        return Snapshot(job_id, state.version, time.time(), state)
+
+    def restore_snapshot(self, snapshot: Snapshot) -> JobState:
+        """Make a snapshot the job's current state again (as a new version, journaled).
+
+        Raises:
+            JobNotFound: the job is not in this store.
+            InvalidTransition: the job is queued or running (pause or cancel it first).
+        """
+        with self._job_lock(snapshot.job_id):
+            current = self.get(snapshot.job_id)
+            if current.status in _OWNED:
+                raise InvalidTransition(
+                    f"job {current.job_id}",
+                    current.status.value,
+                    "restore",
+                    allowed_job_events(current.status),
+                )
+            entries = restore_entries(current, snapshot.state, f"snapshot v{snapshot.version}")
+            return self.save(attrs.evolve(snapshot.state, version=current.version), entries)
+
+    def _job_lock(self, job_id: str) -> threading.Lock:
+        with self._lock:
+            return self._job_locks.setdefault(job_id, threading.Lock())
+
+    # -- waiting ------------------------------------------------------------------------
 
     def watch(self, job_id: str) -> Future[JobState]:
         """A future set to the job's state when it reaches a terminal status.
@@ -102,6 +275,13 @@ class StateManager:
                 self._waiters.setdefault(job_id, []).append(future)
         return future
 
+    def _wake(self, state: JobState) -> None:
+        with self._lock:
+            waiters = self._waiters.pop(state.job_id, [])
+        for waiter in waiters:
+            with contextlib.suppress(InvalidStateError):  # a waiter gave up meanwhile
+                waiter.set_result(state)
+
     def close(self) -> None:
         """Fail every pending waiter with :class:`EngineClosed` and close the store."""
         with self._lock:
@@ -112,3 +292,124 @@ class StateManager:
             with contextlib.suppress(InvalidStateError):
                 waiter.set_exception(EngineClosed("the engine closed before the job finished"))
         self.store.close()
+
+
+class Transaction:
+    """The working copy inside ``StateManager.transaction``.
+
+    Attributes:
+        base: the state the transaction started from.
+        state: the state with the updates so far.
+        entries: the journal entries of their status changes.
+    """
+
+    def __init__(self, base: JobState) -> None:
+        self.base = base
+        self.state = base
+        self.entries: list[Transition] = []
+
+    def update(self, update: Update) -> JobState:
+        """Apply one update to the working copy (see ``StateManager.update_state``)."""
+        self.state, entries = apply_update(self.state, update)
+        self.entries += entries
+        return self.state
+
+
+def apply_update(state: JobState, update: Update) -> tuple[JobState, list[Transition]]:
+    """Apply a user's update; check fields, types and status moves.
+
+    Raises:
+        InvalidTransition, ValueError, TypeError: as ``update_state``.
+    """
+    if callable(update) and not isinstance(update, Mapping):
+        new = update(state)
+        if not isinstance(new, JobState) or new.job_id != state.job_id:
+            raise TypeError("an update function must return the job's JobState")
+    else:
+        new = _apply_fields(state, update)
+    _check_types(new)
+    return new, _status_moves(state, new)
+
+
+def _apply_fields(state: JobState, fields: Mapping[str, Any]) -> JobState:
+    changes: dict[str, Any] = {}
+    steps = dict(state.steps)
+    for key, value in fields.items():
+        if key.startswith("steps."):
+            step_id, _, name = key[len("steps.") :].rpartition(".")
+            if step_id not in steps:
+                raise ValueError(
+                    f"job {state.job_id} has no step {step_id!r}{did_you_mean(step_id, steps)}"
+                )
+            if name not in _STEP_FIELDS:
+                raise ValueError(
+                    f"cannot update step field {name!r}{did_you_mean(name, _STEP_FIELDS)}"
+                    f"; updatable: {', '.join(sorted(_STEP_FIELDS))}"
+                )
+            if name == "status":
+                value = StepStatus(value)
+            steps[step_id] = attrs.evolve(steps[step_id], **{name: value})
+        elif key in _JOB_FIELDS:
+            changes[key] = JobStatus(value) if key == "status" else value
+        else:
+            raise ValueError(
+                f"cannot update field {key!r}{did_you_mean(key, _JOB_FIELDS)}; updatable: "
+                f"{', '.join(sorted(_JOB_FIELDS))}, steps.<id>.<field>"
+            )
+    return attrs.evolve(state, steps=steps, **changes)
+
+
+def _check_types(state: JobState) -> None:
+    from .._codec import converter, describe_errors
+
+    try:
+        converter.structure(converter.unstructure(state), JobState)
+    except Exception as exc:
+        raise TypeError("; ".join(describe_errors(exc))) from None
+
+
+def _status_moves(old: JobState, new: JobState) -> list[Transition]:
+    entries = []
+    if old.status is not new.status:
+        event = job_event_to(old.status, new.status)
+        if event is None:
+            raise InvalidTransition(
+                f"job {old.job_id}",
+                old.status.value,
+                f"-> {new.status.value}",
+                allowed_job_events(old.status),
+            )
+        entries.append(
+            Transition(
+                old.job_id,
+                None,
+                event.value,
+                old.status.value,
+                new.status.value,
+                cause="update_state",
+            )
+        )
+    for step_id, step in new.steps.items():
+        before = old.steps[step_id].status
+        if before is step.status:
+            continue
+        step_event = step_event_to(before, step.status)
+        if step_event is None:
+            raise InvalidTransition(
+                f"step {step_id!r} of job {old.job_id}", before.value, f"-> {step.status.value}"
+            )
+        entries.append(
+            Transition(
+                old.job_id,
+                step_id,
+                step_event.value,
+                before.value,
+                step.status.value,
+                cause="update_state",
+            )
+        )
+    return entries
+
+
+def _state_of(value: Snapshot | JobState) -> JobState:
+    return value.state if isinstance(value, Snapshot) else value

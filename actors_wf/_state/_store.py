@@ -1,12 +1,18 @@
-"""Where job states are kept: the store interface and the in-memory store."""
+"""Where job states are kept: the store interface and the in-memory store.
+
+A store keeps, per job, the latest state and the journal of every status
+change. :meth:`Store.commit` writes both in one step: a new state with the
+entries that led to it, or nothing (when the version check fails).
+"""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Protocol
 
 from .._records import JobState
+from ._transitions import Transition
 
 
 class Store(Protocol):
@@ -15,8 +21,15 @@ class Store(Protocol):
     def load(self, job_id: str) -> JobState | None:
         """The latest state of a job, or ``None``."""
 
-    def save(self, state: JobState) -> None:
-        """Keep ``state`` as the latest state of its job."""
+    def commit(self, state: JobState, entries: Sequence[Transition], base: int | None) -> bool:
+        """Store ``state`` and append ``entries``, if the stored version is still ``base``.
+
+        ``base`` is ``None`` for a new job (none may exist). Returns ``False``,
+        writing nothing, when the check fails.
+        """
+
+    def history(self, job_id: str) -> list[Transition]:
+        """The job's journal, oldest first."""
 
     def iter_jobs(self) -> Iterator[JobState]:
         """Every job's latest state, oldest first."""
@@ -33,16 +46,28 @@ class MemoryStore:
 
     def __init__(self) -> None:
         self._states: dict[str, JobState] = {}
+        self._journal: dict[str, list[Transition]] = {}
         self._lock = threading.Lock()
 
     def load(self, job_id: str) -> JobState | None:
         """The latest state of a job, or ``None``."""
         return self._states.get(job_id)
 
-    def save(self, state: JobState) -> None:
-        """Keep ``state`` as the latest state of its job."""
+    def commit(self, state: JobState, entries: Sequence[Transition], base: int | None) -> bool:
+        """Store a state and its journal entries, if the version check passes."""
         with self._lock:
+            current = self._states.get(state.job_id)
+            if (None if current is None else current.version) != base:
+                return False
             self._states[state.job_id] = state
+            if entries:
+                self._journal.setdefault(state.job_id, []).extend(entries)
+        return True
+
+    def history(self, job_id: str) -> list[Transition]:
+        """The job's journal, oldest first."""
+        with self._lock:
+            return list(self._journal.get(job_id, ()))
 
     def iter_jobs(self) -> Iterator[JobState]:
         """Every job's latest state, oldest first."""

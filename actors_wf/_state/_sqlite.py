@@ -1,0 +1,308 @@
+"""The SQLite store: one file, WAL, a journal row per status change and a state row per job.
+
+Each commit is one SQLite transaction: the journal rows and the new state row
+are written together or not at all, and the state row is only replaced if
+its version is still the one the write was based on.
+
+Durability modes (``durability=``):
+
+- ``process`` (default): ``synchronous=NORMAL`` in WAL mode. A committed
+  change survives the process being killed at any moment (SIGKILL, a crash,
+  ``os._exit``): it is in the WAL file, which the next open replays. A power
+  cut or kernel panic may lose the last commits (never corrupt the file).
+  This is the failure a workflow engine inside a daemon meets every day, and
+  it costs no fsync per step.
+- ``power``: ``synchronous=FULL``: every commit is fsynced before it returns,
+  so it also survives a power cut; each commit then costs a disk flush.
+
+The schema version is SQLite's ``user_version``. Older files are migrated
+on open; a file from a newer actors_wf is refused, and so is a file that is
+not an intact SQLite database.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import msgpack
+
+from .._codec import converter
+from .._errors import ActorsWfError
+from .._records import JobState
+from .._spec import WorkflowSpec
+from ._transitions import Transition
+
+SCHEMA_VERSION = 1
+DURABILITY = {"process": "NORMAL", "power": "FULL"}
+
+
+class StoreError(ActorsWfError, RuntimeError):
+    """The store file cannot be used."""
+
+    code = "store_error"
+
+
+class StoreCorrupt(StoreError):
+    """The store file is damaged or not an actors_wf store."""
+
+    code = "store_corrupt"
+
+
+def _create_v1(db: sqlite3.Connection) -> None:
+    db.executescript(
+        """
+        CREATE TABLE jobs (
+            job_id TEXT PRIMARY KEY,
+            version INTEGER NOT NULL,
+            status TEXT NOT NULL,
+            workflow_id TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            workflow BLOB NOT NULL,
+            state BLOB NOT NULL
+        );
+        CREATE INDEX jobs_by_status ON jobs (status);
+        CREATE TABLE journal (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            job_id TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            at REAL NOT NULL,
+            step_id TEXT,
+            event TEXT NOT NULL,
+            from_status TEXT NOT NULL,
+            to_status TEXT NOT NULL,
+            cause TEXT NOT NULL
+        );
+        CREATE INDEX journal_by_job ON journal (job_id, seq);
+        """
+    )
+
+
+# MIGRATIONS[n] takes a file from schema n to n + 1 (0 is an empty file).
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_create_v1]
+
+
+class SQLiteStore:
+    """A store in one SQLite file.
+
+    Args:
+        path: the file; created with its folder if missing.
+        durability: ``process`` (default) or ``power``; see the module doc.
+
+    Raises:
+        StoreCorrupt: the file is damaged or is not a SQLite database.
+        StoreError: the file comes from a newer actors_wf.
+        ValueError: an unknown durability mode.
+    """
+
+    def __init__(self, path: str | Path, *, durability: str = "process") -> None:
+        if durability not in DURABILITY:
+            raise ValueError(
+                f"unknown durability {durability!r}; use one of: {', '.join(DURABILITY)}"
+            )
+        self.path = Path(path)
+        self.durability = durability
+        self._lock = threading.Lock()
+        self._states: dict[str, JobState] = {}
+        self._workflows: dict[str, WorkflowSpec] = {}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = self._open()
+
+    def _open(self) -> sqlite3.Connection:
+        try:
+            db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open store {str(self.path)!r}: {exc}") from None
+        try:
+            _check_intact(db, self.path)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(f"PRAGMA synchronous={DURABILITY[self.durability]}")
+            db.execute("PRAGMA busy_timeout=5000")
+            _migrate(db, self.path)
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    # -- reads ------------------------------------------------------------------
+
+    def load(self, job_id: str) -> JobState | None:
+        """The latest state of a job, or ``None``."""
+        state = self._states.get(job_id)
+        if state is not None:
+            return state
+        with self._lock:
+            row = self._db.execute(
+                "SELECT workflow, state FROM jobs WHERE job_id = ?", (job_id,)
+            ).fetchone()
+            if row is None:
+                return None
+            state = self._decode(job_id, row[0], row[1])
+            self._states[job_id] = state
+        return state
+
+    def iter_jobs(self) -> Iterator[JobState]:
+        """Every job's latest state, oldest first."""
+        with self._lock:
+            ids = [r[0] for r in self._db.execute("SELECT job_id FROM jobs ORDER BY created_at")]
+        for job_id in ids:
+            state = self.load(job_id)
+            if state is not None:
+                yield state
+
+    def history(self, job_id: str) -> list[Transition]:
+        """The job's journal, oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT job_id, step_id, event, from_status, to_status, at, cause, version "
+                "FROM journal WHERE job_id = ? ORDER BY seq",
+                (job_id,),
+            ).fetchall()
+        return [Transition(*row) for row in rows]
+
+    def _decode(self, job_id: str, workflow_blob: bytes, state_blob: bytes) -> JobState:
+        try:
+            spec = self._workflows.get(job_id)
+            if spec is None:
+                spec = converter.structure(msgpack.unpackb(workflow_blob), WorkflowSpec)
+                self._workflows[job_id] = spec
+            data = msgpack.unpackb(state_blob)
+            data["workflow"] = converter.unstructure(spec)
+            state: JobState = converter.structure(data, JobState)
+        except Exception as exc:
+            raise StoreCorrupt(
+                f"store {str(self.path)!r}: the state of job {job_id} cannot be read ({exc}); "
+                "the file is damaged or was written by an incompatible version"
+            ) from None
+        return state
+
+    # -- writes -----------------------------------------------------------------
+
+    def commit(self, state: JobState, entries: Sequence[Transition], base: int | None) -> bool:
+        """Write the state and its journal entries in one transaction, if ``base`` holds."""
+        data: dict[str, Any] = converter.unstructure(state)
+        workflow = data.pop("workflow")
+        blob = msgpack.packb(data)
+        rows = [
+            (e.job_id, e.version, e.at, e.step_id, e.event, e.from_status, e.to_status, e.cause)
+            for e in entries
+        ]
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                if not self._write_state(state, blob, workflow, base):
+                    self._db.execute("ROLLBACK")
+                    return False
+                self._db.executemany(
+                    "INSERT INTO journal (job_id, version, at, step_id, event, from_status, "
+                    "to_status, cause) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    rows,
+                )
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+            self._states[state.job_id] = state
+            self._workflows.setdefault(state.job_id, state.workflow)
+        return True
+
+    def _write_state(self, state: JobState, blob: bytes, workflow: Any, base: int | None) -> bool:
+        now = state.finished_at or state.started_at or state.created_at
+        if base is None:
+            try:
+                self._db.execute(
+                    "INSERT INTO jobs (job_id, version, status, workflow_id, created_at, "
+                    "updated_at, workflow, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        state.job_id,
+                        state.version,
+                        state.status.value,
+                        state.workflow_id,
+                        state.created_at,
+                        now,
+                        msgpack.packb(workflow),
+                        blob,
+                    ),
+                )
+            except sqlite3.IntegrityError:
+                return False
+            return True
+        cursor = self._db.execute(
+            "UPDATE jobs SET version = ?, status = ?, updated_at = ?, state = ? "
+            "WHERE job_id = ? AND version = ?",
+            (state.version, state.status.value, now, blob, state.job_id, base),
+        )
+        return cursor.rowcount == 1
+
+    def close(self) -> None:
+        """Close the file (a checkpoint folds the WAL back into it)."""
+        with self._lock:
+            self._db.close()
+
+
+def _check_intact(db: sqlite3.Connection, path: Path) -> None:
+    try:
+        result = db.execute("PRAGMA quick_check").fetchone()
+    except sqlite3.DatabaseError as exc:
+        raise StoreCorrupt(
+            f"store {str(path)!r} is not a usable SQLite database ({exc}); "
+            "restore it from a backup or point the engine at a new file"
+        ) from None
+    if result is None or result[0] != "ok":
+        raise StoreCorrupt(
+            f"store {str(path)!r} is damaged (integrity check: {result[0] if result else '?'}); "
+            "restore it from a backup or point the engine at a new file"
+        )
+
+
+def _migrate(db: sqlite3.Connection, path: Path) -> None:
+    (version,) = db.execute("PRAGMA user_version").fetchone()
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"store {str(path)!r} has schema version {version}, written by a newer actors_wf; "
+            f"this one reads versions up to {SCHEMA_VERSION}: upgrade actors_wf"
+        )
+    if version == 0:
+        tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        if tables:
+            raise StoreCorrupt(
+                f"store {str(path)!r} is a SQLite database but not an actors_wf store "
+                "(it has tables and no schema version)"
+            )
+    while version < SCHEMA_VERSION:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            MIGRATIONS[version](db)
+            version += 1
+            db.execute(f"PRAGMA user_version = {version}")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+
+def open_store(spec: str | Path) -> SQLiteStore:
+    """Open a store from ``sqlite:///relative/jobs.db``, ``sqlite:////abs/jobs.db``
+    (as SQLAlchemy writes them) or a plain path; ``?durability=power`` may follow a URL.
+
+    Raises:
+        StoreError, StoreCorrupt: as :class:`SQLiteStore`.
+        ValueError: an unknown URL scheme or option.
+    """
+    text = str(spec)
+    durability = "process"
+    if "://" in text:
+        if not text.startswith("sqlite:///"):
+            raise ValueError(f"unknown store {text!r}; use sqlite:///path/to/jobs.db or a path")
+        text, _, query = text[len("sqlite:///") :].partition("?")
+        for option in filter(None, query.split("&")):
+            key, _, value = option.partition("=")
+            if key != "durability":
+                raise ValueError(f"unknown store option {key!r}; known: durability")
+            durability = value
+    return SQLiteStore(text, durability=durability)
