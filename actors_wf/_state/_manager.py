@@ -342,9 +342,10 @@ def _apply_fields(state: JobState, fields: Mapping[str, Any]) -> JobState:
                     f"job {state.job_id} has no step {step_id!r}{did_you_mean(step_id, steps)}"
                 )
             if name not in _STEP_FIELDS:
+                near = did_you_mean(name, _STEP_FIELDS)
                 raise ValueError(
-                    f"cannot update step field {name!r}{did_you_mean(name, _STEP_FIELDS)}"
-                    f"; updatable: {', '.join(sorted(_STEP_FIELDS))}"
+                    f"cannot update step field {name!r}{near}; "
+                    f"updatable: {', '.join(sorted(_STEP_FIELDS))}"
                 )
             if name == "status":
                 value = StepStatus(value)

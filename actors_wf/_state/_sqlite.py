@@ -287,8 +287,10 @@ def _migrate(db: sqlite3.Connection, path: Path) -> None:
 
 
 def open_store(spec: str | Path) -> SQLiteStore:
-    """Open a store from ``sqlite:///relative/jobs.db``, ``sqlite:////abs/jobs.db``
-    (as SQLAlchemy writes them) or a plain path; ``?durability=power`` may follow a URL.
+    """Open a store from a URL or a plain path.
+
+    URLs are written as SQLAlchemy writes them: ``sqlite:///relative/jobs.db``,
+    ``sqlite:////abs/jobs.db``; ``?durability=power`` may follow.
 
     Raises:
         StoreError, StoreCorrupt: as :class:`SQLiteStore`.
