@@ -6,6 +6,7 @@ import argparse
 import importlib
 import importlib.util
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,10 +14,13 @@ from typing import Any, TextIO
 
 import yaml
 
+from ._codec import converter
 from ._engine import Engine
-from ._errors import ActorsWfError, JobFailed
+from ._errors import ActorsWfError, JobFailed, JobNotFound
 from ._spec import WorkflowSpec
 from ._state._events import Event
+from ._state._manager import StateManager
+from ._state._sqlite import StoreError, open_store
 from ._validation._report import summary
 from ._validation._schema import workflow_schema
 from ._validation._validator import load_workflow
@@ -30,6 +34,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         code: int = args.func(args, sys.stdout)
+    except BrokenPipeError:  # `actors-wf ... | head`: the reader left, which is fine
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except ActorsWfError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED if isinstance(exc, JobFailed) else EXIT_USAGE
@@ -79,6 +86,13 @@ def _parser() -> argparse.ArgumentParser:
 
     schema = sub.add_parser("schema", help="print the JSON Schema of the workflow format")
     schema.set_defaults(func=_schema)
+
+    inspect = sub.add_parser("inspect", help="show a job stored in a SQLite store")
+    inspect.add_argument("job_id", help="the job's id (a unique prefix is enough)")
+    inspect.add_argument("--store", required=True, help="the store: a path or sqlite:///path")
+    inspect.add_argument("--history", action="store_true", help="show every status change")
+    inspect.add_argument("--json", action="store_true", help="print JSON for tools")
+    inspect.set_defaults(func=_inspect)
     return parser
 
 
@@ -128,6 +142,40 @@ def _validate(args: argparse.Namespace, out: TextIO) -> int:
 def _schema(args: argparse.Namespace, out: TextIO) -> int:
     print(json.dumps(workflow_schema(), indent=2), file=out)
     return EXIT_OK
+
+
+def _inspect(args: argparse.Namespace, out: TextIO) -> int:
+    if "://" not in args.store and not Path(args.store).is_file():
+        raise StoreError(f"no store file {args.store!r}")
+    state = StateManager(open_store(args.store))
+    try:
+        job_id = _find_job(state, args.job_id)
+        if args.json:
+            data: Any = (
+                [converter.unstructure(t) for t in state.history(job_id)]
+                if args.history
+                else converter.unstructure(state.get(job_id))
+            )
+            print(json.dumps(data, indent=2, default=repr), file=out)
+        elif args.history:
+            for entry in state.history(job_id):
+                print(entry.describe(), file=out)
+        else:
+            print(state.describe(job_id), file=out)
+    finally:
+        state.close()
+    return EXIT_OK
+
+
+def _find_job(state: StateManager, prefix: str) -> str:
+    if state.find(prefix) is not None:
+        return prefix
+    matches = [j.job_id for j in state.list_jobs() if j.job_id.startswith(prefix)]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise JobNotFound(f"{prefix} (ambiguous: {', '.join(matches[:5])})")
+    raise JobNotFound(prefix)
 
 
 def _print_event(event: Event, out: TextIO) -> None:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Any
 
 from ._errors import EngineClosed, JobCancelled, JobFailed
 from ._jobs import JobManager
-from ._messages import CreateJob, JobCreated
+from ._messages import CreateJob, JobCreated, JobsRecovered, RecoverJobs
 from ._registry import Registry, RegistryActor
 from ._runtime._executor import ThreadExecutor
 from ._runtime._job_manager import JobManagerActor
@@ -18,6 +19,7 @@ from ._runtime._pool import StepActorPool
 from ._runtime._runtime import Runtime
 from ._state._events import Event, EventBus
 from ._state._manager import StateManager
+from ._state._sqlite import open_store
 from ._state._store import Store
 from ._status import JobStatus
 from ._validation._validator import Validator
@@ -35,9 +37,13 @@ class Engine:
     get :class:`EngineClosed`.
 
     Args:
-        store: where job states are kept (memory by default).
+        store: where job states are kept: memory by default, or a SQLite file
+            (``"sqlite:///jobs.db"``, ``"sqlite:///jobs.db?durability=power"``
+            or a path), or any :class:`Store`.
         components: module paths to import at start; their ``@component``
             declarations become available to this engine.
+        recover: resume the unfinished jobs of the store at start (see
+            :meth:`recover`): a daemon restarts with one line.
         max_concurrent_jobs: jobs running at once; more wait in the queue.
         max_workers: threads that run component code.
         shutdown_timeout: seconds :meth:`close` waits for running components.
@@ -52,8 +58,9 @@ class Engine:
     def __init__(
         self,
         *,
-        store: Store | None = None,
+        store: Store | str | os.PathLike[str] | None = None,
         components: Iterable[str] = (),
+        recover: bool = False,
         max_concurrent_jobs: int = 100,
         max_workers: int = 32,
         shutdown_timeout: float = 10.0,
@@ -62,6 +69,8 @@ class Engine:
             importlib.import_module(module)
         self._shutdown_timeout = shutdown_timeout
         self._closed = False
+        if isinstance(store, str | os.PathLike):
+            store = open_store(store)
         self.state = StateManager(store)
         self._events = EventBus()
         self._executor = ThreadExecutor(max_workers)
@@ -77,6 +86,8 @@ class Engine:
         )
         self.jobs = JobManager(self._manager, self.state)
         log.debug("engine started")
+        if recover:
+            self.recover()
 
     def __enter__(self) -> Engine:
         return self
@@ -124,6 +135,19 @@ class Engine:
             raise JobCancelled(state.job_id)
         assert state.error is not None
         raise JobFailed(state.job_id, state.error)
+
+    def recover(self) -> list[str]:
+        """Resume every unfinished job in the store; return the ids of those queued again.
+
+        Succeeded steps keep their outputs and are not run again; steps that
+        were running when the last engine stopped are run again
+        (at-least-once); paused jobs stay paused; a job whose components are
+        no longer registered fails with that reason. Idempotent.
+        """
+        self._check_open()
+        reply = self.jobs.call_sync(RecoverJobs())
+        assert isinstance(reply, JobsRecovered)
+        return list(reply.job_ids)
 
     def _check_open(self) -> None:
         if self._closed:

@@ -87,6 +87,21 @@ class ErrorReply:
 
 
 @attrs.frozen
+class RecoverJobs:
+    """Resume every unfinished job in the store; reply :class:`JobsRecovered`."""
+
+    TAG: ClassVar[str] = "recover_jobs"
+
+
+@attrs.frozen
+class JobsRecovered:
+    """Reply to :class:`RecoverJobs`: the jobs queued again."""
+
+    TAG: ClassVar[str] = "jobs_recovered"
+    job_ids: tuple[str, ...] = ()
+
+
+@attrs.frozen
 class JobFinished:
     """JobActor to JobManager: the job reached a terminal status or was interrupted."""
 
@@ -179,6 +194,8 @@ Message = (
     | Ack
     | ErrorReply
     | JobFinished
+    | RecoverJobs
+    | JobsRecovered
     | RunStep
     | AttemptEnded
     | CancelStep

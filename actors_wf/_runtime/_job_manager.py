@@ -13,12 +13,23 @@ import pykka
 from .._actor import EngineActor
 from .._codec import encode
 from .._inputs import check_inputs
-from .._messages import Ack, CancelJob, CreateJob, JobCreated, JobFinished, StartJob
-from .._records import PRIORITIES, JobState, StepState
+from .._messages import (
+    Ack,
+    CancelJob,
+    CreateJob,
+    JobCreated,
+    JobFinished,
+    JobsRecovered,
+    RecoverJobs,
+    StartJob,
+)
+from .._records import PRIORITIES, ErrorInfo, JobState, StepState
 from .._registry import WORKFLOW
 from .._spec import WorkflowSpec
 from .._state._events import Event
-from .._status import JobEvent, JobStatus, next_job_status
+from .._state._transitions import Transition, move_job, move_step
+from .._status import JobEvent, JobStatus, StepEvent, StepStatus, next_job_status
+from .._validation._problems import WorkflowInvalid
 from ._job_actor import JobActor
 from ._runtime import Runtime
 
@@ -73,6 +84,7 @@ class JobManagerActor(EngineActor):
         StartJob: "on_start_job",
         CancelJob: "on_cancel",
         JobFinished: "on_job_finished",
+        RecoverJobs: "on_recover",
     }
 
     def __init__(self, runtime: Runtime, *, max_concurrent_jobs: int) -> None:
@@ -97,8 +109,12 @@ class JobManagerActor(EngineActor):
     def on_start_job(self, msg: StartJob) -> Ack:
         """Queue the job; it starts when a slot is free and it is first in line."""
         job = self.runtime.state.get(msg.job_id)
-        status = next_job_status(job.job_id, job.status, JobEvent.ENQUEUE)
-        self.runtime.state.save(attrs.evolve(job, status=status))
+        queued, entry = move_job(job, JobEvent.ENQUEUE, "start_job")
+        job = self.runtime.state.save(queued, [entry])
+        self._enqueue(job)
+        return Ack(job.job_id, job.status.value)
+
+    def _enqueue(self, job: JobState) -> None:
         item = (-job.priority, self.state.arrivals, job.job_id)
         self.state = attrs.evolve(
             self.state,
@@ -107,7 +123,45 @@ class JobManagerActor(EngineActor):
         )
         self.runtime.publish(Event("JobQueued", job.job_id))
         self._dispatch()
-        return Ack(job.job_id, status.value)
+
+    def on_recover(self, msg: RecoverJobs) -> JobsRecovered:
+        """Resume every unfinished job in the store that this engine does not run yet.
+
+        Steps that were running are run again (at-least-once); succeeded
+        steps keep their outputs; paused jobs stay paused; a job whose
+        components are gone fails with the reason. Calling it twice is harmless.
+        """
+        queued = {item[2] for item in self.state.queue}
+        resumed = []
+        for job in self.runtime.state.list_jobs():
+            if job.status.is_terminal or job.status is JobStatus.CREATED:
+                continue
+            if job.job_id in self.jobs or job.job_id in queued:
+                continue
+            job = self.runtime.state.save(*interrupted(job))
+            job = self._check_recovered(job)
+            if job.status is JobStatus.QUEUED:
+                self._enqueue(job)
+                resumed.append(job.job_id)
+        if resumed:
+            log.info("recovered %d job(s): %s", len(resumed), ", ".join(resumed))
+        return JobsRecovered(tuple(resumed))
+
+    def _check_recovered(self, job: JobState) -> JobState:
+        """Fail a recovered job whose workflow no longer validates (a component is gone)."""
+        if job.status is not JobStatus.QUEUED:
+            return job
+        try:
+            self.runtime.validator.check(job.workflow)
+        except WorkflowInvalid as exc:
+            reasons = "; ".join(p.message for p in exc.result.errors)
+            error = ErrorInfo("WorkflowInvalid", f"cannot resume after restart: {reasons}")
+            failed, entry = move_job(
+                job, JobEvent.FAIL, "recovery", error=error, finished_at=time.time()
+            )
+            job = self.runtime.state.save(failed, [entry])
+            self.runtime.publish(Event("JobFailed", job.job_id, error=error))
+        return job
 
     def on_cancel(self, msg: CancelJob) -> Ack:
         """Cancel a job wherever it is; cancelling a cancelled job is harmless."""
@@ -121,8 +175,8 @@ class JobManagerActor(EngineActor):
             next_job_status(job.job_id, job.status, JobEvent.CANCEL)  # refuse early, clearly
             ref.tell(encode(msg))
             return Ack(job.job_id, JobStatus.CANCELLING.value)
-        status = next_job_status(job.job_id, job.status, JobEvent.CANCEL)
-        self.runtime.state.save(attrs.evolve(job, status=status, finished_at=time.time()))
+        cancelled, entry = move_job(job, JobEvent.CANCEL, "cancel_job", finished_at=time.time())
+        status = self.runtime.state.save(cancelled, [entry]).status
         self.state = attrs.evolve(
             self.state, queue=tuple(q for q in self.state.queue if q[2] != job.job_id)
         )
@@ -148,3 +202,36 @@ class JobManagerActor(EngineActor):
         for ref in list(self.jobs.values()):
             ref.stop(block=True)
         self.jobs.clear()
+
+
+_INTERRUPTED = ErrorInfo(
+    "Interrupted", "the engine stopped while this attempt ran; it is run again after recovery"
+)
+
+
+def interrupted(job: JobState) -> tuple[JobState, list[Transition]]:
+    """The job as a new engine takes it over after the old one stopped.
+
+    RUNNING goes back to QUEUED, PAUSING to PAUSED, CANCELLING to CANCELLED;
+    attempts that were running are closed as interrupted and their steps are
+    READY to run again; waiting retries are READY at once.
+    """
+    entries: list[Transition] = []
+    now = time.time()
+    for step in list(job.steps.values()):
+        if step.status is StepStatus.RUNNING and step.attempts:
+            last = attrs.evolve(step.attempts[-1], finished_at=now, error=_INTERRUPTED)
+            job = job.with_step(attrs.evolve(step, attempts=(*step.attempts[:-1], last)))
+        if step.status in (StepStatus.RUNNING, StepStatus.RETRY_WAIT):
+            job, entry = move_step(job, step.step_id, StepEvent.INTERRUPT, "engine restarted")
+            entries.append(entry)
+    if job.status in (JobStatus.RUNNING, JobStatus.PAUSING, JobStatus.CANCELLING):
+        finished = now if job.status is JobStatus.CANCELLING else job.finished_at
+        job, entry = move_job(job, JobEvent.INTERRUPT, "engine restarted", finished_at=finished)
+        entries.append(entry)
+    if job.status is JobStatus.CANCELLED:
+        for step in list(job.steps.values()):
+            if step.status in (StepStatus.PENDING, StepStatus.READY):
+                job, entry = move_step(job, step.step_id, StepEvent.CANCEL, "job cancelled")
+                entries.append(entry)
+    return job, entries

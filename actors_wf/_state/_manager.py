@@ -148,6 +148,8 @@ class StateManager:
             StaleWrite: another write got there first; nothing was written.
         """
         new = state.version == 0
+        if not new:
+            self._refuse_if_final(state, entries)
         stored = attrs.evolve(state, version=state.version + 1)
         stamped = [attrs.evolve(e, version=stored.version) for e in entries]
         if not self.store.commit(stored, stamped, None if new else state.version):
@@ -156,6 +158,20 @@ class StateManager:
         if stored.status.is_terminal:
             self._wake(stored)
         return stored
+
+    def _refuse_if_final(self, state: JobState, entries: Sequence[Transition]) -> None:
+        """A terminal job changes only by leaving its status (a retry) or by a restore."""
+        current = self.store.load(state.job_id)
+        if current is None or not current.status.is_terminal or current.version != state.version:
+            return
+        leaves = any(e.step_id is None and e.from_status == current.status.value for e in entries)
+        if not leaves:
+            raise InvalidTransition(
+                f"job {state.job_id}",
+                current.status.value,
+                "a change",
+                allowed_job_events(current.status),
+            )
 
     # -- writes (the user's) --------------------------------------------------------
 
@@ -248,7 +264,11 @@ class StateManager:
                     allowed_job_events(current.status),
                 )
             entries = restore_entries(current, snapshot.state, f"snapshot v{snapshot.version}")
-            return self.save(attrs.evolve(snapshot.state, version=current.version), entries)
+            restored = attrs.evolve(snapshot.state, version=current.version + 1)
+            stamped = [attrs.evolve(e, version=restored.version) for e in entries]
+            if not self.store.commit(restored, stamped, current.version):
+                raise StaleWrite(current.job_id, current.version, -1)
+            return restored
 
     def _job_lock(self, job_id: str) -> threading.Lock:
         with self._lock:

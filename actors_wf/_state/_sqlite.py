@@ -22,6 +22,7 @@ not an intact SQLite database.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -52,34 +53,37 @@ class StoreCorrupt(StoreError):
     code = "store_corrupt"
 
 
+_SCHEMA_V1 = (
+    """CREATE TABLE jobs (
+        job_id TEXT PRIMARY KEY,
+        version INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        workflow_id TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        workflow BLOB NOT NULL,
+        state BLOB NOT NULL
+    )""",
+    "CREATE INDEX jobs_by_status ON jobs (status)",
+    """CREATE TABLE journal (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        job_id TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        at REAL NOT NULL,
+        step_id TEXT,
+        event TEXT NOT NULL,
+        from_status TEXT NOT NULL,
+        to_status TEXT NOT NULL,
+        cause TEXT NOT NULL
+    )""",
+    "CREATE INDEX journal_by_job ON journal (job_id, seq)",
+)
+
+
 def _create_v1(db: sqlite3.Connection) -> None:
-    db.executescript(
-        """
-        CREATE TABLE jobs (
-            job_id TEXT PRIMARY KEY,
-            version INTEGER NOT NULL,
-            status TEXT NOT NULL,
-            workflow_id TEXT NOT NULL,
-            created_at REAL NOT NULL,
-            updated_at REAL NOT NULL,
-            workflow BLOB NOT NULL,
-            state BLOB NOT NULL
-        );
-        CREATE INDEX jobs_by_status ON jobs (status);
-        CREATE TABLE journal (
-            seq INTEGER PRIMARY KEY AUTOINCREMENT,
-            job_id TEXT NOT NULL,
-            version INTEGER NOT NULL,
-            at REAL NOT NULL,
-            step_id TEXT,
-            event TEXT NOT NULL,
-            from_status TEXT NOT NULL,
-            to_status TEXT NOT NULL,
-            cause TEXT NOT NULL
-        );
-        CREATE INDEX journal_by_job ON journal (job_id, seq);
-        """
-    )
+    # One statement at a time: executescript() would commit the open transaction.
+    for statement in _SCHEMA_V1:
+        db.execute(statement)
 
 
 # MIGRATIONS[n] takes a file from schema n to n + 1 (0 is an empty file).
@@ -99,7 +103,7 @@ class SQLiteStore:
         ValueError: an unknown durability mode.
     """
 
-    def __init__(self, path: str | Path, *, durability: str = "process") -> None:
+    def __init__(self, path: str | os.PathLike[str], *, durability: str = "process") -> None:
         if durability not in DURABILITY:
             raise ValueError(
                 f"unknown durability {durability!r}; use one of: {', '.join(DURABILITY)}"
@@ -286,7 +290,7 @@ def _migrate(db: sqlite3.Connection, path: Path) -> None:
             raise
 
 
-def open_store(spec: str | Path) -> SQLiteStore:
+def open_store(spec: str | os.PathLike[str]) -> SQLiteStore:
     """Open a store from a URL or a plain path.
 
     URLs are written as SQLAlchemy writes them: ``sqlite:///relative/jobs.db``,

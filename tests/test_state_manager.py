@@ -1,0 +1,180 @@
+import threading
+import time
+
+import attrs
+import pytest
+from hypothesis import given
+
+from actors_wf import (
+    InvalidTransition,
+    JobNotFound,
+    JobState,
+    JobStatus,
+    StaleWrite,
+    StateManager,
+    StepStatus,
+    WorkflowSpec,
+)
+from actors_wf._records import StepState
+from actors_wf._spec import StepSpec
+from actors_wf._state._manager import Snapshot
+from actors_wf._state._transitions import move_job, move_step, replay
+from actors_wf._status import JobEvent, StepEvent
+
+from .strategies import job_states
+
+
+def new_job(job_id="j1", steps=("a", "b")) -> JobState:
+    spec = WorkflowSpec(id="w", steps=tuple(StepSpec(s, "c") for s in steps))
+    return JobState(
+        job_id=job_id,
+        workflow=spec,
+        status=JobStatus.CREATED,
+        inputs={},
+        priority=0,
+        steps={s: StepState(s) for s in steps},
+        created_at=time.time(),
+    )
+
+
+@pytest.fixture
+def state():
+    manager = StateManager()
+    manager.save(new_job())
+    yield manager
+    manager.close()
+
+
+def test_update_state_changes_fields_and_journals_status_moves(state):
+    updated = state.update_state("j1", {"priority": 7, "status": "QUEUED"})
+    assert (updated.priority, updated.status, updated.version) == (7, JobStatus.QUEUED, 2)
+    entry = state.history("j1")[-1]
+    assert (entry.event, entry.from_status, entry.to_status, entry.cause) == (
+        "enqueue",
+        "CREATED",
+        "QUEUED",
+        "update_state",
+    )
+    step = state.update_state("j1", {"steps.a.status": StepStatus.SKIPPED})
+    assert step.steps["a"].status is StepStatus.SKIPPED
+    fn = state.update_state("j1", lambda s: attrs.evolve(s, priority=9))
+    assert fn.priority == 9
+
+
+@pytest.mark.parametrize(
+    ("update", "error", "fragment"),
+    [
+        (
+            {"status": "COMPLETED"},
+            InvalidTransition,
+            "job j1 is CREATED and cannot take '-> COMPLETED'",
+        ),
+        ({"steps.a.status": "SUCCEEDED"}, InvalidTransition, "step 'a' of job j1 is PENDING"),
+        ({"priorty": 1}, ValueError, "did you mean 'priority'"),
+        ({"steps.zz.status": "READY"}, ValueError, "has no step 'zz'"),
+        ({"steps.a.statos": "READY"}, ValueError, "did you mean 'status'"),
+        ({"priority": "high"}, TypeError, "expected int"),
+        ({"job_id": "x"}, ValueError, "cannot update field 'job_id'"),
+        (lambda s: 3, TypeError, "must return the job's JobState"),
+    ],
+)
+def test_bad_updates_are_refused_and_store_nothing(state, update, error, fragment):
+    before = state.get("j1")
+    with pytest.raises(error, match=None) as info:
+        state.update_state("j1", update)
+    assert fragment in str(info.value)
+    assert state.get("j1") == before
+
+
+def test_a_transaction_applies_all_or_nothing(state):
+    with pytest.raises(InvalidTransition):
+        state.update_state("j1", [{"priority": 5}, {"status": "COMPLETED"}], transaction=True)
+    assert state.get("j1").priority == 0 and state.get("j1").version == 1
+    # without transaction=True the first update stays
+    with pytest.raises(InvalidTransition):
+        state.update_state("j1", [{"priority": 5}, {"status": "COMPLETED"}])
+    assert state.get("j1").priority == 5
+    done = state.update_state("j1", [{"priority": 6}, {"status": "QUEUED"}], transaction=True)
+    assert done.version == state.get("j1").version
+
+
+def test_transaction_block_commits_once_and_a_failure_inside_leaves_no_trace(state):
+    with state.transaction("j1") as tx:
+        tx.update({"priority": 3})
+        tx.update({"steps.b.status": "READY"})
+        assert state.get("j1").priority == 0  # nothing stored yet
+    after = state.get("j1")
+    assert (after.priority, after.steps["b"].status, after.version) == (3, StepStatus.READY, 2)
+    with pytest.raises(RuntimeError, match="boom"), state.transaction("j1") as tx:
+        tx.update({"priority": 99})
+        raise RuntimeError("boom")
+    assert state.get("j1") == after
+    with pytest.raises(StaleWrite), state.transaction("j1") as tx:
+        tx.update({"priority": 1})
+        state.update_state("j1", {"priority": 2})  # someone else writes meanwhile
+    assert state.get("j1").priority == 2
+    with state.transaction("j1"):
+        pass  # nothing to store
+    assert state.get("j1").priority == 2
+
+
+def test_two_threads_writing_one_job_never_lose_an_update(state):
+    barrier = threading.Barrier(4)
+
+    def writer():
+        barrier.wait()
+        for _ in range(50):
+            state.update_state("j1", lambda s: attrs.evolve(s, priority=s.priority + 1))
+
+    threads = [threading.Thread(target=writer) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert state.get("j1").priority == 200
+
+
+def test_stale_save_is_refused(state):
+    first = state.get("j1")
+    state.update_state("j1", {"priority": 1})
+    with pytest.raises(StaleWrite, match="based on version 1 refused, the stored version is 2"):
+        state.save(attrs.evolve(first, priority=5))
+    with pytest.raises(StaleWrite):
+        state.save(new_job())  # a new job whose id is taken
+
+
+def test_snapshots_restore_and_diff(state):
+    snap = state.create_snapshot("j1")
+    state.update_state("j1", [{"priority": 4}, {"steps.a.status": "READY"}])
+    lines = state.diff(snap, state.create_snapshot("j1"))
+    assert "priority: 0 -> 4" in lines
+    assert "steps.a.status: PENDING -> READY" in lines
+    restored = state.restore_snapshot(Snapshot.from_bytes(snap.to_bytes()))
+    assert restored.priority == 0 and restored.steps["a"].status is StepStatus.PENDING
+    assert restored.version == 4
+    job, steps = replay(["a", "b"], state.history("j1"))
+    assert (job, steps["a"]) == (restored.status, restored.steps["a"].status)
+    state.update_state("j1", {"status": "QUEUED"})
+    with pytest.raises(InvalidTransition, match="restore"):
+        state.restore_snapshot(snap)
+
+
+@given(job_states())
+def test_snapshot_bytes_round_trip_loses_nothing(job):
+    snap = Snapshot(job.job_id, job.version, 1.5, job)
+    assert Snapshot.from_bytes(snap.to_bytes()) == snap
+
+
+def test_describe_and_history_for_people(state):
+    job = state.get("j1")
+    job, e1 = move_job(job, JobEvent.ENQUEUE, "start_job")
+    job, e2 = move_job(job, JobEvent.START)
+    job, e3 = move_step(job, "a", StepEvent.READY)
+    state.save(job, [e1, e2, e3])
+    text = state.describe("j1")
+    assert "job j1" in text and "status    RUNNING" in text and "a [c] READY" in text
+    lines = [t.describe() for t in state.history("j1")]
+    assert lines[0].endswith("job: CREATED -enqueue-> QUEUED (start_job)")
+    assert "step 'a': PENDING -ready-> READY" in lines[-1]
+    with pytest.raises(JobNotFound):
+        state.history("zz")
