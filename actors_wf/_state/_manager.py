@@ -151,8 +151,7 @@ class StateManager:
         if not new:
             self._refuse_if_final(state, entries)
         stored = attrs.evolve(state, version=state.version + 1)
-        stamped = [attrs.evolve(e, version=stored.version) for e in entries]
-        if not self.store.commit(stored, stamped, None if new else state.version):
+        if not self.store.commit(stored, entries, None if new else state.version):
             current = self.store.load(state.job_id)
             raise StaleWrite(state.job_id, state.version, current.version if current else -1)
         if stored.status.is_terminal:
@@ -265,8 +264,7 @@ class StateManager:
                 )
             entries = restore_entries(current, snapshot.state, f"snapshot v{snapshot.version}")
             restored = attrs.evolve(snapshot.state, version=current.version + 1)
-            stamped = [attrs.evolve(e, version=restored.version) for e in entries]
-            if not self.store.commit(restored, stamped, current.version):
+            if not self.store.commit(restored, entries, current.version):
                 raise StaleWrite(current.job_id, current.version, -1)
             return restored
 

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import msgpack
+from cattrs.gen import make_dict_unstructure_fn, override
 
 from .._codec import converter
 from .._errors import ActorsWfError
@@ -113,6 +114,7 @@ class SQLiteStore:
         self._lock = threading.Lock()
         self._states: dict[str, JobState] = {}
         self._workflows: dict[str, WorkflowSpec] = {}
+        self._plain_steps: dict[str, dict[str, tuple[Any, Any]]] = {}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = self._open()
 
@@ -188,17 +190,26 @@ class SQLiteStore:
 
     def commit(self, state: JobState, entries: Sequence[Transition], base: int | None) -> bool:
         """Write the state and its journal entries in one transaction, if ``base`` holds."""
-        data: dict[str, Any] = converter.unstructure(state)
-        workflow = data.pop("workflow")
-        blob = msgpack.packb(data)
+        blob = msgpack.packb(self._plain(state))
         rows = [
-            (e.job_id, e.version, e.at, e.step_id, e.event, e.from_status, e.to_status, e.cause)
+            (
+                e.job_id,
+                state.version,
+                e.at,
+                e.step_id,
+                e.event,
+                e.from_status,
+                e.to_status,
+                e.cause,
+            )
             for e in entries
         ]
         with self._lock:
             try:
-                self._db.execute("BEGIN IMMEDIATE")
-                if not self._write_state(state, blob, workflow, base):
+                # DEFERRED is enough: this connection is the file's only writer in
+                # the process (the lock), and the UPDATE takes the write lock at once.
+                self._db.execute("BEGIN")
+                if not self._write_state(state, blob, base):
                     self._db.execute("ROLLBACK")
                     return False
                 self._db.executemany(
@@ -215,9 +226,29 @@ class SQLiteStore:
             self._workflows.setdefault(state.job_id, state.workflow)
         return True
 
-    def _write_state(self, state: JobState, blob: bytes, workflow: Any, base: int | None) -> bool:
+    def _plain(self, state: JobState) -> dict[str, Any]:
+        """The state as plain data, without its workflow; unchanged steps come from a cache.
+
+        Successive versions of a job share the records of the steps that did
+        not change (``attrs.evolve``), so only the changed ones are converted.
+        """
+        data: dict[str, Any] = _unstructure_header(state)
+        cache = self._plain_steps.setdefault(state.job_id, {})
+        steps = {}
+        for step_id, step in state.steps.items():
+            hit = cache.get(step_id)
+            if hit is None or hit[0] is not step:
+                hit = cache[step_id] = (step, converter.unstructure(step))
+            steps[step_id] = hit[1]
+        data["steps"] = steps
+        if state.status.is_terminal:
+            self._plain_steps.pop(state.job_id, None)
+        return data
+
+    def _write_state(self, state: JobState, blob: bytes, base: int | None) -> bool:
         now = state.finished_at or state.started_at or state.created_at
         if base is None:
+            workflow = converter.unstructure(state.workflow)
             try:
                 self._db.execute(
                     "INSERT INTO jobs (job_id, version, status, workflow_id, created_at, "
@@ -247,6 +278,13 @@ class SQLiteStore:
         """Close the file (a checkpoint folds the WAL back into it)."""
         with self._lock:
             self._db.close()
+
+
+# The workflow is written once per job (its own column), not with every state;
+# the steps are added from a cache (SQLiteStore._plain).
+_unstructure_header = make_dict_unstructure_fn(
+    JobState, converter, workflow=override(omit=True), steps=override(omit=True)
+)
 
 
 def _check_intact(db: sqlite3.Connection, path: Path) -> None:

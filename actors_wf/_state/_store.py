@@ -11,6 +11,8 @@ import threading
 from collections.abc import Iterator, Sequence
 from typing import Protocol
 
+import attrs
+
 from .._records import JobState
 from ._transitions import Transition
 
@@ -24,8 +26,9 @@ class Store(Protocol):
     def commit(self, state: JobState, entries: Sequence[Transition], base: int | None) -> bool:
         """Store ``state`` and append ``entries``, if the stored version is still ``base``.
 
-        ``base`` is ``None`` for a new job (none may exist). Returns ``False``,
-        writing nothing, when the check fails.
+        ``base`` is ``None`` for a new job (none may exist). The entries are
+        journaled as part of ``state.version``. Returns ``False``, writing
+        nothing, when the check fails.
         """
 
     def history(self, job_id: str) -> list[Transition]:
@@ -61,7 +64,8 @@ class MemoryStore:
                 return False
             self._states[state.job_id] = state
             if entries:
-                self._journal.setdefault(state.job_id, []).extend(entries)
+                stamped = [attrs.evolve(e, version=state.version) for e in entries]
+                self._journal.setdefault(state.job_id, []).extend(stamped)
         return True
 
     def history(self, job_id: str) -> list[Transition]:

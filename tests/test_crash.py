@@ -1,0 +1,84 @@
+"""Kill an engine with SIGKILL mid-run; a new engine on the same file finishes the job."""
+
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from actors_wf import Engine, JobStatus, StateManager, StepStatus
+from actors_wf._state._sqlite import SQLiteStore
+
+ROOT = Path(__file__).resolve().parent.parent
+LINE_TIMEOUT = 30.0
+
+
+def read_until(proc: subprocess.Popen, wanted: str) -> None:
+    """Read the worker's output lines until ``wanted`` (waiting on the pipe, not sleeping)."""
+    selector = selectors.DefaultSelector()
+    selector.register(proc.stdout, selectors.EVENT_READ)
+    deadline = time.monotonic() + LINE_TIMEOUT
+    try:
+        while True:
+            if not selector.select(timeout=max(0.0, deadline - time.monotonic())):
+                raise TimeoutError(f"the worker did not print {wanted!r}")
+            line = proc.stdout.readline()
+            if not line:
+                raise RuntimeError(f"the worker ended before {wanted!r}: {proc.stderr.read()}")
+            if line.strip() == wanted:
+                return
+    finally:
+        selector.close()
+
+
+@pytest.mark.parametrize("kill_at", ["done s0", "start s7", "done s12", "start s19"])
+def test_killed_engine_is_finished_by_the_next_without_rerunning_succeeded_steps(
+    tmp_path, kill_at
+):
+    store = tmp_path / "jobs.db"
+    counter = tmp_path / "side_effects.txt"
+    env = {**os.environ, "AWF_COUNTER": str(counter), "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.crash_worker", str(store)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        start_new_session=True,
+    )
+    try:
+        read_until(proc, kill_at)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=LINE_TIMEOUT)
+        proc.stdout.close()
+        proc.stderr.close()
+    assert proc.returncode == -signal.SIGKILL
+
+    before = StateManager(SQLiteStore(store))
+    (job,) = before.list_jobs()
+    succeeded = {s for s, st in job.steps.items() if st.status is StepStatus.SUCCEEDED}
+    before.close()
+    assert job.status is JobStatus.RUNNING
+
+    os.environ["AWF_COUNTER"] = str(counter)
+    try:
+        with Engine(store=store, components=["tests.crash_components"], recover=True) as engine:
+            final = engine.jobs.wait_sync(job.job_id, LINE_TIMEOUT)
+    finally:
+        del os.environ["AWF_COUNTER"]
+
+    assert final.status is JobStatus.COMPLETED
+    assert final.outputs == {"n": 20}
+    runs = Counter(counter.read_text().split())
+    assert set(runs) == {f"s{i}" for i in range(20)}
+    for step_id in succeeded:
+        assert runs[step_id] == 1, f"{step_id} had succeeded before the kill and ran again"
+    rerun = {s for s, n in runs.items() if n > 1}
+    assert len(rerun) <= 1  # at most the step that was running when the process died
