@@ -99,3 +99,34 @@ def test_schema_is_valid_json_schema_that_accepts_the_example(capsys):
     assert {e.validator for e in checker.iter_errors(bad)} == {"additionalProperties"} | {
         "required"
     }
+
+
+def test_inspect_shows_a_stored_job_its_history_and_json(tmp_path, capsys):
+    from actors_wf import COMPONENT, Engine
+
+    store = tmp_path / "jobs.db"
+    with Engine(store=store) as engine:
+        engine.registry.register(COMPONENT, "t.inc", None, lambda x: x + 1)
+        engine.registry.register_workflow(
+            {
+                "id": "one",
+                "steps": [{"id": "a", "component": "t.inc", "inputs": {"x": 1}}],
+                "outputs": {"y": "$steps.a.output"},
+            }
+        )
+        engine.run("one", timeout=10)
+        (job,) = engine.jobs.list_jobs()
+    assert main(["inspect", job.job_id[:6], "--store", str(store)]) == 0
+    out = capsys.readouterr().out
+    assert f"job {job.job_id}" in out and "status    COMPLETED" in out
+    assert "a [t.inc] SUCCEEDED" in out
+    assert main(["inspect", job.job_id, "--store", f"sqlite:///{store}", "--history"]) == 0
+    assert "job: RUNNING -complete-> COMPLETED" in capsys.readouterr().out
+    assert main(["inspect", job.job_id, "--store", str(store), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["outputs"] == {"y": 2}
+    assert main(["inspect", job.job_id, "--store", str(store), "--json", "--history"]) == 0
+    assert json.loads(capsys.readouterr().out)[-1]["to_status"] == "COMPLETED"
+    assert main(["inspect", "zzz", "--store", str(store)]) == 2
+    assert "no job 'zzz'" in capsys.readouterr().err
+    assert main(["inspect", "x", "--store", str(tmp_path / "none.db")]) == 2
+    assert "no store file" in capsys.readouterr().err

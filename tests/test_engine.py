@@ -471,3 +471,28 @@ def test_an_engine_bug_in_a_job_actor_fails_that_job_only(engine, monkeypatch):
         engine.run("chain2", timeout=WAIT)
     monkeypatch.undo()
     assert engine.run("chain2", timeout=WAIT) == {"x": 2}
+
+
+def test_a_user_update_to_a_running_job_is_kept_when_the_runtime_writes_next(engine):
+    gate = threading.Event()
+    entered = threading.Event()
+
+    def waits() -> int:
+        entered.set()
+        assert gate.wait(WAIT)
+        return 1
+
+    engine.registry.register(COMPONENT, "t.waits", None, waits)
+    engine.registry.register_workflow({"id": "w", "steps": [{"id": "a", "component": "t.waits"}]})
+
+    async def main():
+        job = await engine.jobs.create_job("w")
+        await engine.jobs.start_job(job)
+        assert entered.wait(WAIT)
+        engine.state.update_state(job, {"priority": 99})  # the JobActor's copy is now stale
+        gate.set()
+        return await engine.jobs.wait(job, WAIT)
+
+    state = asyncio.run(main())
+    assert state.status is JobStatus.COMPLETED
+    assert state.priority == 99  # the runtime rebased its write over the user's
