@@ -6,6 +6,7 @@ and messages; the codec and the loader; the registry; the state manager and
 events; the runtime actors; the :class:`Engine` facade and the CLI.
 """
 
+from ._clock import Clock, ManualClock, SystemClock
 from ._engine import Engine
 from ._errors import (
     ActorsWfError,
@@ -37,6 +38,7 @@ __all__ = [
     "WORKFLOW",
     "ActorsWfError",
     "Attempt",
+    "Clock",
     "ComponentDefinition",
     "ComponentNotFound",
     "DuplicateComponent",
@@ -54,6 +56,7 @@ __all__ = [
     "JobState",
     "JobStatus",
     "JobTimeout",
+    "ManualClock",
     "MessageError",
     "Problem",
     "Registry",
@@ -67,6 +70,7 @@ __all__ = [
     "StepSpec",
     "StepState",
     "StepStatus",
+    "SystemClock",
     "ValidationResult",
     "Validator",
     "WorkflowInvalid",

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Any
 
+from ._clock import Clock, SystemClock
 from ._errors import EngineClosed, JobCancelled, JobFailed
 from ._jobs import JobManager
 from ._messages import CreateJob, JobCreated, JobsRecovered, RecoverJobs
@@ -47,6 +48,10 @@ class Engine:
         max_concurrent_jobs: jobs running at once; more wait in the queue.
         max_workers: threads that run component code.
         shutdown_timeout: seconds :meth:`close` waits for running components.
+        cancel_grace: seconds a cancelled or timed-out attempt gets to stop
+            on its own before it is forced (killed in process mode).
+        clock: where time comes from (retries, timeouts); a
+            :class:`ManualClock` makes tests of timing need no sleeps.
 
     Example::
 
@@ -64,6 +69,8 @@ class Engine:
         max_concurrent_jobs: int = 100,
         max_workers: int = 32,
         shutdown_timeout: float = 10.0,
+        cancel_grace: float = 5.0,
+        clock: Clock | None = None,
     ) -> None:
         for module in components:
             importlib.import_module(module)
@@ -78,8 +85,16 @@ class Engine:
         self.registry = Registry(self._registry_actor)
         self._steps = StepActorPool(max_idle=max_workers)
         self.validator = Validator(self.registry)
+        self.clock: Clock = clock if clock is not None else SystemClock()
         self._runtime = Runtime(
-            self.state, self.registry, self._executor, self._events, self._steps, self.validator
+            self.state,
+            self.registry,
+            self._executor,
+            self._events,
+            self._steps,
+            self.validator,
+            self.clock,
+            cancel_grace,
         )
         self._manager = JobManagerActor.start(
             self._runtime, max_concurrent_jobs=max_concurrent_jobs
@@ -159,6 +174,7 @@ class Engine:
             return
         self._closed = True
         self._manager.stop(block=True)
+        self.clock.close()
         self._executor.shutdown(self._shutdown_timeout)
         self._steps.close()
         self._registry_actor.stop(block=True)

@@ -125,6 +125,7 @@ class RunStep:
     inputs: dict[str, Any]
     reply_to: str
     timeout: float | None = None
+    heartbeat_timeout: float | None = None
 
 
 @attrs.frozen
@@ -143,6 +144,37 @@ class AttemptEnded:
     """Executor to StepActor: the component call has returned (or raised)."""
 
     TAG: ClassVar[str] = "attempt_ended"
+    job_id: str
+    step_id: str
+    attempt: int
+
+
+@attrs.frozen
+class AttemptTimedOut:
+    """Clock to StepActor: the attempt ran out of time (``timeout`` or ``heartbeat``)."""
+
+    TAG: ClassVar[str] = "attempt_timed_out"
+    job_id: str
+    step_id: str
+    attempt: int
+    reason: str = "timeout"
+
+
+@attrs.frozen
+class GraceOver:
+    """Clock to StepActor: a stopping attempt had its grace period and did not stop."""
+
+    TAG: ClassVar[str] = "grace_over"
+    job_id: str
+    step_id: str
+    attempt: int
+
+
+@attrs.frozen
+class WakeStep:
+    """Clock to JobActor: a step's retry backoff is over."""
+
+    TAG: ClassVar[str] = "wake_step"
     job_id: str
     step_id: str
     attempt: int
@@ -198,6 +230,9 @@ Message = (
     | JobsRecovered
     | RunStep
     | AttemptEnded
+    | AttemptTimedOut
+    | GraceOver
+    | WakeStep
     | CancelStep
     | StepSucceeded
     | StepFailed

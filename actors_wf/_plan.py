@@ -92,6 +92,8 @@ def resolve(value: Any, inputs: Mapping[str, Any], outputs: Mapping[str, Any]) -
             return value
         if ref.source == "inputs":
             return inputs.get(ref.name)
+        if ref.name not in outputs:  # a FAILED (on_failure: continue) or SKIPPED step
+            return None
         return _follow(ref, outputs[ref.name])
     if isinstance(value, list | tuple):
         return [resolve(v, inputs, outputs) for v in value]

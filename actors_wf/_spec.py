@@ -13,6 +13,7 @@ import attrs
 from ._types import parse_type
 
 ISOLATION_MODES = ("thread", "process")
+ON_FAILURE = ("fail_job", "continue")
 
 
 def _positive_or_none(_: Any, attribute: attrs.Attribute[Any], value: float | None) -> None:
@@ -74,6 +75,10 @@ class ComponentDefinition:
         description: one line for people.
         retry: the default retry policy of steps using this component.
         timeout: the default seconds one attempt may take.
+        total_timeout: the default seconds a step may take, all attempts and
+            waits between them included.
+        heartbeat_timeout: fail an attempt that has not called
+            ``ctx.heartbeat()`` for this many seconds.
         isolation: ``thread`` (default) or ``process``.
     """
 
@@ -82,6 +87,8 @@ class ComponentDefinition:
     description: str = ""
     retry: RetryPolicy | None = None
     timeout: float | None = attrs.field(default=None, validator=_positive_or_none)
+    total_timeout: float | None = attrs.field(default=None, validator=_positive_or_none)
+    heartbeat_timeout: float | None = attrs.field(default=None, validator=_positive_or_none)
     isolation: str = attrs.field(default="thread", validator=attrs.validators.in_(ISOLATION_MODES))
 
 
@@ -113,7 +120,11 @@ class StepSpec:
             (``$inputs.X``, ``$steps.ID.output``, ``$steps.ID.output.FIELD``).
         depends_on: step ids that must succeed first although no data flows.
         retry: overrides the component's retry policy.
-        timeout: overrides the component's timeout, in seconds.
+        timeout: overrides the component's timeout of one attempt, in seconds.
+        total_timeout: overrides the component's bound on all attempts.
+        heartbeat_timeout: overrides the component's heartbeat bound.
+        on_failure: ``fail_job`` (default) or ``continue``: the steps that
+            need this one are SKIPPED and the job still completes.
         description: one line for people.
     """
 
@@ -123,6 +134,9 @@ class StepSpec:
     depends_on: tuple[str, ...] = ()
     retry: RetryPolicy | None = None
     timeout: float | None = attrs.field(default=None, validator=_positive_or_none)
+    total_timeout: float | None = attrs.field(default=None, validator=_positive_or_none)
+    heartbeat_timeout: float | None = attrs.field(default=None, validator=_positive_or_none)
+    on_failure: str = attrs.field(default="fail_job", validator=attrs.validators.in_(ON_FAILURE))
     description: str = ""
 
 

@@ -1,6 +1,9 @@
 import actors_wf
 
 EXPECTED = {
+    "Clock",
+    "ManualClock",
+    "SystemClock",
     "COMPONENT",
     "WORKFLOW",
     "ActorsWfError",

@@ -82,7 +82,7 @@ def test_list_and_contains(engine):
         ({"timeout": -1}, "timeout must be a positive number"),
         ({"isolation": "fork"}, "'isolation' must be in"),
         ({"retry": {"max_attempts": 0}}, "max_attempts"),
-        ({"timout": 3}, "unknown field 'timout' (did you mean 'timeout'?)"),
+        ({"timout": 3}, "unknown field 'timout' (did you mean 'timeout'"),
         ({"inputs": {"y": "int"}}, "input 'y' is declared but double() takes no such argument"),
         ({"description": 3}, "expected str, got int"),
     ],

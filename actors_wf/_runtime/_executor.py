@@ -43,10 +43,15 @@ class StepContext:
         log: a logger whose records carry the job, step and attempt.
     """
 
-    def __init__(self, job_id: str, step_id: str, attempt: int) -> None:
+    def __init__(
+        self, job_id: str, step_id: str, attempt: int, now: Callable[[], float] = time.monotonic
+    ) -> None:
         self.job_id = job_id
         self.step_id = step_id
         self.attempt = attempt
+        self._now = now
+        self.last_heartbeat = now()
+        self._killer: Callable[[], bool] | None = None
         self._cancelled = threading.Event()
         self.log = logging.LoggerAdapter(
             logging.getLogger("actors_wf.component"),
@@ -67,9 +72,21 @@ class StepContext:
         """Block up to ``timeout`` seconds for a cancel; return whether it came."""
         return self._cancelled.wait(timeout)
 
+    def heartbeat(self) -> None:
+        """Tell the engine the component is alive (see ``heartbeat_timeout``)."""
+        self.last_heartbeat = self._now()
+
     def cancel(self) -> None:
         """Ask the component to stop (called by the engine)."""
         self._cancelled.set()
+
+    def on_kill(self, killer: Callable[[], bool]) -> None:
+        """Set how the engine can force the attempt to stop (process mode sets one)."""
+        self._killer = killer
+
+    def kill(self) -> bool:
+        """Force the attempt to stop; ``False`` when it cannot be (a thread)."""
+        return self._killer() if self._killer is not None else False
 
 
 def invoke(entry: RegistryEntry, inputs: dict[str, Any], ctx: StepContext) -> Any:

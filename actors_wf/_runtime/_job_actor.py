@@ -7,6 +7,7 @@ dependencies are done start at once, in parallel, each on its own StepActor.
 from __future__ import annotations
 
 import logging
+import random
 import time
 from typing import Any, ClassVar
 
@@ -23,9 +24,12 @@ from .._messages import (
     StepCancelled,
     StepFailed,
     StepSucceeded,
+    WakeStep,
 )
 from .._plan import resolve
 from .._records import Attempt, ErrorInfo, JobState
+from .._registry import COMPONENT
+from .._spec import ComponentDefinition, RetryPolicy
 from .._state._events import Event
 from .._state._manager import StaleWrite
 from .._state._transitions import Transition, move_job, move_step
@@ -54,6 +58,7 @@ class JobActor(EngineActor):
         StepFailed: "on_step_failed",
         StepCancelled: "on_step_cancelled",
         CancelJob: "on_cancel",
+        WakeStep: "on_wake",
     }
 
     def __init__(self, job_id: str, manager: pykka.ActorRef[Any], runtime: Runtime) -> None:
@@ -67,6 +72,8 @@ class JobActor(EngineActor):
         self.pending: list[Transition] = []  # journal entries not yet stored
         self.plan = plan_of(self.state.workflow)
         self.urn: str = self.actor_urn
+        self.deadlines: dict[str, float] = {}  # step id -> total_timeout deadline (clock time)
+        self.random = random.random
 
     # -- life -------------------------------------------------------------
 
@@ -116,21 +123,93 @@ class JobActor(EngineActor):
         self._advance(self.plan.dependants[msg.step_id])
 
     def on_step_failed(self, msg: StepFailed) -> None:
-        """Record the failure and fail the job (retries come from the policy)."""
+        """Retry the step if its policy allows, else fail it (and the job, or skip on)."""
         finished = msg.finished_at or time.time()
         if not self._close_attempt(msg.step_id, msg.attempt, finished, msg.error):
             return
+        delay = self._retry_delay(msg.step_id, msg.error)
+        if delay is not None:
+            self._retry(msg, delay)
+            return
         self._step(msg.step_id, StepEvent.FAIL, f"{msg.error.type}", error=msg.error)
+        kind = "StepTimedOut" if msg.error.type in _TIMEOUTS else "StepFailed"
+        self.runtime.publish(
+            Event(kind, self.job_id, step_id=msg.step_id, attempt=msg.attempt, error=msg.error)
+        )
+        if self.state.workflow.step(msg.step_id).on_failure == "continue":
+            self._skip_after(msg.step_id)
+            self._advance([])
+        else:
+            self._fail(msg.error)
+
+    def _retry(self, msg: StepFailed, delay: float) -> None:
+        cause = f"{msg.error.type}; attempt {msg.attempt + 1} in {delay:.3g}s"
+        self._step(msg.step_id, StepEvent.RETRY, cause, error=msg.error)
+        self._save()
+        me, wake = self.actor_ref, encode(WakeStep(self.job_id, msg.step_id, msg.attempt))
+        self.runtime.clock.call_later(delay, lambda: tell_quietly(me, wake))
+        # Published once the timer is set, so that a test driving a ManualClock
+        # can advance it as soon as it sees the event.
         self.runtime.publish(
             Event(
-                "StepFailed",
+                "StepRetrying",
                 self.job_id,
                 step_id=msg.step_id,
                 attempt=msg.attempt,
                 error=msg.error,
             )
         )
-        self._fail(msg.error)
+
+    def on_wake(self, msg: WakeStep) -> None:
+        """The backoff is over: run the step again (unless the job moved on meanwhile)."""
+        step = self.state.steps.get(msg.step_id)
+        if step is None or step.status is not StepStatus.RETRY_WAIT:
+            return
+        if len(step.attempts) != msg.attempt or self.state.status is not JobStatus.RUNNING:
+            return
+        self._step(msg.step_id, StepEvent.WAKE)
+        self._advance([msg.step_id])
+
+    def _retry_delay(self, step_id: str, error: ErrorInfo) -> float | None:
+        """Seconds until the next attempt, or ``None`` when the step must fail now."""
+        policy = self._policy(step_id)
+        attempts = len(self.state.steps[step_id].attempts)
+        if attempts >= policy.max_attempts or _named(error.type, policy.non_retryable_errors):
+            return None
+        if error.type in _NEVER_RETRIED:
+            return None
+        delay = policy.interval(attempts)
+        if policy.jitter:
+            delay *= 1 - policy.jitter * self.random()
+        deadline = self.deadlines.get(step_id)
+        if deadline is not None and self.runtime.clock.now() + delay >= deadline:
+            return None  # the next attempt could not even start within total_timeout
+        return delay
+
+    def _policy(self, step_id: str) -> RetryPolicy:
+        spec = self.state.workflow.step(step_id)
+        if spec.retry is not None:
+            return spec.retry
+        definition = self._definition(spec.component)
+        if definition is not None and definition.retry is not None:
+            return definition.retry
+        return _NO_RETRY
+
+    def _definition(self, component: str) -> ComponentDefinition | None:
+        try:
+            definition = self.runtime.registry.lookup(COMPONENT, component).definition
+        except LookupError:
+            return None
+        return definition if isinstance(definition, ComponentDefinition) else None
+
+    def _skip_after(self, step_id: str) -> None:
+        """SKIP every step that needs ``step_id``, directly or not."""
+        todo = list(self.plan.dependants[step_id])
+        while todo:
+            sid = todo.pop()
+            if self.state.steps[sid].status in (StepStatus.PENDING, StepStatus.READY):
+                self._step(sid, StepEvent.SKIP, f"{step_id!r} failed")
+                todo.extend(self.plan.dependants[sid])
 
     def on_step_cancelled(self, msg: StepCancelled) -> None:
         """Record a cancelled attempt; the job is cancelled once none runs."""
@@ -166,7 +245,7 @@ class JobActor(EngineActor):
             if steps[sid].status in _STARTABLE and self.plan.ready(sid, done)
         ]
         runs = [run for sid in to_run if (run := self._prepare(sid)) is not None]
-        if len(done) == len(steps):
+        if all(s.status.is_terminal for s in self.state.steps.values()):
             self._complete()
             return
         self._save()
@@ -191,8 +270,21 @@ class JobActor(EngineActor):
             )
             self.actor_ref.tell(encode(failed))
             return None
+        return self._run_message(step_id, attempt.number, inputs)
+
+    def _run_message(self, step_id: str, attempt: int, inputs: dict[str, Any]) -> RunStep:
+        """The RunStep of an attempt, with its timeouts from the step, else its component."""
+        spec = self.state.workflow.step(step_id)
+        definition = self._definition(spec.component) or ComponentDefinition()
+        timeout = spec.timeout or definition.timeout
+        total = spec.total_timeout or definition.total_timeout
+        now = self.runtime.clock.now()
+        if total is not None:
+            deadline = self.deadlines.setdefault(step_id, now + total)
+            timeout = min(timeout or total, max(deadline - now, 0.0))
+        heartbeat = spec.heartbeat_timeout or definition.heartbeat_timeout
         return RunStep(
-            self.job_id, step_id, attempt.number, spec.component, inputs, self.urn, spec.timeout
+            self.job_id, step_id, attempt, spec.component, inputs, self.urn, timeout, heartbeat
         )
 
     def _launch(self, run: RunStep) -> None:
@@ -291,6 +383,17 @@ class JobActor(EngineActor):
 # How often a save is retried over writes made by others (update_state) meanwhile.
 _REBASES = 5
 _STARTABLE = frozenset({StepStatus.PENDING, StepStatus.READY})
+_NO_RETRY = RetryPolicy()
+_TIMEOUTS = frozenset({"StepTimeout", "StepAbandoned"})
+# Retrying these cannot help: the same inputs give the same error, or the old
+# attempt may still run (abandoned), and two attempts must never run at once.
+_NEVER_RETRIED = frozenset({"StepAbandoned", "ComponentInputError", "ReferenceError"})
+
+
+def _named(error_type: str, names: tuple[str, ...]) -> bool:
+    """Whether ``pkg.mod.Error`` matches one of ``names`` (qualified or not)."""
+    short = error_type.rpartition(".")[2]
+    return any(name in (error_type, short) for name in names)
 
 
 def rebase(base: JobState, mine: JobState, theirs: JobState) -> JobState:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import attrs
 
+from .._clock import Clock, SystemClock
 from .._plan import Plan, compile_plan
-from .._registry import Registry
+from .._registry import Registry, RegistryEntry
 from .._spec import WorkflowSpec
 from .._state._events import Event, EventBus
 from .._state._manager import StateManager
@@ -25,6 +26,8 @@ class Runtime:
         events: lifecycle event fan-out.
         steps: idle StepActors.
         validator: checks workflows before a job of them is created (cached).
+        clock: time and timers (retries, timeouts, grace periods).
+        cancel_grace: seconds a stopping attempt gets before it is forced.
     """
 
     state: StateManager
@@ -33,6 +36,13 @@ class Runtime:
     events: EventBus
     steps: StepActorPool
     validator: Validator
+    clock: Clock = attrs.Factory(SystemClock)
+    cancel_grace: float = 5.0
+
+    def executor_for(self, entry: RegistryEntry) -> ThreadExecutor:
+        """The executor a component runs on (its isolation mode)."""
+        del entry
+        return self.executor
 
     def publish(self, event: Event) -> None:
         """Publish a lifecycle event."""

@@ -1,12 +1,22 @@
 """StepActor: owns one running attempt of one step at a time.
 
 The component runs on an executor; this actor's loop stays free, so a
-``CancelStep`` takes effect the moment it arrives. The outcome goes from the
-worker straight to the JobActor (one hop less on every step); this actor is
-told the call ended, and only then goes back to the pool, so an attempt is
-owned by exactly one actor for as long as its code runs. StepActors are
-pooled (see ``_pool``): a message about an attempt it no longer owns is stale
-and ignored.
+``CancelStep`` or a timeout takes effect the moment it arrives. The outcome
+goes from the worker straight to the JobActor (one hop less on every step);
+this actor is told when the call ended, and only then goes back to the pool,
+so an attempt is owned by exactly one actor for as long as its code runs.
+
+Stopping an attempt (a cancel, a timeout): the component is asked to stop
+(``ctx.cancelled``); the attempt's end is awaited for the grace period
+(none when forced). An attempt that ends in time is reported cancelled or
+timed out, and a timed-out one may be retried: it is known to be over. One
+that does not: in a process it is killed, then reported; in a thread it
+cannot be stopped, so a timed-out step fails as *abandoned* (never retried
+beside itself) and a cancelled one is reported cancelled while its thread
+runs on, logged.
+
+StepActors are pooled (see ``_pool``): a message about an attempt the actor
+no longer owns is stale and ignored.
 """
 
 from __future__ import annotations
@@ -19,8 +29,17 @@ import attrs
 import pykka
 
 from .._actor import EngineActor, tell_quietly
+from .._clock import Timer
 from .._codec import encode
-from .._messages import AttemptEnded, CancelStep, RunStep, StepCancelled, StepFailed
+from .._messages import (
+    AttemptEnded,
+    AttemptTimedOut,
+    CancelStep,
+    GraceOver,
+    RunStep,
+    StepCancelled,
+    StepFailed,
+)
 from .._records import ErrorInfo
 from .._registry import COMPONENT
 from ._executor import StepContext, run_attempt
@@ -31,10 +50,18 @@ log = logging.getLogger("actors_wf.step")
 
 @attrs.frozen
 class StepActorState:
-    """The attempt this actor owns (``None`` while idle) and whether it was cancelled."""
+    """The attempt this actor owns (``None`` while idle) and how it is ending.
+
+    Attributes:
+        run: the attempt.
+        stopping: why it is being stopped: ``cancel``, ``timeout``,
+            ``heartbeat``; empty while it runs.
+        reported: whether the JobActor has been told how it ended.
+    """
 
     run: RunStep | None = None
-    cancelled: bool = False
+    stopping: str = ""
+    reported: bool = False
 
     def owns(self, job_id: str, step_id: str, attempt: int) -> bool:
         """Whether a message names the attempt this actor owns now."""
@@ -53,6 +80,8 @@ class StepActor(EngineActor):
         RunStep: "on_run",
         CancelStep: "on_cancel",
         AttemptEnded: "on_attempt_ended",
+        AttemptTimedOut: "on_timed_out",
+        GraceOver: "on_grace_over",
     }
 
     def __init__(self, runtime: Runtime) -> None:
@@ -60,20 +89,22 @@ class StepActor(EngineActor):
         self.runtime = runtime
         self.state = StepActorState()
         self.ctx: StepContext | None = None
+        self.job: pykka.ActorRef[Any] | None = None
+        self.timers: list[Timer] = []
 
     def on_run(self, msg: RunStep) -> None:
-        """Hand the call to the executor."""
-        job = pykka.ActorRegistry.get_by_urn(msg.reply_to)
+        """Hand the call to the executor and arm the attempt's timers."""
+        job = self.job = pykka.ActorRegistry.get_by_urn(msg.reply_to)
         self.state = StepActorState(run=msg)
         try:
             entry = self.runtime.registry.lookup(COMPONENT, msg.component)
         except Exception as exc:
             error = ErrorInfo.from_exception(exc, msg.step_id)
-            if job is not None:
-                job.tell(encode(StepFailed(msg.job_id, msg.step_id, msg.attempt, error, 0.0, 0.0)))
+            self._report(StepFailed(msg.job_id, msg.step_id, msg.attempt, error, 0.0, 0.0))
             self._release()
             return
-        ctx = self.ctx = StepContext(msg.job_id, msg.step_id, msg.attempt)
+        clock = self.runtime.clock
+        ctx = self.ctx = StepContext(msg.job_id, msg.step_id, msg.attempt, clock.now)
         me = self.actor_ref
         ended = encode(AttemptEnded(msg.job_id, msg.step_id, msg.attempt))
 
@@ -83,30 +114,123 @@ class StepActor(EngineActor):
                 tell_quietly(job, future.result())
             tell_quietly(me, ended)
 
-        self.runtime.executor.submit(run_attempt, entry, msg, ctx).add_done_callback(deliver)
+        # Timers first: once the component runs, its deadlines are set (tests rely on it).
+        if msg.timeout is not None:
+            self._later(msg.timeout, AttemptTimedOut(msg.job_id, msg.step_id, msg.attempt))
+        if msg.heartbeat_timeout is not None:
+            self._watch_heartbeat(msg)
+        executor = self.runtime.executor_for(entry)
+        executor.submit(run_attempt, entry, msg, ctx).add_done_callback(deliver)
+
+    def _watch_heartbeat(self, msg: RunStep) -> None:
+        assert msg.heartbeat_timeout is not None and self.ctx is not None
+        quiet = self.runtime.clock.now() - self.ctx.last_heartbeat
+        left = msg.heartbeat_timeout - quiet
+        timed_out = AttemptTimedOut(msg.job_id, msg.step_id, msg.attempt, "heartbeat")
+        self._later(max(left, 0.0), timed_out)
+
+    def on_timed_out(self, msg: AttemptTimedOut) -> None:
+        """Stop an attempt that ran out of time (or recheck a heartbeat that came in)."""
+        if not self.state.owns(msg.job_id, msg.step_id, msg.attempt) or self.state.stopping:
+            return
+        run = self.state.run
+        assert run is not None and self.ctx is not None
+        beat_since = self.runtime.clock.now() - self.ctx.last_heartbeat
+        if msg.reason == "heartbeat" and beat_since < (run.heartbeat_timeout or 0.0):
+            self._watch_heartbeat(run)  # it beat meanwhile: watch again
+            return
+        self._stop_attempt(msg.reason, force=False)
 
     def on_cancel(self, msg: CancelStep) -> None:
-        """Ask the component to stop and report the step cancelled."""
-        if not self.state.owns(msg.job_id, msg.step_id, msg.attempt) or self.state.cancelled:
+        """Ask the component to stop; report once it has (or the grace period is over)."""
+        if not self.state.owns(msg.job_id, msg.step_id, msg.attempt):
             return
-        if self.ctx is not None:
-            self.ctx.cancel()
-        self.state = attrs.evolve(self.state, cancelled=True)
-        job = pykka.ActorRegistry.get_by_urn(self.state.run.reply_to) if self.state.run else None
-        if job is not None:
-            job.tell(encode(StepCancelled(msg.job_id, msg.step_id, msg.attempt)))
+        if self.state.stopping:
+            if msg.force:
+                self.on_grace_over(GraceOver(msg.job_id, msg.step_id, msg.attempt))
+            return
+        self._stop_attempt("cancel", force=msg.force)
+
+    def _stop_attempt(self, why: str, *, force: bool) -> None:
+        run = self.state.run
+        assert run is not None and self.ctx is not None
+        self.ctx.cancel()
+        self.state = attrs.evolve(self.state, stopping=why)
+        grace = GraceOver(run.job_id, run.step_id, run.attempt)
+        if force:
+            self.on_grace_over(grace)
+        else:
+            self._later(self.runtime.cancel_grace, grace)
+
+    def on_grace_over(self, msg: GraceOver) -> None:
+        """The attempt did not stop in time: kill its process, or abandon its thread."""
+        if not self.state.owns(msg.job_id, msg.step_id, msg.attempt) or self.state.reported:
+            return
+        run = self.state.run
+        assert run is not None and self.ctx is not None
+        if self.ctx.kill():
+            return  # its process is gone: AttemptEnded follows and reports it
+        log.warning(
+            "step %r of job %s (attempt %d) did not stop within %gs; its thread runs on",
+            run.step_id,
+            run.job_id,
+            run.attempt,
+            self.runtime.cancel_grace,
+        )
+        if self.state.stopping == "cancel":
+            self._report(StepCancelled(run.job_id, run.step_id, run.attempt))
+        else:
+            self._report(self._failure(run, "StepAbandoned", abandoned=True))
 
     def on_attempt_ended(self, msg: AttemptEnded) -> None:
-        """The call has returned: this actor is free again."""
-        if self.state.owns(msg.job_id, msg.step_id, msg.attempt):
-            self._release()
+        """The call has returned: report a stopped attempt, and be free again."""
+        if not self.state.owns(msg.job_id, msg.step_id, msg.attempt):
+            return
+        run = self.state.run
+        assert run is not None
+        if self.state.stopping and not self.state.reported:
+            if self.state.stopping == "cancel":
+                self._report(StepCancelled(run.job_id, run.step_id, run.attempt))
+            else:
+                self._report(self._failure(run, "StepTimeout"))
+        self._release()
+
+    def _failure(self, run: RunStep, kind: str, *, abandoned: bool = False) -> StepFailed:
+        why = self.state.stopping
+        limit = run.timeout if why == "timeout" else run.heartbeat_timeout
+        what = "ran past its timeout" if why == "timeout" else "stopped sending heartbeats"
+        message = f"step {run.step_id!r} attempt {run.attempt} {what} ({limit:g}s)"
+        if abandoned:
+            message += (
+                f" and did not stop within {self.runtime.cancel_grace:g}s; its thread runs on, "
+                "so the step is not retried (use isolation: process to make it killable)"
+            )
+        now = self.runtime.clock.now()
+        error = ErrorInfo(kind, message, step_id=run.step_id)
+        return StepFailed(run.job_id, run.step_id, run.attempt, error, now, now)
+
+    def _report(self, message: Any) -> None:
+        self.state = attrs.evolve(self.state, reported=True)
+        if self.job is not None:
+            tell_quietly(self.job, encode(message))
+
+    def _later(self, delay: float, message: Any) -> None:
+        me, data = self.actor_ref, encode(message)
+        self.timers.append(self.runtime.clock.call_later(delay, lambda: tell_quietly(me, data)))
 
     def _release(self) -> None:
+        for timer in self.timers:
+            timer.cancel()
+        self.timers = []
         self.state = StepActorState()
         self.ctx = None
+        self.job = None
         self.runtime.steps.release(self.actor_ref)
 
     def on_stop(self) -> None:
         """A stop (engine shutdown) still signals a running component to stop."""
+        for timer in self.timers:
+            timer.cancel()
         if self.ctx is not None:
             self.ctx.cancel()
+            self.ctx.kill()
