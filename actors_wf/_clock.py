@@ -180,8 +180,10 @@ class ManualClock:
             self._now = target
 
     def wait_pending(self, count: int = 1, timeout: float | None = 10.0) -> bool:
-        """Block until at least ``count`` callbacks are scheduled (the engine arms timers
-        from its own threads; a test waits here for one before it advances the clock).
+        """Block until at least ``count`` callbacks are scheduled.
+
+        The engine arms timers from its own threads; a test waits here for one
+        before it advances the clock.
 
         Returns:
             Whether they were there before ``timeout`` seconds of real time.

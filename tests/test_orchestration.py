@@ -110,7 +110,7 @@ def test_a_step_failing_twice_then_succeeding_waits_out_its_backoff(engine, cloc
 
 
 def test_the_step_policy_overrides_the_component_and_max_interval_caps(engine, clock):
-    run, calls = flaky(3)
+    run, _ = flaky(3)
     engine.registry.register(COMPONENT, "t.flaky", {"retry": {"max_attempts": 1}}, run)
     events = Events(engine)
     wf = one_step(
