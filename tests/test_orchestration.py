@@ -145,7 +145,7 @@ def test_non_retryable_errors_fail_at_once(engine):
 
 
 def test_max_attempts_reached_fails_the_job_with_every_attempt_kept(engine, clock):
-    run, calls = flaky(10)
+    run, _ = flaky(10)
     engine.registry.register(
         COMPONENT,
         "t.flaky",
