@@ -17,6 +17,7 @@ from ._registry import Registry, RegistryActor
 from ._runtime._executor import ThreadExecutor
 from ._runtime._job_manager import JobManagerActor
 from ._runtime._pool import StepActorPool
+from ._runtime._process import ProcessExecutor, WorkerPool
 from ._runtime._runtime import Runtime
 from ._state._events import Event, EventBus
 from ._state._manager import StateManager
@@ -86,6 +87,7 @@ class Engine:
         self._steps = StepActorPool(max_idle=max_workers)
         self.validator = Validator(self.registry)
         self.clock: Clock = clock if clock is not None else SystemClock()
+        self._workers = WorkerPool(max_idle=max(2, max_workers // 4))
         self._runtime = Runtime(
             self.state,
             self.registry,
@@ -95,6 +97,7 @@ class Engine:
             self.validator,
             self.clock,
             cancel_grace,
+            ProcessExecutor(self._executor, self._workers),
         )
         self._manager = JobManagerActor.start(
             self._runtime, max_concurrent_jobs=max_concurrent_jobs
@@ -175,6 +178,7 @@ class Engine:
         self._closed = True
         self._manager.stop(block=True)
         self.clock.close()
+        self._workers.close()  # kills attempts still running in processes
         self._executor.shutdown(self._shutdown_timeout)
         self._steps.close()
         self._registry_actor.stop(block=True)

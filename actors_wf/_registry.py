@@ -214,6 +214,15 @@ def _callable_of(implementation: Any) -> Callable[..., Any]:
     return implementation  # type: ignore[no-any-return]
 
 
+def import_path(implementation: Any) -> tuple[str, str] | None:
+    """``(module, qualname)`` another process can import ``implementation`` by, if any."""
+    module = getattr(implementation, "__module__", None)
+    qualname = getattr(implementation, "__qualname__", "")
+    if not module or module == "__main__" or "<locals>" in qualname or "<lambda>" in qualname:
+        return None
+    return module, qualname
+
+
 def make_component_entry(component_id: str, definition: Any, implementation: Any) -> RegistryEntry:
     """Build a component entry, reading types from annotations where not given.
 
@@ -244,6 +253,15 @@ def make_component_entry(component_id: str, definition: Any, implementation: Any
             )
     if defn.output is None:
         defn = attrs.evolve(defn, output=type_name_of(hints.get("return")))
+    if defn.isolation == "process" and import_path(implementation) is None:
+        raise SpecError(
+            f"component {component_id!r} is malformed",
+            [
+                f"isolation: process runs {getattr(implementation, '__qualname__', '?')} in another "
+                "process, which imports it: define it at module level (not in __main__, inside a "
+                "function, or as a lambda) @ definition.isolation"
+            ],
+        )
     return RegistryEntry(
         COMPONENT,
         component_id,

@@ -52,6 +52,7 @@ class StepContext:
         self._now = now
         self.last_heartbeat = now()
         self._killer: Callable[[], bool] | None = None
+        self._on_cancel: Callable[[], object] | None = None
         self._cancelled = threading.Event()
         self.log = logging.LoggerAdapter(
             logging.getLogger("actors_wf.component"),
@@ -79,6 +80,12 @@ class StepContext:
     def cancel(self) -> None:
         """Ask the component to stop (called by the engine)."""
         self._cancelled.set()
+        if self._on_cancel is not None:
+            self._on_cancel()
+
+    def on_cancel(self, hook: Callable[[], object]) -> None:
+        """Set what else a cancel does (process mode: SIGTERM to the worker)."""
+        self._on_cancel = hook
 
     def on_kill(self, killer: Callable[[], bool]) -> None:
         """Set how the engine can force the attempt to stop (process mode sets one)."""
@@ -133,6 +140,10 @@ class ThreadExecutor:
         )
         self._inflight: set[Future[bytes]] = set()
         self._lock = threading.Lock()
+
+    def start(self, entry: RegistryEntry, msg: RunStep, ctx: StepContext) -> Future[bytes]:
+        """Run one attempt on a worker thread; the future holds its encoded outcome."""
+        return self.submit(run_attempt, entry, msg, ctx)
 
     def submit(self, fn: Callable[..., bytes], *args: Any) -> Future[bytes]:
         """Schedule ``fn(*args)``; the future holds its encoded outcome."""

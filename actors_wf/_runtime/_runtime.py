@@ -7,12 +7,13 @@ import attrs
 from .._clock import Clock, SystemClock
 from .._plan import Plan, compile_plan
 from .._registry import Registry, RegistryEntry
-from .._spec import WorkflowSpec
+from .._spec import ComponentDefinition, WorkflowSpec
 from .._state._events import Event, EventBus
 from .._state._manager import StateManager
 from .._validation._validator import Validator
 from ._executor import ThreadExecutor
 from ._pool import StepActorPool
+from ._process import ProcessExecutor
 
 
 @attrs.frozen
@@ -38,10 +39,14 @@ class Runtime:
     validator: Validator
     clock: Clock = attrs.Factory(SystemClock)
     cancel_grace: float = 5.0
+    processes: ProcessExecutor | None = None
 
-    def executor_for(self, entry: RegistryEntry) -> ThreadExecutor:
-        """The executor a component runs on (its isolation mode)."""
-        del entry
+    def executor_for(self, entry: RegistryEntry) -> ThreadExecutor | ProcessExecutor:
+        """The executor a component runs on: its isolation mode's."""
+        definition = entry.definition
+        if isinstance(definition, ComponentDefinition) and definition.isolation == "process":
+            assert self.processes is not None
+            return self.processes
         return self.executor
 
     def publish(self, event: Event) -> None:

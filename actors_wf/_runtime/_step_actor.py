@@ -42,7 +42,7 @@ from .._messages import (
 )
 from .._records import ErrorInfo
 from .._registry import COMPONENT
-from ._executor import StepContext, run_attempt
+from ._executor import StepContext
 from ._runtime import Runtime
 
 log = logging.getLogger("actors_wf.step")
@@ -119,8 +119,7 @@ class StepActor(EngineActor):
             self._later(msg.timeout, AttemptTimedOut(msg.job_id, msg.step_id, msg.attempt))
         if msg.heartbeat_timeout is not None:
             self._watch_heartbeat(msg)
-        executor = self.runtime.executor_for(entry)
-        executor.submit(run_attempt, entry, msg, ctx).add_done_callback(deliver)
+        self.runtime.executor_for(entry).start(entry, msg, ctx).add_done_callback(deliver)
 
     def _watch_heartbeat(self, msg: RunStep) -> None:
         assert msg.heartbeat_timeout is not None and self.ctx is not None

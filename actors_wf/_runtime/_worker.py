@@ -1,0 +1,130 @@
+"""The child side of process isolation: run component calls sent over stdin.
+
+Started as ``python -m actors_wf._runtime._worker`` in its own session (so the
+engine can kill it and everything it started with one ``killpg``). Frames are
+a 4-byte big-endian length and a msgpack map, both ways:
+
+- in: ``{"module", "qualname", "inputs", "job_id", "step_id", "attempt", "context"}``
+- out: ``{"heartbeat": true}`` any number of times, then ``{"output": ...}`` or
+  ``{"error": {"type", "message", "traceback"}}``.
+
+SIGTERM asks the running component to stop (``ctx.cancelled``); the engine
+sends SIGKILL after the grace period.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import signal
+import sys
+import threading
+import traceback
+from typing import IO, Any
+
+import msgpack
+
+from ._frames import read_frame, write_frame
+
+
+class _ChildContext:
+    """The ``ctx`` a process-isolated component gets: the same surface as StepContext."""
+
+    def __init__(self, task: dict[str, Any], out: IO[bytes]) -> None:
+        self.job_id = task["job_id"]
+        self.step_id = task["step_id"]
+        self.attempt = task["attempt"]
+        self._stop = threading.Event()
+        self._out = out
+        import logging
+
+        self.log = logging.LoggerAdapter(
+            logging.getLogger("actors_wf.component"),
+            {"job_id": self.job_id, "step_id": self.step_id, "attempt": self.attempt},
+        )
+
+    @property
+    def cancelled(self) -> bool:
+        return self._stop.is_set()
+
+    def cancel(self) -> None:
+        self._stop.set()
+
+    def heartbeat(self) -> None:
+        write_frame(self._out, {"heartbeat": True})
+
+    def check(self) -> None:
+        if self._stop.is_set():
+            raise SystemExit(143)
+
+    def wait_cancelled(self, timeout: float | None = None) -> bool:
+        # Event.wait is interrupted by the SIGTERM handler, which sets the event.
+        return self._stop.wait(timeout)
+
+
+def _target(task: dict[str, Any]) -> Any:
+    target: Any = importlib.import_module(task["module"])
+    for part in task["qualname"].split("."):
+        target = getattr(target, part)
+    if isinstance(target, type):
+        target = target().run
+    return target
+
+
+def _run(task: dict[str, Any], out: IO[bytes], current: list[_ChildContext]) -> dict[str, Any]:
+    try:
+        call = _target(task)
+        kwargs = dict(task["inputs"])
+        if task["context"]:
+            ctx = _ChildContext(task, out)
+            current[:] = [ctx]
+            kwargs["ctx"] = ctx
+        output = call(**kwargs)
+    except BaseException as exc:  # the component's failure is this attempt's result
+        return {"error": _error(exc)}
+    finally:
+        current.clear()
+    try:
+        msgpack.packb(output)
+    except Exception as exc:
+        return {
+            "error": {
+                "type": "ComponentOutputError",
+                "message": f"the output ({type(output).__name__}) cannot cross the process "
+                f"boundary: {exc}; return plain data (dict, list, str, int, float, bool, bytes, None)",
+                "traceback": "",
+            }
+        }
+    return {"output": output}
+
+
+def _error(exc: BaseException) -> dict[str, str]:
+    kind = type(exc)
+    name = kind.__qualname__
+    if kind.__module__ != "builtins":
+        name = f"{kind.__module__}.{name}"
+    text = "".join(traceback.format_exception(exc))
+    return {"type": name, "message": str(exc), "traceback": text}
+
+
+def main() -> None:
+    """Serve tasks until stdin closes."""
+    inp, out = sys.stdin.buffer, sys.stdout.buffer
+    sys.stdout = sys.stderr  # a component's print() must not break the frames
+    current: list[_ChildContext] = []
+
+    def on_term(signum: int, frame: Any) -> None:
+        for ctx in current:
+            ctx.cancel()
+
+    signal.signal(signal.SIGTERM, on_term)
+    while True:
+        task = read_frame(inp)
+        if task is None:
+            return
+        write_frame(out, _run(task, out, current))
+
+
+if __name__ == "__main__":
+    main()
+    os._exit(0)

@@ -1,0 +1,56 @@
+"""Components run with isolation: process (test_isolation). Module level: workers import them."""
+
+import ctypes
+import os
+import subprocess
+import sys
+
+
+def double(x: int) -> int:
+    return 2 * x
+
+
+def pid() -> int:
+    return os.getpid()
+
+
+def segfault() -> None:
+    ctypes.string_at(0)
+
+
+def exit_1() -> None:
+    os._exit(1)
+
+
+def spin() -> None:
+    while True:
+        pass
+
+
+def unserialisable() -> object:
+    return object()
+
+
+def raises(x: int) -> int:
+    raise ValueError(f"bad {x}")
+
+
+def cooperative(ctx) -> str:
+    print("started", flush=True)  # goes to stderr in a worker: frames stay intact
+    ctx.heartbeat()
+    ctx.wait_cancelled(30)
+    ctx.check()
+    return "not cancelled"
+
+
+def spawns(pid_file: str) -> None:
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    with open(pid_file, "w") as out:
+        out.write(str(child.pid))
+    while True:
+        pass
+
+
+class Scale:
+    def run(self, x: int, factor: int = 3) -> int:
+        return x * factor

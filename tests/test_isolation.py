@@ -1,0 +1,137 @@
+"""isolation: process — a crash, a hang or a blow-up costs the attempt only."""
+
+import asyncio
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+from actors_wf import COMPONENT, Engine, JobFailed, JobStatus, SpecError, StepStatus
+
+from . import isolated_components as comps
+
+WAIT = 30.0
+
+
+@pytest.fixture
+def engine():
+    with Engine(cancel_grace=0.5) as eng:
+        for name in (
+            "double",
+            "pid",
+            "segfault",
+            "exit_1",
+            "spin",
+            "unserialisable",
+            "raises",
+            "cooperative",
+            "spawns",
+        ):
+            eng.registry.register(
+                COMPONENT, f"p.{name}", {"isolation": "process"}, getattr(comps, name)
+            )
+        eng.registry.register(COMPONENT, "p.scale", {"isolation": "process"}, comps.Scale)
+        yield eng
+
+
+def one_step(engine, component, inputs=None, **step):
+    wf = f"wf_{component}_{len(step)}"
+    engine.registry.register_workflow(
+        {
+            "id": wf,
+            "steps": [{"id": "s", "component": component, "inputs": inputs or {}, **step}],
+            "outputs": {"out": "$steps.s.output"},
+        },
+        replace=True,
+    )
+    return wf
+
+
+def test_a_process_step_returns_through_the_codec_and_workers_stay_warm(engine):
+    assert engine.run(one_step(engine, "p.double", {"x": 21}), timeout=WAIT) == {"out": 42}
+    assert engine.run(one_step(engine, "p.scale", {"x": 2}), timeout=WAIT) == {"out": 6}
+    first = engine.run(one_step(engine, "p.pid"), timeout=WAIT)["out"]
+    again = engine.run(one_step(engine, "p.pid"), timeout=WAIT)["out"]
+    assert first == again != os.getpid()  # the same warm worker, not this process
+
+
+@pytest.mark.parametrize(
+    ("component", "error_type", "fragment"),
+    [
+        ("p.segfault", "ProcessCrashed", "died of signal SIGSEGV"),
+        ("p.exit_1", "ProcessCrashed", "exited with code 1 before returning"),
+        ("p.unserialisable", "ComponentOutputError", "cannot cross the process boundary"),
+        ("p.raises", "ValueError", "bad 3"),
+    ],
+)
+def test_a_crash_fails_that_attempt_only(engine, component, error_type, fragment):
+    inputs = {"x": 3} if component == "p.raises" else {}
+    with pytest.raises(JobFailed) as info:
+        engine.run(one_step(engine, component, inputs), timeout=WAIT)
+    assert info.value.error_type == error_type
+    assert fragment in info.value.error_message
+    assert engine.run(one_step(engine, "p.double", {"x": 1}), timeout=WAIT) == {"out": 2}
+
+
+def test_a_hung_process_is_killed_at_its_timeout_and_retried(engine):
+    wf = one_step(engine, "p.spin", timeout=0.5, retry={"max_attempts": 2, "initial_interval": 0})
+    with pytest.raises(JobFailed) as info:
+        engine.run(wf, timeout=WAIT)
+    assert info.value.error_type == "StepTimeout"
+    state = engine.jobs.get_job(info.value.job_id)
+    assert [a.error.type for a in state.steps["s"].attempts] == ["StepTimeout", "StepTimeout"]
+
+
+def test_force_cancel_kills_the_process_group_at_once(engine, tmp_path):
+    fifo = tmp_path / "child.pid"
+    os.mkfifo(fifo)  # the component writes its child's pid; reading it waits for that
+    wf = one_step(engine, "p.spawns", {"pid_file": str(fifo)})
+
+    async def main():
+        job = await engine.jobs.create_job(wf)
+        await engine.jobs.start_job(job)
+        child = await asyncio.wait_for(asyncio.to_thread(fifo.read_text), WAIT)
+        await engine.jobs.cancel_job(job, force=True)
+        return int(child), await engine.jobs.wait(job, WAIT)
+
+    child, state = asyncio.run(main())
+    assert state.status is JobStatus.CANCELLED
+    assert not _running(child)  # the component's own child died with it
+
+
+def _running(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "State:\tZ" not in status  # a zombie waiting for init to reap it is not running
+
+
+def test_a_cooperative_process_stops_on_sigterm_within_its_grace(engine):
+    started = threading.Event()
+    engine.subscribe(lambda e: e.kind == "StepStarted" and started.set())
+
+    async def main():
+        job = await engine.jobs.create_job(one_step(engine, "p.cooperative"))
+        await engine.jobs.start_job(job)
+        return job
+
+    job = asyncio.run(main())
+    assert started.wait(WAIT)
+    asyncio.run(engine.jobs.cancel_job(job))
+    state = engine.jobs.wait_sync(job, WAIT)
+    assert state.status is JobStatus.CANCELLED
+    assert state.steps["s"].status is StepStatus.CANCELLED
+
+
+def test_process_components_must_be_importable():
+    with Engine() as eng:
+        with pytest.raises(SpecError, match="define it at module level"):
+            eng.registry.register(COMPONENT, "p.lambda", {"isolation": "process"}, lambda: 1)
+
+        def local() -> int:
+            return 1
+
+        with pytest.raises(SpecError, match="isolation: process"):
+            eng.registry.register(COMPONENT, "p.local", {"isolation": "process"}, local)
