@@ -254,12 +254,13 @@ def make_component_entry(component_id: str, definition: Any, implementation: Any
     if defn.output is None:
         defn = attrs.evolve(defn, output=type_name_of(hints.get("return")))
     if defn.isolation == "process" and import_path(implementation) is None:
+        name = getattr(implementation, "__qualname__", "?")
         raise SpecError(
             f"component {component_id!r} is malformed",
             [
-                f"isolation: process runs {getattr(implementation, '__qualname__', '?')} in another "
-                "process, which imports it: define it at module level (not in __main__, inside a "
-                "function, or as a lambda) @ definition.isolation"
+                f"isolation: process runs {name} in another process, which imports it: define "
+                "it at module level (not in __main__, inside a function, or as a lambda) "
+                "@ definition.isolation"
             ],
         )
     return RegistryEntry(

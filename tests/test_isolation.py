@@ -135,3 +135,77 @@ def test_process_components_must_be_importable():
 
         with pytest.raises(SpecError, match="isolation: process"):
             eng.registry.register(COMPONENT, "p.local", {"isolation": "process"}, local)
+
+
+def test_the_worker_loop_in_this_process(monkeypatch):
+    """The child's side, run here (coverage does not follow worker processes)."""
+    import io
+    import signal
+    import types
+
+    from actors_wf._runtime import _worker
+    from actors_wf._runtime._frames import read_frame, write_frame
+
+    tasks = io.BytesIO()
+    base = {"job_id": "j", "step_id": "s", "attempt": 1, "context": False}
+    write_frame(
+        tasks,
+        {**base, "module": "tests.isolated_components", "qualname": "double", "inputs": {"x": 4}},
+    )
+    write_frame(
+        tasks,
+        {**base, "module": "tests.isolated_components", "qualname": "Scale", "inputs": {"x": 4}},
+    )
+    write_frame(
+        tasks,
+        {**base, "module": "tests.isolated_components", "qualname": "raises", "inputs": {"x": 4}},
+    )
+    write_frame(
+        tasks,
+        {
+            **base,
+            "module": "tests.isolated_components",
+            "qualname": "unserialisable",
+            "inputs": {},
+        },
+    )
+    write_frame(
+        tasks,
+        {
+            **base,
+            "context": True,
+            "module": "tests.isolated_components",
+            "qualname": "cooperative",
+            "inputs": {},
+        },
+    )
+    tasks.seek(0)
+    replies = io.BytesIO()
+    previous = signal.getsignal(signal.SIGTERM)
+    monkeypatch.setattr("sys.stdin", types.SimpleNamespace(buffer=tasks))
+    monkeypatch.setattr("sys.stdout", types.SimpleNamespace(buffer=replies))
+
+    real_run = _worker._run
+
+    def run_and_cancel(task, out, current):
+        if task["qualname"] == "cooperative":  # SIGTERM arrives while it waits
+            import threading
+
+            threading.Timer(0.05, lambda: [c.cancel() for c in current]).start()
+        return real_run(task, out, current)
+
+    monkeypatch.setattr(_worker, "_run", run_and_cancel)
+    try:
+        _worker.main()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    replies.seek(0)
+    got = []
+    while (frame := read_frame(replies)) is not None:
+        got.append(frame)
+    assert got[0] == {"output": 8} and got[1] == {"output": 12}
+    assert got[2]["error"]["type"] == "ValueError" and "bad 4" in got[2]["error"]["traceback"]
+    assert got[3]["error"]["type"] == "ComponentOutputError"
+    assert got[4] == {"heartbeat": True}
+    assert got[5]["error"]["type"] == "SystemExit"  # ctx.check() after the cancel
+    assert read_frame(io.BytesIO(b"\x00\x00\x00\x09abc")) is None  # a cut-off frame

@@ -15,7 +15,6 @@ sends SIGKILL after the grace period.
 from __future__ import annotations
 
 import importlib
-import os
 import signal
 import sys
 import threading
@@ -91,7 +90,8 @@ def _run(task: dict[str, Any], out: IO[bytes], current: list[_ChildContext]) -> 
             "error": {
                 "type": "ComponentOutputError",
                 "message": f"the output ({type(output).__name__}) cannot cross the process "
-                f"boundary: {exc}; return plain data (dict, list, str, int, float, bool, bytes, None)",
+                f"boundary: {exc}; return plain data "
+                "(dict, list, str, int, float, bool, bytes, None)",
                 "traceback": "",
             }
         }
@@ -127,4 +127,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-    os._exit(0)
