@@ -23,12 +23,14 @@ from ._errors import (
     SpecError,
 )
 from ._jobs import JobManager
+from ._orchestrator import Orchestrator
 from ._records import Attempt, ErrorInfo, JobState, StepState
 from ._registry import COMPONENT, WORKFLOW, Registry, RegistryEntry, component
-from ._runtime._executor import StepCancelledError, StepContext
+from ._runtime._executor import LogContextFilter, StepCancelledError, StepContext
 from ._spec import ComponentDefinition, InputSpec, RetryPolicy, StepSpec, WorkflowSpec
 from ._state._events import Event
 from ._state._manager import StaleWrite, StateManager
+from ._state._metrics import ComponentMetrics, Metrics
 from ._status import JobStatus, StepStatus
 from ._validation._problems import Problem, ValidationResult, WorkflowInvalid
 from ._validation._validator import Validator, load_workflow
@@ -40,6 +42,7 @@ __all__ = [
     "Attempt",
     "Clock",
     "ComponentDefinition",
+    "ComponentMetrics",
     "ComponentNotFound",
     "DuplicateComponent",
     "Engine",
@@ -56,8 +59,11 @@ __all__ = [
     "JobState",
     "JobStatus",
     "JobTimeout",
+    "LogContextFilter",
     "ManualClock",
     "MessageError",
+    "Metrics",
+    "Orchestrator",
     "Problem",
     "Registry",
     "RegistryEntry",

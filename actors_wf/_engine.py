@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import importlib
 import logging
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from types import TracebackType
 from typing import Any
 
@@ -13,6 +15,7 @@ from ._clock import Clock, SystemClock
 from ._errors import EngineClosed, JobCancelled, JobFailed
 from ._jobs import JobManager
 from ._messages import CreateJob, JobCreated, JobsRecovered, RecoverJobs
+from ._orchestrator import Orchestrator
 from ._registry import Registry, RegistryActor
 from ._runtime._executor import ThreadExecutor
 from ._runtime._job_manager import JobManagerActor
@@ -21,6 +24,7 @@ from ._runtime._process import ProcessExecutor, WorkerPool
 from ._runtime._runtime import Runtime
 from ._state._events import Event, EventBus
 from ._state._manager import StateManager
+from ._state._metrics import Metrics, MetricsRecorder
 from ._state._sqlite import open_store
 from ._state._store import Store
 from ._status import JobStatus
@@ -80,7 +84,8 @@ class Engine:
         if isinstance(store, str | os.PathLike):
             store = open_store(store)
         self.state = StateManager(store)
-        self._events = EventBus()
+        self._metrics = MetricsRecorder()
+        self._events = EventBus(record=self._metrics.record)
         self._executor = ThreadExecutor(max_workers)
         self._registry_actor = RegistryActor.start()
         self.registry = Registry(self._registry_actor)
@@ -103,6 +108,7 @@ class Engine:
             self._runtime, max_concurrent_jobs=max_concurrent_jobs
         )
         self.jobs = JobManager(self._manager, self.state)
+        self.orchestrator = Orchestrator(self)
         log.debug("engine started")
         if recover:
             self.recover()
@@ -125,6 +131,46 @@ class Engine:
             A function that unsubscribes.
         """
         return self._events.subscribe(callback)
+
+    async def events(
+        self, job_id: str | None = None, *, buffer: int = 1000
+    ) -> AsyncIterator[Event]:
+        """Lifecycle events as an async iterator (of one job, or all).
+
+        ``async for event in engine.events(job_id): ...``; leave the loop to
+        unsubscribe. The buffer is bounded: when the consumer falls behind,
+        new events are dropped and counted in ``metrics().events_dropped``,
+        and the engine never waits.
+        """
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[Event] = asyncio.Queue(buffer)
+
+        def offer(event: Event) -> None:
+            try:
+                queue.put_nowait(event)
+            except asyncio.QueueFull:
+                self._events.dropped += 1
+
+        def push(event: Event) -> None:
+            if job_id is None or event.job_id == job_id:
+                with contextlib.suppress(RuntimeError):  # the loop has closed
+                    loop.call_soon_threadsafe(offer, event)
+
+        unsubscribe = self._events.subscribe(push)
+        try:
+            while True:
+                yield await queue.get()
+        finally:
+            unsubscribe()
+
+    def metrics(self) -> Metrics:
+        """The engine's figures now; ``.to_prometheus()`` gives them for a scrape.
+
+        Jobs by status, step attempts by outcome and component, timing
+        percentiles (p50/p95/p99) per component, throughput.
+        """
+        statuses = [job.status.value for job in self.state.list_jobs()]
+        return self._metrics.snapshot(statuses, self._events.dropped)
 
     def run(
         self,

@@ -1,6 +1,10 @@
 import actors_wf
 
 EXPECTED = {
+    "ComponentMetrics",
+    "LogContextFilter",
+    "Metrics",
+    "Orchestrator",
     "Clock",
     "ManualClock",
     "SystemClock",

@@ -8,6 +8,7 @@ worker thread too.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 import time
@@ -21,8 +22,37 @@ from .._errors import MessageError
 from .._messages import RunStep, StepFailed, StepSucceeded
 from .._records import ErrorInfo
 from .._registry import RegistryEntry
+from .._types import parse_type
 
 log = logging.getLogger("actors_wf.executor")
+
+
+# (job_id, step_id, attempt) of the attempt this thread runs, for LogContextFilter.
+LOG_CONTEXT: contextvars.ContextVar[tuple[str, str, int] | None] = contextvars.ContextVar(
+    "actors_wf_step", default=None
+)
+
+
+class LogContextFilter(logging.Filter):
+    """Put ``job_id``, ``step_id``, ``attempt`` and ``trace_id`` on every log record.
+
+    Add it to a handler; then a format such as
+    ``"%(trace_id)s %(job_id)s %(step_id)s#%(attempt)s %(message)s"`` works for
+    records from the engine and from components alike (plain
+    ``logging.getLogger(__name__)`` in a component is enough). Outside a step
+    the fields are ``-``. The trace id is the job id: one job, one trace.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Fill the fields from the running step, unless the record has them."""
+        current = LOG_CONTEXT.get()
+        job, step, attempt = current if current is not None else ("-", "-", "-")
+        for name, value in (("job_id", job), ("step_id", step), ("attempt", attempt)):
+            if not hasattr(record, name):
+                setattr(record, name, value)
+        if not hasattr(record, "trace_id"):
+            record.trace_id = getattr(record, "job_id", "-")
+        return True
 
 
 class StepCancelledError(BaseException):
@@ -106,9 +136,55 @@ def invoke(entry: RegistryEntry, inputs: dict[str, Any], ctx: StepContext) -> An
     return target(**inputs)
 
 
+def input_problem(entry: RegistryEntry, msg: RunStep) -> ErrorInfo | None:
+    """A ``ComponentInputError`` if the inputs do not fit the component's declared types."""
+    declared = getattr(entry.definition, "inputs", None) or {}
+    for name in sorted(entry.required_inputs - set(msg.inputs)):
+        return _input_error(msg, f"input {name!r} ({declared.get(name, 'any')}) is required")
+    for name, value in msg.inputs.items():
+        kind = declared.get(name)
+        if kind is None:
+            if not entry.takes_any_input:
+                return _input_error(msg, f"{msg.component!r} takes no input {name!r}")
+            continue
+        problem = parse_type(kind).problem(value, f"input {name!r}")
+        if problem:
+            return _input_error(msg, problem)
+    return None
+
+
+def _input_error(msg: RunStep, text: str) -> ErrorInfo:
+    return ErrorInfo(
+        "ComponentInputError",
+        f"step {msg.step_id!r} ({msg.component}): {text}",
+        step_id=msg.step_id,
+    )
+
+
+def output_problem(entry: RegistryEntry, msg: RunStep, output: Any) -> ErrorInfo | None:
+    """A ``ComponentOutputError`` if the output does not fit the declared output type."""
+    declared = getattr(entry.definition, "output", None)
+    if not declared:
+        return None
+    problem = parse_type(declared).problem(output, "output")
+    if problem is None:
+        return None
+    return ErrorInfo(
+        "ComponentOutputError",
+        f"step {msg.step_id!r} ({msg.component}): {problem}",
+        step_id=msg.step_id,
+    )
+
+
 def run_attempt(entry: RegistryEntry, msg: RunStep, ctx: StepContext) -> bytes:
     """Run one attempt and return its encoded outcome message."""
     started = time.time()
+    bad_input = input_problem(entry, msg)
+    if bad_input is not None:
+        return encode(
+            StepFailed(msg.job_id, msg.step_id, msg.attempt, bad_input, started, started)
+        )
+    token = LOG_CONTEXT.set((msg.job_id, msg.step_id, msg.attempt))
     try:
         output = invoke(entry, msg.inputs, ctx)
     except BaseException as exc:  # a component's sys.exit() fails its step, not a worker
@@ -116,7 +192,14 @@ def run_attempt(entry: RegistryEntry, msg: RunStep, ctx: StepContext) -> bytes:
         return encode(
             StepFailed(msg.job_id, msg.step_id, msg.attempt, error, started, time.time())
         )
+    finally:
+        LOG_CONTEXT.reset(token)
     finished = time.time()
+    bad_output = output_problem(entry, msg, output)
+    if bad_output is not None:
+        return encode(
+            StepFailed(msg.job_id, msg.step_id, msg.attempt, bad_output, started, finished)
+        )
     try:
         return encode(
             StepSucceeded(msg.job_id, msg.step_id, msg.attempt, output, started, finished)

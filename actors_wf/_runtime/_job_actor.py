@@ -111,14 +111,13 @@ class JobActor(EngineActor):
         if not self._close_attempt(msg.step_id, msg.attempt, msg.finished_at, None):
             return
         self._step(msg.step_id, StepEvent.SUCCEED, output=msg.output)
-        self.runtime.publish(
-            Event(
-                "StepSucceeded",
-                self.job_id,
-                step_id=msg.step_id,
-                attempt=msg.attempt,
-                output=msg.output,
-            )
+        self._step_event(
+            "StepSucceeded",
+            msg.step_id,
+            msg.attempt,
+            msg.started_at,
+            msg.finished_at,
+            output=msg.output,
         )
         self._advance(self.plan.dependants[msg.step_id])
 
@@ -133,8 +132,8 @@ class JobActor(EngineActor):
             return
         self._step(msg.step_id, StepEvent.FAIL, f"{msg.error.type}", error=msg.error)
         kind = "StepTimedOut" if msg.error.type in _TIMEOUTS else "StepFailed"
-        self.runtime.publish(
-            Event(kind, self.job_id, step_id=msg.step_id, attempt=msg.attempt, error=msg.error)
+        self._step_event(
+            kind, msg.step_id, msg.attempt, msg.started_at, msg.finished_at, error=msg.error
         )
         if self.state.workflow.step(msg.step_id).on_failure == "continue":
             self._skip_after(msg.step_id)
@@ -150,14 +149,13 @@ class JobActor(EngineActor):
         self.runtime.clock.call_later(delay, lambda: tell_quietly(me, wake))
         # Published once the timer is set, so that a test driving a ManualClock
         # can advance it as soon as it sees the event.
-        self.runtime.publish(
-            Event(
-                "StepRetrying",
-                self.job_id,
-                step_id=msg.step_id,
-                attempt=msg.attempt,
-                error=msg.error,
-            )
+        self._step_event(
+            "StepRetrying",
+            msg.step_id,
+            msg.attempt,
+            msg.started_at,
+            msg.finished_at,
+            error=msg.error,
         )
 
     def on_wake(self, msg: WakeStep) -> None:
@@ -292,7 +290,38 @@ class JobActor(EngineActor):
         self.children[run.step_id] = child
         child.tell(encode(run))
         self.runtime.publish(
-            Event("StepStarted", self.job_id, step_id=run.step_id, attempt=run.attempt)
+            Event(
+                "StepStarted",
+                self.job_id,
+                step_id=run.step_id,
+                attempt=run.attempt,
+                component=run.component,
+            )
+        )
+
+    def _step_event(
+        self,
+        kind: str,
+        step_id: str,
+        attempt: int,
+        started: float,
+        finished: float,
+        **extra: Any,
+    ) -> None:
+        """Publish a step's end with its component and timings (for metrics)."""
+        launched = self.state.steps[step_id].attempts[attempt - 1].started_at
+        ran = started > 0  # 0: it never reached its code (input error, no component)
+        self.runtime.publish(
+            Event(
+                kind,
+                self.job_id,
+                step_id=step_id,
+                attempt=attempt,
+                component=self.state.workflow.step(step_id).component,
+                duration=max(finished - started, 0.0) if ran else None,
+                queue_wait=max(started - launched, 0.0) if ran else None,
+                **extra,
+            )
         )
 
     def _complete(self) -> None:

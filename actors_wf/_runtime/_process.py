@@ -27,7 +27,7 @@ from .._codec import encode
 from .._messages import RunStep, StepFailed, StepSucceeded
 from .._records import ErrorInfo
 from .._registry import RegistryEntry, import_path
-from ._executor import StepContext, ThreadExecutor
+from ._executor import StepContext, ThreadExecutor, input_problem, output_problem
 from ._frames import read_frame, write_frame
 
 log = logging.getLogger("actors_wf.process")
@@ -157,6 +157,9 @@ def run_in_process(
                 step_id=msg.step_id,
             ),
         )
+    bad_input = input_problem(entry, msg)
+    if bad_input is not None:
+        return _failed(msg, started, bad_input)
     worker = pool.acquire()
     ctx.on_kill(lambda: worker.signal(signal.SIGKILL))
     ctx.on_cancel(lambda: worker.signal(signal.SIGTERM))
@@ -184,6 +187,9 @@ def run_in_process(
     if "error" in reply:
         error = ErrorInfo(step_id=msg.step_id, **reply["error"])
         return _failed(msg, started, error)
+    bad_output = output_problem(entry, msg, reply["output"])
+    if bad_output is not None:
+        return _failed(msg, started, bad_output)
     return encode(
         StepSucceeded(msg.job_id, msg.step_id, msg.attempt, reply["output"], started, time.time())
     )

@@ -52,6 +52,9 @@ class Event:
         output: the step's output (``StepSucceeded``) or the job's outputs
             (``JobCompleted``).
         error: the error, for failures.
+        component: the step's component id, for step events.
+        duration: seconds the attempt's code ran, when it ended.
+        queue_wait: seconds between the attempt's launch and the start of its code.
     """
 
     kind: str
@@ -61,6 +64,9 @@ class Event:
     attempt: int | None = None
     output: Any = None
     error: ErrorInfo | None = None
+    component: str | None = None
+    duration: float | None = None
+    queue_wait: float | None = None
 
 
 Subscriber = Callable[[Event], None]
@@ -70,7 +76,10 @@ _STOP = object()
 class EventBus:
     """Fans events out to subscribers on one dispatcher thread."""
 
-    def __init__(self, *, buffer: int = 10_000) -> None:
+    def __init__(
+        self, *, buffer: int = 10_000, record: Callable[[Event], None] | None = None
+    ) -> None:
+        self._record = record
         self._subscribers: list[Subscriber] = []
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=buffer)
         self._thread: threading.Thread | None = None
@@ -98,6 +107,8 @@ class EventBus:
 
     def publish(self, event: Event) -> None:
         """Queue an event for the subscribers; never blocks."""
+        if self._record is not None:
+            self._record(event)
         if not self._subscribers:
             return
         try:

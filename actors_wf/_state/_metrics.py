@@ -1,0 +1,165 @@
+"""Metrics: counters and timing percentiles per component, from the lifecycle events.
+
+Events are recorded when they are published (a few dict updates under a
+lock), not by a subscriber, so a slow subscriber's dropped events never make
+the figures wrong. Timings keep the last ``window`` samples per component.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+
+import attrs
+
+from ._events import Event
+
+_STEP_COUNTERS = {
+    "StepStarted": "started",
+    "StepSucceeded": "succeeded",
+    "StepFailed": "failed",
+    "StepTimedOut": "failed",
+    "StepRetrying": "retried",
+}
+QUANTILES = (0.5, 0.95, 0.99)
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The nearest-rank ``q`` quantile of ``values`` (sorted or not)."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered) + 0.5) - 1))]
+
+
+@attrs.frozen
+class ComponentMetrics:
+    """Figures for one component.
+
+    Attributes:
+        started / succeeded / failed / retried: attempts counted by outcome.
+        duration: p50, p95, p99 of attempt durations, in seconds.
+        queue_wait: p50, p95, p99 of the time from an attempt's launch to the
+            start of its code (waiting for a worker), in seconds.
+    """
+
+    started: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    retried: int = 0
+    duration: Mapping[str, float] = attrs.Factory(dict)
+    queue_wait: Mapping[str, float] = attrs.Factory(dict)
+
+
+@attrs.frozen
+class Metrics:
+    """A point-in-time view of the engine (``engine.metrics()``).
+
+    Attributes:
+        jobs: job count by status.
+        components: per component id.
+        steps_per_second: step attempts finished per second over the last minute.
+        steps_finished: step attempts finished since the engine started.
+        events_dropped: events a slow subscriber could not take.
+    """
+
+    jobs: Mapping[str, int]
+    components: Mapping[str, ComponentMetrics]
+    steps_per_second: float
+    steps_finished: int
+    events_dropped: int
+
+    def to_prometheus(self) -> str:
+        """The figures in Prometheus' text exposition format."""
+        lines = [
+            "# HELP actors_wf_jobs Jobs by status.",
+            "# TYPE actors_wf_jobs gauge",
+            *(f'actors_wf_jobs{{status="{s}"}} {n}' for s, n in sorted(self.jobs.items())),
+        ]
+        for field in ("started", "succeeded", "failed", "retried"):
+            name = f"actors_wf_step_attempts_{field}_total"
+            lines += [f"# HELP {name} Step attempts {field}.", f"# TYPE {name} counter"]
+            lines += [
+                f'{name}{{component="{_label(c)}"}} {getattr(m, field)}'
+                for c, m in sorted(self.components.items())
+            ]
+        for field in ("duration", "queue_wait"):
+            name = f"actors_wf_step_{field}_seconds"
+            lines += [
+                f"# HELP {name} Step attempt {field.replace('_', ' ')}.",
+                f"# TYPE {name} summary",
+            ]
+            for c, m in sorted(self.components.items()):
+                for q, value in getattr(m, field).items():
+                    lines.append(f'{name}{{component="{_label(c)}",quantile="{q}"}} {value:.6f}')
+        lines += [
+            "# HELP actors_wf_steps_per_second Step attempts finished per second (last minute).",
+            "# TYPE actors_wf_steps_per_second gauge",
+            f"actors_wf_steps_per_second {self.steps_per_second:.3f}",
+            "# HELP actors_wf_events_dropped_total Events a slow subscriber missed.",
+            "# TYPE actors_wf_events_dropped_total counter",
+            f"actors_wf_events_dropped_total {self.events_dropped}",
+        ]
+        return "\n".join(lines) + "\n"
+
+
+def _label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+class MetricsRecorder:
+    """Collects the figures; thread-safe."""
+
+    def __init__(self, *, window: int = 1000, now: Callable[[], float] = time.monotonic) -> None:
+        self._lock = threading.Lock()
+        self._counts: dict[str, collections.Counter[str]] = {}
+        self._durations: dict[str, collections.deque[float]] = {}
+        self._waits: dict[str, collections.deque[float]] = {}
+        self._finished: collections.deque[float] = collections.deque()
+        self._total = 0
+        self._window = window
+        self._now = now
+
+    def record(self, event: Event) -> None:
+        """Count one event."""
+        counter = _STEP_COUNTERS.get(event.kind)
+        if counter is None or event.component is None:
+            return
+        with self._lock:
+            self._counts.setdefault(event.component, collections.Counter())[counter] += 1
+            if event.duration is not None:
+                self._sample(self._durations, event.component, event.duration)
+            if event.queue_wait is not None:
+                self._sample(self._waits, event.component, event.queue_wait)
+            if counter != "started":
+                now = self._now()
+                self._finished.append(now)
+                self._total += 1
+                while self._finished and self._finished[0] < now - 60:
+                    self._finished.popleft()
+
+    def _sample(self, table: dict[str, collections.deque[float]], key: str, value: float) -> None:
+        table.setdefault(key, collections.deque(maxlen=self._window)).append(value)
+
+    def snapshot(self, job_statuses: Iterable[str], dropped: int) -> Metrics:
+        """The figures now."""
+        with self._lock:
+            components = {
+                name: ComponentMetrics(
+                    **{k: counts.get(k, 0) for k in ("started", "succeeded", "failed", "retried")},
+                    duration=_quantiles(self._durations.get(name, ())),
+                    queue_wait=_quantiles(self._waits.get(name, ())),
+                )
+                for name, counts in self._counts.items()
+            }
+            finished = len(self._finished)
+            total = self._total
+        jobs = collections.Counter(job_statuses)
+        return Metrics(dict(jobs), components, finished / 60.0, total, dropped)
+
+
+def _quantiles(samples: Iterable[float]) -> dict[str, float]:
+    values = list(samples)
+    return {f"{q:g}": percentile(values, q) for q in QUANTILES} if values else {}

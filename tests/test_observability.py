@@ -1,0 +1,209 @@
+"""Component input/output checks, events as an async iterator, metrics, log context."""
+
+import asyncio
+import logging
+import threading
+
+import pytest
+
+from actors_wf import COMPONENT, Engine, JobFailed, JobStatus, LogContextFilter
+
+WAIT = 10.0
+
+
+@pytest.fixture
+def engine():
+    with Engine() as eng:
+        yield eng
+
+
+def test_inputs_and_output_are_checked_against_the_declared_types(engine):
+    engine.registry.register(COMPONENT, "t.count", None, lambda text: len(text))
+    engine.registry.register(
+        COMPONENT, "t.typed", {"inputs": {"n": "int"}, "output": "str"}, lambda n: n * 2
+    )
+    engine.registry.register_workflow(
+        {
+            "id": "w",
+            "inputs": {"n": "any"},
+            "steps": [{"id": "s", "component": "t.typed", "inputs": {"n": "$inputs.n"}}],
+        }
+    )
+    with pytest.raises(JobFailed) as info:
+        engine.run("w", {"n": "x"}, timeout=WAIT)
+    assert info.value.error_type == "ComponentInputError"
+    assert info.value.error_message == "step 's' (t.typed): input 'n': expected int, got str 'x'"
+    with pytest.raises(JobFailed) as info:
+        engine.run("w", {"n": 2}, timeout=WAIT)
+    assert info.value.error_type == "ComponentOutputError"
+    assert info.value.error_message == "step 's' (t.typed): output: expected str, got int 4"
+    state = engine.jobs.get_job(info.value.job_id)
+    assert len(state.steps["s"].attempts) == 1
+
+
+def test_events_as_an_async_iterator_of_one_job(engine):
+    engine.registry.register(COMPONENT, "t.one", None, lambda: 1)
+    engine.registry.register_workflow({"id": "w", "steps": [{"id": "a", "component": "t.one"}]})
+
+    async def main():
+        first = await engine.jobs.create_job("w")
+        seen = []
+
+        async def watch():
+            async for event in engine.events(first):
+                seen.append(event.kind)
+                if event.kind == "JobCompleted":
+                    return
+
+        watcher = asyncio.create_task(watch())
+        await asyncio.sleep(0)  # let the watcher subscribe before the job starts
+        other = await engine.jobs.create_job("w")
+        await engine.jobs.start_job(other)
+        await engine.jobs.start_job(first)
+        await asyncio.wait_for(watcher, WAIT)
+        return seen
+
+    seen = asyncio.run(main())
+    assert seen == ["JobQueued", "JobStarted", "StepStarted", "StepSucceeded", "JobCompleted"]
+
+
+def test_a_consumer_that_falls_behind_drops_events_and_never_blocks_the_engine(engine):
+    engine.registry.register(COMPONENT, "t.one", None, lambda: 1)
+    engine.registry.register_workflow(
+        {"id": "w", "steps": [{"id": f"s{i}", "component": "t.one"} for i in range(10)]}
+    )
+
+    async def main():
+        events = engine.events(buffer=2)
+        first = asyncio.ensure_future(events.__anext__())
+        await asyncio.sleep(0)
+        job = await engine.jobs.create_job("w")
+        await engine.jobs.start_job(job)
+        state = await engine.jobs.wait(job, WAIT)  # finishes though nobody reads
+        await first
+        await events.aclose()
+        return state
+
+    assert asyncio.run(main()).status is JobStatus.COMPLETED
+    assert engine.metrics().events_dropped > 0
+
+
+def test_metrics_count_attempts_and_time_them_per_component(engine):
+    calls = []
+
+    def flaky() -> int:
+        calls.append(1)
+        if len(calls) == 1:
+            raise ConnectionError("once")
+        return 1
+
+    engine.registry.register(
+        COMPONENT, "t.flaky", {"retry": {"max_attempts": 2, "initial_interval": 0}}, flaky
+    )
+    engine.registry.register(COMPONENT, "t.boom", None, lambda: 1 // 0)
+    engine.registry.register_workflow({"id": "ok", "steps": [{"id": "a", "component": "t.flaky"}]})
+    engine.registry.register_workflow({"id": "bad", "steps": [{"id": "b", "component": "t.boom"}]})
+    engine.run("ok", timeout=WAIT)
+    with pytest.raises(JobFailed):
+        engine.run("bad", timeout=WAIT)
+    metrics = engine.orchestrator.collect_metrics()
+    assert metrics.jobs == {"COMPLETED": 1, "FAILED": 1}
+    flaky_m = metrics.components["t.flaky"]
+    assert (flaky_m.started, flaky_m.succeeded, flaky_m.retried, flaky_m.failed) == (2, 1, 1, 0)
+    assert set(flaky_m.duration) == {"0.5", "0.95", "0.99"}
+    assert metrics.components["t.boom"].failed == 1
+    assert metrics.steps_finished == 3 and metrics.steps_per_second > 0
+    text = metrics.to_prometheus()
+    assert 'actors_wf_jobs{status="COMPLETED"} 1' in text
+    assert 'actors_wf_step_attempts_retried_total{component="t.flaky"} 1' in text
+    assert 'actors_wf_step_duration_seconds{component="t.flaky",quantile="0.95"}' in text
+    assert "# TYPE actors_wf_step_attempts_started_total counter" in text
+
+
+def test_log_records_carry_the_job_step_attempt_and_trace(engine):
+    records = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            records.append(record)
+
+    handler = Keep()
+    handler.addFilter(LogContextFilter())
+    component_log = logging.getLogger("my.component")
+    context_log = logging.getLogger("actors_wf.component")  # what ctx.log writes to
+    for log in (component_log, context_log):
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+
+    def chatty(ctx) -> int:
+        logging.getLogger("my.component").info("plain logger")
+        ctx.log.info("context logger")
+        return 1
+
+    engine.registry.register(COMPONENT, "t.chatty", None, chatty)
+    engine.registry.register_workflow(
+        {"id": "w", "steps": [{"id": "talk", "component": "t.chatty"}]}
+    )
+    try:
+        engine.run("w", timeout=WAIT)
+        component_log.info("outside a step")
+    finally:
+        for log in (component_log, context_log):
+            log.removeHandler(handler)
+    job_id = engine.jobs.list_jobs()[0].job_id
+    inside = [(r.job_id, r.step_id, r.attempt, r.trace_id) for r in records[:2]]
+    assert inside == [(job_id, "talk", 1, job_id)] * 2
+    assert (records[2].job_id, records[2].step_id) == ("-", "-")
+
+
+def test_execute_step_runs_one_step_with_its_retry_policy(engine):
+    calls = []
+
+    def twice(x: int) -> int:
+        calls.append(x)
+        if len(calls) < 2:
+            raise ConnectionError("first")
+        return x * 10
+
+    engine.registry.register(COMPONENT, "t.twice", None, twice)
+    out = engine.orchestrator.execute_step(
+        {"id": "only", "component": "t.twice", "inputs": {"x": 4}},
+        {"max_attempts": 2, "initial_interval": 0},
+        timeout=WAIT,
+    )
+    assert out == 40 and calls == [4, 4]
+    assert not [e for e in engine.registry.list("workflow")]  # the ad-hoc workflow is gone
+
+
+def test_cancel_a_job_with_20_running_steps_then_run_the_next(engine):
+    started = threading.Barrier(21, timeout=WAIT)
+
+    def waits(ctx) -> None:
+        started.wait()
+        ctx.wait_cancelled(WAIT)
+        ctx.check()
+
+    engine.registry.register(COMPONENT, "t.waits", None, waits)
+    engine.registry.register(COMPONENT, "t.one", None, lambda: 1)
+    engine.registry.register_workflow(
+        {"id": "wide", "steps": [{"id": f"w{i}", "component": "t.waits"} for i in range(20)]}
+    )
+    engine.registry.register_workflow(
+        {
+            "id": "next",
+            "steps": [{"id": "a", "component": "t.one"}],
+            "outputs": {"a": "$steps.a.output"},
+        }
+    )
+
+    async def main():
+        job = await engine.jobs.create_job("wide")
+        await engine.jobs.start_job(job)
+        await asyncio.to_thread(started.wait)  # all 20 are running
+        await engine.jobs.cancel_job(job)
+        return await engine.jobs.wait(job, WAIT)
+
+    state = asyncio.run(main())
+    assert state.status is JobStatus.CANCELLED
+    assert {s.status.value for s in state.steps.values()} == {"CANCELLED"}
+    assert engine.run("next", timeout=WAIT) == {"a": 1}
