@@ -27,6 +27,7 @@ from ._state._manager import StateManager
 from ._state._metrics import Metrics, MetricsRecorder
 from ._state._sqlite import open_store
 from ._state._store import Store
+from ._state._tracing import Tracer
 from ._status import JobStatus
 from ._validation._validator import Validator
 
@@ -57,6 +58,9 @@ class Engine:
             on its own before it is forced (killed in process mode).
         clock: where time comes from (retries, timeouts); a
             :class:`ManualClock` makes tests of timing need no sleeps.
+        tracing: make OpenTelemetry spans (a job, its step attempts) when
+            ``opentelemetry-api`` is installed.
+        tracer: an OpenTelemetry tracer to use instead of the global one.
 
     Example::
 
@@ -76,6 +80,8 @@ class Engine:
         shutdown_timeout: float = 10.0,
         cancel_grace: float = 5.0,
         clock: Clock | None = None,
+        tracing: bool = True,
+        tracer: Any = None,
     ) -> None:
         for module in components:
             importlib.import_module(module)
@@ -85,7 +91,10 @@ class Engine:
             store = open_store(store)
         self.state = StateManager(store)
         self._metrics = MetricsRecorder()
-        self._events = EventBus(record=self._metrics.record)
+        recorders = [self._metrics.record]
+        if tracer is not None or (tracing and Tracer.available()):
+            recorders.append(Tracer(tracer).record)
+        self._events = EventBus(record=_fan_out(recorders))
         self._executor = ThreadExecutor(max_workers)
         self._registry_actor = RegistryActor.start()
         self.registry = Registry(self._registry_actor)
@@ -231,3 +240,14 @@ class Engine:
         self.state.close()
         self._events.close()
         log.debug("engine closed")
+
+
+def _fan_out(recorders: list[Callable[[Event], None]]) -> Callable[[Event], None]:
+    if len(recorders) == 1:
+        return recorders[0]
+
+    def record(event: Event) -> None:
+        for recorder in recorders:
+            recorder(event)
+
+    return record

@@ -207,3 +207,48 @@ def test_cancel_a_job_with_20_running_steps_then_run_the_next(engine):
     assert state.status is JobStatus.CANCELLED
     assert {s.status.value for s in state.steps.values()} == {"CANCELLED"}
     assert engine.run("next", timeout=WAIT) == {"a": 1}
+
+
+def test_each_job_and_step_attempt_is_a_span_parent_linked():
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    with Engine(tracer=provider.get_tracer("test")) as eng:
+        calls = []
+
+        def once_flaky() -> int:
+            calls.append(1)
+            if len(calls) == 1:
+                raise ConnectionError("first")
+            return 1
+
+        eng.registry.register(
+            COMPONENT, "t.f", {"retry": {"max_attempts": 2, "initial_interval": 0}}, once_flaky
+        )
+        eng.registry.register_workflow(
+            {
+                "id": "w",
+                "steps": [
+                    {"id": "a", "component": "t.f"},
+                    {"id": "b", "component": "t.f", "depends_on": ["a"]},
+                ],
+            }
+        )
+        eng.run("w", timeout=WAIT)
+        job_id = eng.jobs.list_jobs()[0].job_id
+    spans = {
+        (s.name, s.attributes.get("actors_wf.attempt")): s for s in exporter.get_finished_spans()
+    }
+    job = spans["job", None]
+    assert job.attributes["actors_wf.job_id"] == job_id
+    assert job.attributes["actors_wf.status"] == "COMPLETED"
+    assert {k for k in spans if k[0] != "job"} == {("step a", 1), ("step a", 2), ("step b", 1)}
+    for key in (("step a", 1), ("step a", 2), ("step b", 1)):
+        assert spans[key].parent.span_id == job.context.span_id
+        assert spans[key].context.trace_id == job.context.trace_id
+    assert spans["step a", 1].attributes["actors_wf.error_type"] == "ConnectionError"
+    assert spans["step a", 1].end_time <= spans["step a", 2].start_time
