@@ -91,7 +91,7 @@ class Engine:
             store = open_store(store)
         self.state = StateManager(store)
         self._metrics = MetricsRecorder()
-        recorders = [self._metrics.record]
+        recorders: list[Callable[[Event], None]] = [self._metrics.record]
         if tracer is not None or (tracing and Tracer.available()):
             recorders.append(Tracer(tracer).record)
         self._events = EventBus(record=_fan_out(recorders))
