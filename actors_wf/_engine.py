@@ -7,7 +7,7 @@ import contextlib
 import importlib
 import logging
 import os
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -21,6 +21,7 @@ from ._runtime._executor import ThreadExecutor
 from ._runtime._job_manager import JobManagerActor
 from ._runtime._pool import StepActorPool
 from ._runtime._process import ProcessExecutor, WorkerPool
+from ._runtime._resources import STEPS, Resources
 from ._runtime._runtime import Runtime
 from ._state._events import Event, EventBus
 from ._state._manager import StateManager
@@ -52,6 +53,10 @@ class Engine:
         recover: resume the unfinished jobs of the store at start (see
             :meth:`recover`): a daemon restarts with one line.
         max_concurrent_jobs: jobs running at once; more wait in the queue.
+        max_concurrent_steps: step attempts running at once over all jobs
+            (twice ``max_workers`` by default); more wait READY.
+        resources: named capacities steps declare they hold while they run,
+            e.g. ``{"db": 4, "gpu": 1}``.
         max_workers: threads that run component code.
         shutdown_timeout: seconds :meth:`close` waits for running components.
         cancel_grace: seconds a cancelled or timed-out attempt gets to stop
@@ -76,6 +81,8 @@ class Engine:
         components: Iterable[str] = (),
         recover: bool = False,
         max_concurrent_jobs: int = 100,
+        max_concurrent_steps: int | None = None,
+        resources: Mapping[str, int] | None = None,
         max_workers: int = 32,
         shutdown_timeout: float = 10.0,
         cancel_grace: float = 5.0,
@@ -98,10 +105,12 @@ class Engine:
         self._executor = ThreadExecutor(max_workers)
         self._registry_actor = RegistryActor.start()
         self.registry = Registry(self._registry_actor)
-        self._steps = StepActorPool(max_idle=max_workers)
+        step_slots = max_concurrent_steps or 2 * max_workers
+        self._steps = StepActorPool(max_idle=step_slots)
+        self.resources = Resources({**(resources or {}), STEPS: step_slots})
         self.validator = Validator(self.registry)
         self.clock: Clock = clock if clock is not None else SystemClock()
-        self._workers = WorkerPool(max_idle=max(2, max_workers // 4))
+        self._workers = WorkerPool(max_idle=max_workers)
         self._runtime = Runtime(
             self.state,
             self.registry,
@@ -112,6 +121,7 @@ class Engine:
             self.clock,
             cancel_grace,
             ProcessExecutor(self._executor, self._workers),
+            self.resources,
         )
         self._manager = JobManagerActor.start(
             self._runtime, max_concurrent_jobs=max_concurrent_jobs

@@ -181,6 +181,14 @@ class WakeStep:
 
 
 @attrs.frozen
+class ResourcesFree:
+    """Resources to JobActor: something was given back; try the READY steps again."""
+
+    TAG: ClassVar[str] = "resources_free"
+    job_id: str
+
+
+@attrs.frozen
 class StepSucceeded:
     """StepActor to JobActor: the attempt returned ``output``."""
 
@@ -233,6 +241,7 @@ Message = (
     | AttemptTimedOut
     | GraceOver
     | WakeStep
+    | ResourcesFree
     | CancelStep
     | StepSucceeded
     | StepFailed

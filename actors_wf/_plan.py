@@ -14,7 +14,7 @@ from typing import Any
 import attrs
 
 from ._errors import SpecError, did_you_mean
-from ._spec import WorkflowSpec
+from ._spec import StepSpec, WorkflowSpec
 
 
 @attrs.frozen
@@ -128,6 +128,11 @@ class Plan:
     deps: Mapping[str, frozenset[str]]
     dependants: Mapping[str, tuple[str, ...]]
     order: tuple[str, ...]
+    specs: Mapping[str, StepSpec] = attrs.Factory(dict)
+
+    def step(self, step_id: str) -> StepSpec:
+        """The spec of a step, in O(1)."""
+        return self.specs[step_id]
 
     def ready(self, step_id: str, done: set[str]) -> bool:
         """Whether every dependency of ``step_id`` is in ``done``."""
@@ -157,7 +162,8 @@ def compile_plan(spec: WorkflowSpec) -> Plan:
     for sid in ids:
         for d in deps[sid]:
             dependants[d].append(sid)
-    return Plan(deps, {k: tuple(v) for k, v in dependants.items()}, order)
+    specs = {s.id: s for s in spec.steps}
+    return Plan(deps, {k: tuple(v) for k, v in dependants.items()}, order, specs)
 
 
 def _step_deps(spec: WorkflowSpec, index: int, ids: set[str], problems: list[str]) -> set[str]:

@@ -21,6 +21,12 @@ def _positive_or_none(_: Any, attribute: attrs.Attribute[Any], value: float | No
         raise ValueError(f"{attribute.name} must be a positive number of seconds, got {value!r}")
 
 
+def _amounts(_: Any, attribute: attrs.Attribute[Any], value: dict[str, int]) -> None:
+    for name, amount in value.items():
+        if amount < 1:
+            raise ValueError(f"resources: {name!r} must be 1 or more, got {amount}")
+
+
 def _type_name(_: Any, attribute: attrs.Attribute[Any], value: str) -> None:
     parse_type(value)
 
@@ -80,6 +86,7 @@ class ComponentDefinition:
         heartbeat_timeout: fail an attempt that has not called
             ``ctx.heartbeat()`` for this many seconds.
         isolation: ``thread`` (default) or ``process``.
+        resources: what an attempt holds while it runs, e.g. ``{db: 1}``.
     """
 
     inputs: dict[str, str] | None = attrs.field(default=None, validator=_type_names)
@@ -90,6 +97,7 @@ class ComponentDefinition:
     total_timeout: float | None = attrs.field(default=None, validator=_positive_or_none)
     heartbeat_timeout: float | None = attrs.field(default=None, validator=_positive_or_none)
     isolation: str = attrs.field(default="thread", validator=attrs.validators.in_(ISOLATION_MODES))
+    resources: dict[str, int] = attrs.field(factory=dict, validator=_amounts)
 
 
 @attrs.frozen
@@ -125,6 +133,8 @@ class StepSpec:
         heartbeat_timeout: overrides the component's heartbeat bound.
         on_failure: ``fail_job`` (default) or ``continue``: the steps that
             need this one are SKIPPED and the job still completes.
+        resources: what an attempt holds while it runs (``{db: 1}``), from
+            the engine's ``resources``; overrides the component's.
         description: one line for people.
     """
 
@@ -137,6 +147,7 @@ class StepSpec:
     total_timeout: float | None = attrs.field(default=None, validator=_positive_or_none)
     heartbeat_timeout: float | None = attrs.field(default=None, validator=_positive_or_none)
     on_failure: str = attrs.field(default="fail_job", validator=attrs.validators.in_(ON_FAILURE))
+    resources: dict[str, int] = attrs.field(factory=dict, validator=_amounts)
     description: str = ""
 
 

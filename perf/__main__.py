@@ -5,13 +5,14 @@ from __future__ import annotations
 import platform
 import sys
 
-from . import bench_foundation, bench_state, bench_validation
+from . import bench_foundation, bench_orchestration, bench_state, bench_validation
 from ._harness import print_table
 
 BENCHMARKS = {
     "foundation": ("Registry and end-to-end jobs", bench_foundation.run),
     "validation": ("Validation", bench_validation.run),
     "state": ("State and durability", bench_state.run),
+    "orchestration": ("Orchestration", bench_orchestration.run),
 }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
 import attrs
@@ -20,6 +21,7 @@ from .._messages import (
     CancelJob,
     CancelStep,
     JobFinished,
+    ResourcesFree,
     RunStep,
     StepCancelled,
     StepFailed,
@@ -27,13 +29,14 @@ from .._messages import (
     WakeStep,
 )
 from .._plan import resolve
-from .._records import Attempt, ErrorInfo, JobState
+from .._records import Attempt, ErrorInfo, JobState, StepState
 from .._registry import COMPONENT
 from .._spec import ComponentDefinition, RetryPolicy
 from .._state._events import Event
 from .._state._manager import StaleWrite
 from .._state._transitions import Transition, move_job, move_step
 from .._status import JobEvent, JobStatus, StepEvent, StepStatus
+from ._resources import STEPS
 from ._runtime import Runtime, plan_of
 from ._step_actor import StepActor
 
@@ -59,6 +62,7 @@ class JobActor(EngineActor):
         StepCancelled: "on_step_cancelled",
         CancelJob: "on_cancel",
         WakeStep: "on_wake",
+        ResourcesFree: "on_resources_free",
     }
 
     def __init__(self, job_id: str, manager: pykka.ActorRef[Any], runtime: Runtime) -> None:
@@ -73,6 +77,11 @@ class JobActor(EngineActor):
         self.plan = plan_of(self.state.workflow)
         self.urn: str = self.actor_urn
         self.deadlines: dict[str, float] = {}  # step id -> total_timeout deadline (clock time)
+        steps = self.state.steps.values()
+        self.succeeded = {s.step_id for s in steps if s.status is StepStatus.SUCCEEDED}
+        self.open = sum(not s.status.is_terminal for s in steps)
+        self.ready: dict[str, None] = {}  # READY steps waiting for resources, in order
+        self.held: dict[str, dict[str, int]] = {}  # step id -> resources it holds
         self.random = random.random
 
     # -- life -------------------------------------------------------------
@@ -103,6 +112,7 @@ class JobActor(EngineActor):
     def on_stop(self) -> None:
         """Cancel every attempt still running (engine shutdown)."""
         self._cancel_children(force=True)
+        self._give_back_all()
 
     # -- handlers -----------------------------------------------------------
 
@@ -135,7 +145,7 @@ class JobActor(EngineActor):
         self._step_event(
             kind, msg.step_id, msg.attempt, msg.started_at, msg.finished_at, error=msg.error
         )
-        if self.state.workflow.step(msg.step_id).on_failure == "continue":
+        if self.plan.step(msg.step_id).on_failure == "continue":
             self._skip_after(msg.step_id)
             self._advance([])
         else:
@@ -185,7 +195,7 @@ class JobActor(EngineActor):
         return delay
 
     def _policy(self, step_id: str) -> RetryPolicy:
-        spec = self.state.workflow.step(step_id)
+        spec = self.plan.step(step_id)
         if spec.retry is not None:
             return spec.retry
         definition = self._definition(spec.component)
@@ -234,33 +244,71 @@ class JobActor(EngineActor):
     # -- the flow ----------------------------------------------------------
 
     def _advance(self, candidates: tuple[str, ...] | list[str]) -> None:
-        """Start the candidates that are ready, then save; finish if all are done."""
+        """Start the candidates that are ready and fit in the resources, then save.
+
+        Steps whose dependencies are done but that find no room stay READY; the
+        resources tell this actor when something was given back. When every
+        step has ended, the job ends.
+        """
         steps = self.state.steps
-        done = {sid for sid, s in steps.items() if s.status is StepStatus.SUCCEEDED}
-        to_run = [
-            sid
-            for sid in candidates
-            if steps[sid].status in _STARTABLE and self.plan.ready(sid, done)
-        ]
-        runs = [run for sid in to_run if (run := self._prepare(sid)) is not None]
-        if all(s.status.is_terminal for s in self.state.steps.values()):
+        for sid in candidates:
+            if steps[sid].status is StepStatus.PENDING and self.plan.ready(sid, self.succeeded):
+                self._step(sid, StepEvent.READY)
+                self.ready[sid] = None
+            elif steps[sid].status is StepStatus.READY:
+                self.ready[sid] = None  # woken from a retry wait, or recovered
+        runs = []
+        for sid in list(self.ready):
+            need = self._need(sid)
+            if not self.runtime.resources.try_acquire(need):
+                # First come, first served within a job, and O(1) per release:
+                # the steps behind this one wait too.
+                self.runtime.resources.wait(self.urn, self._on_free)
+                break
+            del self.ready[sid]
+            self.held[sid] = need
+            run = self._prepare(sid)
+            if run is not None:
+                runs.append(run)
+        if self.open == 0:
             self._complete()
             return
         self._save()
         for run in runs:
             self._launch(run)
 
+    def _need(self, step_id: str) -> dict[str, int]:
+        spec = self.plan.step(step_id)
+        definition = self._definition(spec.component)
+        declared = spec.resources or (definition.resources if definition is not None else {})
+        return {STEPS: 1, **declared}
+
+    def _on_free(self) -> None:
+        tell_quietly(self.actor_ref, encode(ResourcesFree(self.job_id)))
+
+    def on_resources_free(self, msg: ResourcesFree) -> None:
+        """Something was given back: try the READY steps again."""
+        if self.state.status is JobStatus.RUNNING and self.ready:
+            self._advance([])
+
+    def _give_back(self, step_id: str) -> None:
+        need = self.held.pop(step_id, None)
+        if need is not None:
+            self.runtime.resources.release(need)
+
+    def _give_back_all(self) -> None:
+        self.runtime.resources.forget(self.urn)
+        for step_id in list(self.held):
+            self._give_back(step_id)
+
     def _prepare(self, step_id: str) -> RunStep | None:
         """Move a step to RUNNING with a new attempt; ``None`` if its inputs fail."""
-        spec = self.state.workflow.step(step_id)
-        if self.state.steps[step_id].status is StepStatus.PENDING:
-            self._step(step_id, StepEvent.READY)
+        spec = self.plan.step(step_id)
         step = self.state.steps[step_id]
         attempt = Attempt(len(step.attempts) + 1, time.time())
         self._step(step_id, StepEvent.START, attempts=(*step.attempts, attempt))
-        outputs = {sid: s.output for sid, s in self.state.steps.items()}
         try:
-            inputs = resolve(spec.inputs, self.state.inputs, outputs)
+            inputs = resolve(spec.inputs, self.state.inputs, _Outputs(self.state.steps))
         except LookupError as exc:
             error = ErrorInfo("ReferenceError", str(exc), step_id=step_id)
             failed = StepFailed(
@@ -272,7 +320,7 @@ class JobActor(EngineActor):
 
     def _run_message(self, step_id: str, attempt: int, inputs: dict[str, Any]) -> RunStep:
         """The RunStep of an attempt, with its timeouts from the step, else its component."""
-        spec = self.state.workflow.step(step_id)
+        spec = self.plan.step(step_id)
         definition = self._definition(spec.component) or ComponentDefinition()
         timeout = spec.timeout or definition.timeout
         total = spec.total_timeout or definition.total_timeout
@@ -317,7 +365,7 @@ class JobActor(EngineActor):
                 self.job_id,
                 step_id=step_id,
                 attempt=attempt,
-                component=self.state.workflow.step(step_id).component,
+                component=self.plan.step(step_id).component,
                 duration=max(finished - started, 0.0) if ran else None,
                 queue_wait=max(started - launched, 0.0) if ran else None,
                 **extra,
@@ -350,6 +398,7 @@ class JobActor(EngineActor):
                 self._step(step.step_id, StepEvent.CANCEL, f"job {self.state.status.value}")
 
     def _end(self, event: JobEvent, **changes: Any) -> None:
+        self._give_back_all()
         self._job(event, finished_at=time.time(), **changes)
         self._save()
         status = self.state.status
@@ -371,8 +420,14 @@ class JobActor(EngineActor):
         self.pending.append(entry)
 
     def _step(self, step_id: str, event: StepEvent, cause: str = "", **changes: Any) -> None:
+        was = self.state.steps[step_id].status
         self.state, entry = move_step(self.state, step_id, event, cause, **changes)
         self.pending.append(entry)
+        now = self.state.steps[step_id].status
+        # Kept as we go, not recounted: a 1,000-step job must not pay O(n) per step.
+        self.open += was.is_terminal - now.is_terminal
+        if now is StepStatus.SUCCEEDED:
+            self.succeeded.add(step_id)
 
     def _close_attempt(
         self, step_id: str, attempt: int, finished_at: float, error: ErrorInfo | None
@@ -390,6 +445,7 @@ class JobActor(EngineActor):
             return False
         assert step is not None
         self.children.pop(step_id, None)
+        self._give_back(step_id)
         last = attrs.evolve(step.attempts[-1], finished_at=finished_at, error=error)
         self.state = self.state.with_step(attrs.evolve(step, attempts=(*step.attempts[:-1], last)))
         return True
@@ -441,3 +497,26 @@ def rebase(base: JobState, mine: JobState, theirs: JobState) -> JobState:
         if base.steps.get(step_id) != step:
             steps[step_id] = step
     return attrs.evolve(theirs, steps=steps, **changes)
+
+
+class _Outputs(Mapping[str, Any]):
+    """The outputs of the SUCCEEDED steps, read from the state without copying it."""
+
+    def __init__(self, steps: Mapping[str, StepState]) -> None:
+        self._steps = steps
+
+    def __getitem__(self, step_id: str) -> Any:
+        step = self._steps[step_id]
+        if step.status is not StepStatus.SUCCEEDED:
+            raise KeyError(step_id)
+        return step.output
+
+    def __contains__(self, step_id: object) -> bool:
+        step = self._steps.get(step_id) if isinstance(step_id, str) else None
+        return step is not None and step.status is StepStatus.SUCCEEDED
+
+    def __iter__(self) -> Iterator[str]:
+        return (sid for sid, s in self._steps.items() if s.status is StepStatus.SUCCEEDED)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)

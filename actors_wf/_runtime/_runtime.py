@@ -14,6 +14,7 @@ from .._validation._validator import Validator
 from ._executor import ThreadExecutor
 from ._pool import StepActorPool
 from ._process import ProcessExecutor
+from ._resources import STEPS, Resources
 
 
 @attrs.frozen
@@ -29,6 +30,8 @@ class Runtime:
         validator: checks workflows before a job of them is created (cached).
         clock: time and timers (retries, timeouts, grace periods).
         cancel_grace: seconds a stopping attempt gets before it is forced.
+        processes: the executor of process-isolated components.
+        resources: step slots and declared resources, shared by all jobs.
     """
 
     state: StateManager
@@ -40,6 +43,7 @@ class Runtime:
     clock: Clock = attrs.Factory(SystemClock)
     cancel_grace: float = 5.0
     processes: ProcessExecutor | None = None
+    resources: Resources = attrs.Factory(lambda: Resources({STEPS: 64}))
 
     def executor_for(self, entry: RegistryEntry) -> ThreadExecutor | ProcessExecutor:
         """The executor a component runs on: its isolation mode's."""

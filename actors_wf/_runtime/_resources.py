@@ -1,0 +1,71 @@
+"""Resource slots shared by every job of an engine.
+
+A step takes ``{"steps": 1}`` (the engine's ``max_concurrent_steps``) plus
+what it declares (``resources: {db: 1}``), all at once or not at all, and gives
+them back when its attempt ends. A JobActor whose step finds no room keeps the
+step READY and is told (``ResourcesFree``) when something was given back, in
+the order the waiters came; it then tries again. Nothing ever blocks.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+
+STEPS = "steps"
+
+
+class Resources:
+    """Counted capacities; thread-safe."""
+
+    def __init__(self, capacity: Mapping[str, int]) -> None:
+        self.capacity = dict(capacity)
+        self._used = dict.fromkeys(self.capacity, 0)
+        self._waiters: OrderedDict[str, Callable[[], None]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def fits(self, need: Mapping[str, int]) -> str | None:
+        """Why ``need`` can never be met (a name and an amount), or ``None``."""
+        for name, amount in need.items():
+            if name not in self.capacity:
+                known = ", ".join(sorted(self.capacity))
+                return f"resource {name!r} does not exist (known: {known})"
+            if amount > self.capacity[name]:
+                return f"asks for {amount} {name!r} but there are {self.capacity[name]}"
+        return None
+
+    def try_acquire(self, need: Mapping[str, int]) -> bool:
+        """Take all of ``need`` if there is room for all of it."""
+        with self._lock:
+            if any(self._used[n] + a > self.capacity[n] for n, a in need.items()):
+                return False
+            for name, amount in need.items():
+                self._used[name] += amount
+            return True
+
+    def release(self, need: Mapping[str, int]) -> None:
+        """Give ``need`` back and tell the waiters, oldest first."""
+        with self._lock:
+            for name, amount in need.items():
+                self._used[name] -= amount
+            waiters = list(self._waiters.values())
+            self._waiters.clear()
+        for notify in waiters:
+            notify()
+
+    def wait(self, owner: str, notify: Callable[[], None]) -> None:
+        """Call ``notify()`` once, at the next release (one registration per owner)."""
+        with self._lock:
+            self._waiters.setdefault(owner, notify)
+
+    def forget(self, owner: str) -> None:
+        """Drop an owner's waiting registration (its job ended)."""
+        with self._lock:
+            self._waiters.pop(owner, None)
+
+    @property
+    def in_use(self) -> dict[str, int]:
+        """How much of each resource is taken now."""
+        with self._lock:
+            return dict(self._used)
