@@ -22,7 +22,7 @@ from ._errors import (
     MessageError,
     SpecError,
 )
-from ._jobs import JobManager
+from ._jobs import JobManager, JobManagerSync
 from ._orchestrator import Orchestrator
 from ._records import Attempt, ErrorInfo, JobState, StepState
 from ._registry import COMPONENT, WORKFLOW, Registry, RegistryEntry, component
@@ -55,6 +55,7 @@ __all__ = [
     "JobCancelled",
     "JobFailed",
     "JobManager",
+    "JobManagerSync",
     "JobNotFound",
     "JobState",
     "JobStatus",

@@ -1,8 +1,10 @@
-"""The JobManager facade: async commands to the JobManagerActor, and job queries.
+"""The JobManager facades: async (``engine.jobs``) and blocking (``engine.jobs_sync``).
 
-Commands are message records encoded to bytes and sent to the actor; replies
-come back as bytes. Awaiting never blocks the event loop: replies arrive
-through :func:`await_reply` and job ends through ``asyncio.wrap_future``.
+Commands are message records encoded to bytes and sent to the
+JobManagerActor; replies come back as bytes. Both faces build the same
+messages and read the same replies (``_Commands``); they differ only in how
+they wait. Awaiting never blocks the event loop: replies arrive through
+:func:`await_reply` and job ends through ``asyncio.wrap_future``.
 """
 
 from __future__ import annotations
@@ -16,37 +18,34 @@ import pykka
 from ._actor import NotifyingFuture, await_reply
 from ._codec import decode, encode
 from ._errors import EngineClosed, JobTimeout
-from ._messages import Ack, CancelJob, CreateJob, JobCreated, Message, StartJob
+from ._messages import (
+    Ack,
+    CancelJob,
+    CreateJob,
+    JobCreated,
+    Message,
+    PauseJob,
+    ResumeJob,
+    RetryJob,
+    StartJob,
+)
 from ._records import JobState
 from ._runtime._job_manager import priority_value
 from ._state._manager import StateManager
 from ._status import JobStatus
 
 
-class JobManager:
-    """Create, start, cancel and wait for jobs (``engine.jobs``).
-
-    Every command is a coroutine that never blocks the event loop.
-    """
+class _Commands:
+    """What both faces share: the messages, the replies, the reads."""
 
     def __init__(self, actor: pykka.ActorRef[Any], state: StateManager) -> None:
         self._actor = actor
         self._state = state
 
     def _send(self, message: Message) -> NotifyingFuture:
-        try:
-            future = self._actor.ask(encode(message), block=False)
-        except pykka.ActorDeadError:  # pragma: no cover - ask() sets it on the future instead
-            raise EngineClosed() from None
+        future = self._actor.ask(encode(message), block=False)
         assert isinstance(future, NotifyingFuture)
         return future
-
-    async def _call(self, message: Message) -> Message:
-        try:
-            reply = await await_reply(self._send(message))
-        except pykka.ActorDeadError:
-            raise EngineClosed() from None
-        return decode(reply)
 
     def call_sync(self, message: Message, timeout: float | None = None) -> Message:
         """Send a command and block for its reply (for code with no event loop)."""
@@ -58,12 +57,59 @@ class JobManager:
             raise TimeoutError(f"no reply to {type(message).__name__} within {timeout}s") from None
         return decode(reply)
 
-    def wait_sync(self, job_id: str, timeout: float | None = None) -> JobState:
-        """Block until the job ends and return its final state (see :meth:`wait`)."""
+    @staticmethod
+    def _create(workflow_id: str, inputs: dict[str, Any] | None, priority: int | str) -> CreateJob:
+        priority_value(priority)  # a clear ValueError here, before any message
+        return CreateJob(workflow_id, dict(inputs or {}), priority)
+
+    @staticmethod
+    def _job_id(reply: Message) -> str:
+        assert isinstance(reply, JobCreated)
+        return reply.job_id
+
+    @staticmethod
+    def _status(reply: Message) -> JobStatus:
+        assert isinstance(reply, Ack)
+        return JobStatus(reply.status)
+
+    def get_job(self, job_id: str) -> JobState:
+        """The job's current state (read from the state store; never waits on an actor).
+
+        Raises:
+            JobNotFound: no such job.
+        """
+        return self._state.get(job_id)
+
+    def list_jobs(
+        self, status: JobStatus | str | None = None, workflow_id: str | None = None
+    ) -> builtins.list[JobState]:
+        """Jobs oldest first, of one status and/or one workflow (never waits on an actor).
+
+        Raises:
+            ValueError: ``status`` is not a job status.
+        """
+        wanted = JobStatus(status) if status is not None else None
+        return [
+            job
+            for job in self._state.list_jobs()
+            if wanted in (None, job.status) and workflow_id in (None, job.workflow_id)
+        ]
+
+
+class JobManager(_Commands):
+    """Create, start, pause, resume, cancel, retry and wait for jobs (``engine.jobs``).
+
+    Every command is a coroutine that never blocks the event loop. A command
+    a job cannot take raises :class:`InvalidTransition` listing the commands
+    it can.
+    """
+
+    async def _call(self, message: Message) -> Message:
         try:
-            return self._state.watch(job_id).result(timeout)
-        except TimeoutError:
-            raise JobTimeout(job_id, timeout or 0.0, self._state.find(job_id)) from None
+            reply = await await_reply(self._send(message))
+        except pykka.ActorDeadError:
+            raise EngineClosed() from None
+        return decode(reply)
 
     async def create_job(
         self,
@@ -83,13 +129,11 @@ class JobManager:
 
         Raises:
             ComponentNotFound: no such workflow.
+            WorkflowInvalid: the workflow has errors (nothing runs).
             InvalidInputs: the inputs do not match the declaration.
             ValueError: the priority is not one of the above.
         """
-        priority_value(priority)
-        reply = await self._call(CreateJob(workflow_id, dict(inputs or {}), priority))
-        assert isinstance(reply, JobCreated)
-        return reply.job_id
+        return self._job_id(await self._call(self._create(workflow_id, inputs, priority)))
 
     async def start_job(self, job_id: str) -> JobStatus:
         """Queue a created job to run.
@@ -98,12 +142,34 @@ class JobManager:
             JobNotFound: no such job.
             InvalidTransition: the job was started already or has ended.
         """
-        reply = await self._call(StartJob(job_id))
-        assert isinstance(reply, Ack)
-        return JobStatus(reply.status)
+        return self._status(await self._call(StartJob(job_id)))
+
+    async def pause_job(self, job_id: str) -> JobStatus:
+        """Pause: no new step starts and no retry fires; running steps finish.
+
+        Returns:
+            ``PAUSING`` while steps still run (then ``PAUSED``), or ``PAUSED``.
+
+        Raises:
+            JobNotFound: no such job.
+            InvalidTransition: the job cannot be paused (it has ended, say).
+        """
+        return self._status(await self._call(PauseJob(job_id)))
+
+    async def resume_job(self, job_id: str) -> JobStatus:
+        """Resume a paused job where it stopped.
+
+        Raises:
+            JobNotFound: no such job.
+            InvalidTransition: the job is not paused.
+        """
+        return self._status(await self._call(ResumeJob(job_id)))
 
     async def cancel_job(self, job_id: str, force: bool = False) -> JobStatus:
-        """Cancel a job; running steps are asked to stop. Cancelling twice is harmless.
+        """Cancel a job; cancelling twice is harmless.
+
+        Running steps are asked to stop, and forced after the grace period (at
+        once with ``force``).
 
         Returns:
             The job's status after the command (``CANCELLING`` while steps stop).
@@ -112,9 +178,16 @@ class JobManager:
             JobNotFound: no such job.
             InvalidTransition: the job has completed or failed already.
         """
-        reply = await self._call(CancelJob(job_id, force))
-        assert isinstance(reply, Ack)
-        return JobStatus(reply.status)
+        return self._status(await self._call(CancelJob(job_id, force)))
+
+    async def retry_job(self, job_id: str) -> JobStatus:
+        """Run a FAILED job again from its failed steps, keeping what succeeded.
+
+        Raises:
+            JobNotFound: no such job.
+            InvalidTransition: the job has not failed.
+        """
+        return self._status(await self._call(RetryJob(job_id)))
 
     async def wait(self, job_id: str, timeout: float | None = None) -> JobState:
         """Wait until the job ends and return its final state.
@@ -130,14 +203,52 @@ class JobManager:
         except TimeoutError:
             raise JobTimeout(job_id, timeout or 0.0, self._state.find(job_id)) from None
 
-    def get_job(self, job_id: str) -> JobState:
-        """The job's current state (never blocks on the actors).
+    def wait_sync(self, job_id: str, timeout: float | None = None) -> JobState:
+        """Block until the job ends and return its final state (see :meth:`wait`)."""
+        try:
+            return self._state.watch(job_id).result(timeout)
+        except TimeoutError:
+            raise JobTimeout(job_id, timeout or 0.0, self._state.find(job_id)) from None
 
-        Raises:
-            JobNotFound: no such job.
-        """
-        return self._state.get(job_id)
 
-    def list_jobs(self) -> builtins.list[JobState]:
-        """Every job's current state, oldest first."""
-        return self._state.list_jobs()
+class JobManagerSync(_Commands):
+    """The same commands as :class:`JobManager`, blocking (``engine.jobs_sync``).
+
+    For code with no event loop; every method behaves as its async twin.
+    """
+
+    def create_job(
+        self,
+        workflow_id: str,
+        inputs: dict[str, Any] | None = None,
+        priority: int | str = "MEDIUM",
+    ) -> str:
+        """See :meth:`JobManager.create_job`."""
+        return self._job_id(self.call_sync(self._create(workflow_id, inputs, priority)))
+
+    def start_job(self, job_id: str) -> JobStatus:
+        """See :meth:`JobManager.start_job`."""
+        return self._status(self.call_sync(StartJob(job_id)))
+
+    def pause_job(self, job_id: str) -> JobStatus:
+        """See :meth:`JobManager.pause_job`."""
+        return self._status(self.call_sync(PauseJob(job_id)))
+
+    def resume_job(self, job_id: str) -> JobStatus:
+        """See :meth:`JobManager.resume_job`."""
+        return self._status(self.call_sync(ResumeJob(job_id)))
+
+    def cancel_job(self, job_id: str, force: bool = False) -> JobStatus:
+        """See :meth:`JobManager.cancel_job`."""
+        return self._status(self.call_sync(CancelJob(job_id, force)))
+
+    def retry_job(self, job_id: str) -> JobStatus:
+        """See :meth:`JobManager.retry_job`."""
+        return self._status(self.call_sync(RetryJob(job_id)))
+
+    def wait(self, job_id: str, timeout: float | None = None) -> JobState:
+        """See :meth:`JobManager.wait`."""
+        try:
+            return self._state.watch(job_id).result(timeout)
+        except TimeoutError:
+            raise JobTimeout(job_id, timeout or 0.0, self._state.find(job_id)) from None

@@ -53,6 +53,58 @@ class CancelJob:
 
 
 @attrs.frozen
+class PauseJob:
+    """Pause a job: no new step starts, running ones finish; reply :class:`Ack`."""
+
+    TAG: ClassVar[str] = "pause_job"
+    job_id: str
+
+
+@attrs.frozen
+class ResumeJob:
+    """Resume a paused job where it stopped; reply :class:`Ack`."""
+
+    TAG: ClassVar[str] = "resume_job"
+    job_id: str
+
+
+@attrs.frozen
+class RetryJob:
+    """Run a FAILED job again from its failed steps; reply :class:`Ack`."""
+
+    TAG: ClassVar[str] = "retry_job"
+    job_id: str
+
+
+@attrs.frozen
+class ListJobs:
+    """List jobs, optionally of one status or workflow; reply :class:`JobList`."""
+
+    TAG: ClassVar[str] = "list_jobs"
+    status: str | None = None
+    workflow_id: str | None = None
+
+
+@attrs.frozen
+class JobSummary:
+    """One line of a :class:`JobList`."""
+
+    job_id: str
+    workflow_id: str
+    status: str
+    priority: int
+    created_at: float
+
+
+@attrs.frozen
+class JobList:
+    """Reply to :class:`ListJobs`, oldest first."""
+
+    TAG: ClassVar[str] = "job_list"
+    jobs: tuple[JobSummary, ...] = ()
+
+
+@attrs.frozen
 class GetJob:
     """Ask for a job's state; reply :class:`JobReply`."""
 
@@ -229,6 +281,11 @@ Message = (
     | JobCreated
     | StartJob
     | CancelJob
+    | PauseJob
+    | ResumeJob
+    | RetryJob
+    | ListJobs
+    | JobList
     | GetJob
     | JobReply
     | Ack

@@ -132,6 +132,26 @@ STEP_TRANSITIONS: Mapping[tuple[StepStatus, StepEvent], StepStatus] = {
 }
 
 
+# The job events a user can cause, and the command that causes each.
+COMMANDS: Mapping[JobEvent, str] = {
+    JobEvent.ENQUEUE: "start_job",
+    JobEvent.PAUSE: "pause_job",
+    JobEvent.RESUME: "resume_job",
+    JobEvent.CANCEL: "cancel_job",
+    JobEvent.RETRY: "retry_job",
+}
+
+
+def allowed_commands(status: JobStatus) -> list[str]:
+    """The commands a job in ``status`` takes, for error messages."""
+    return [COMMANDS[e] for (s, e) in JOB_TRANSITIONS if s is status and e in COMMANDS]
+
+
+def refuse_command(job_id: str, status: JobStatus, command: str) -> InvalidTransition:
+    """The error for a command a job cannot take, naming the ones it can."""
+    return InvalidTransition(f"job {job_id}", status.value, command, allowed_commands(status))
+
+
 def allowed_job_events(status: JobStatus) -> list[str]:
     """The events a job in ``status`` can take, for error messages."""
     return [e.value for (s, e) in JOB_TRANSITIONS if s is status]

@@ -21,7 +21,9 @@ from .._messages import (
     CancelJob,
     CancelStep,
     JobFinished,
+    PauseJob,
     ResourcesFree,
+    ResumeJob,
     RunStep,
     StepCancelled,
     StepFailed,
@@ -63,6 +65,8 @@ class JobActor(EngineActor):
         CancelJob: "on_cancel",
         WakeStep: "on_wake",
         ResourcesFree: "on_resources_free",
+        PauseJob: "on_pause",
+        ResumeJob: "on_resume",
     }
 
     def __init__(self, job_id: str, manager: pykka.ActorRef[Any], runtime: Runtime) -> None:
@@ -81,6 +85,7 @@ class JobActor(EngineActor):
         self.succeeded = {s.step_id for s in steps if s.status is StepStatus.SUCCEEDED}
         self.open = sum(not s.status.is_terminal for s in steps)
         self.ready: dict[str, None] = {}  # READY steps waiting for resources, in order
+        self.due: set[str] = set()  # retries whose wait ended while the job was pausing
         self.held: dict[str, dict[str, int]] = {}  # step id -> resources it holds
         self.random = random.random
 
@@ -91,6 +96,9 @@ class JobActor(EngineActor):
         try:
             self._job(JobEvent.START, started_at=self.state.started_at or time.time())
             self.runtime.publish(Event("JobStarted", self.job_id))
+            for step in list(self.state.steps.values()):
+                if step.status is StepStatus.RETRY_WAIT:  # paused or restarted during a wait
+                    self._step(step.step_id, StepEvent.WAKE, "job resumed")
             self._advance(self.plan.order)
         except Exception as exc:
             # Pykka does not call on_failure for on_start; do the same work.
@@ -173,10 +181,45 @@ class JobActor(EngineActor):
         step = self.state.steps.get(msg.step_id)
         if step is None or step.status is not StepStatus.RETRY_WAIT:
             return
-        if len(step.attempts) != msg.attempt or self.state.status is not JobStatus.RUNNING:
+        if len(step.attempts) != msg.attempt:
+            return
+        if self.state.status is not JobStatus.RUNNING:
+            self.due.add(msg.step_id)  # pausing: it waits for the resume
             return
         self._step(msg.step_id, StepEvent.WAKE)
         self._advance([msg.step_id])
+
+    def on_pause(self, msg: PauseJob) -> None:
+        """Start no new step and fire no retry; PAUSED once the running steps have ended."""
+        if self.state.status is not JobStatus.RUNNING:
+            return
+        self._job(JobEvent.PAUSE, "pause_job")
+        self.runtime.resources.forget(self.urn)
+        self._pause_if_quiet()
+
+    def on_resume(self, msg: ResumeJob) -> None:
+        """Go on where it stopped (the job was still pausing)."""
+        if self.state.status is not JobStatus.PAUSING:
+            return
+        self._job(JobEvent.RESUME, "resume_job")
+        self.runtime.publish(Event("JobResumed", self.job_id))
+        for step_id in sorted(self.due):
+            if self.state.steps[step_id].status is StepStatus.RETRY_WAIT:
+                self._step(step_id, StepEvent.WAKE, "job resumed")
+        self.due.clear()
+        self._advance(self.plan.order)
+
+    def _pause_if_quiet(self) -> None:
+        """PAUSED when nothing runs any more: this actor ends, the job keeps its place."""
+        if self.state.status is not JobStatus.PAUSING or self.children:
+            self._save()
+            return
+        self._give_back_all()
+        self._job(JobEvent.PAUSED, "no step running")
+        self._save()
+        self.runtime.publish(Event("JobPaused", self.job_id))
+        self.manager.tell(encode(JobFinished(self.job_id, self.state.status.value)))
+        self.stop()
 
     def _retry_delay(self, step_id: str, error: ErrorInfo) -> float | None:
         """Seconds until the next attempt, or ``None`` when the step must fail now."""
@@ -227,8 +270,15 @@ class JobActor(EngineActor):
         self._finish_cancel_if_quiet()
 
     def on_cancel(self, msg: CancelJob) -> None:
-        """Cancel every running step; the job ends CANCELLED when they have stopped."""
-        self._job(JobEvent.CANCEL, "cancel_job")
+        """Cancel every running step; the job ends CANCELLED when they have stopped.
+
+        A second, forced cancel while cancelling cuts the grace period short.
+        """
+        if self.state.status is not JobStatus.CANCELLING:
+            self._job(JobEvent.CANCEL, "cancel_job")
+            self.runtime.resources.forget(self.urn)
+        elif not msg.force:
+            return
         self._cancel_idle_steps()
         for step_id, ref in self.children.items():
             attempt = len(self.state.steps[step_id].attempts)
@@ -258,7 +308,8 @@ class JobActor(EngineActor):
             elif steps[sid].status is StepStatus.READY:
                 self.ready[sid] = None  # woken from a retry wait, or recovered
         runs = []
-        for sid in list(self.ready):
+        launching = self.state.status is JobStatus.RUNNING
+        for sid in list(self.ready) if launching else ():
             need = self._need(sid)
             if not self.runtime.resources.try_acquire(need):
                 # First come, first served within a job, and O(1) per release:
@@ -272,6 +323,9 @@ class JobActor(EngineActor):
                 runs.append(run)
         if self.open == 0:
             self._complete()
+            return
+        if self.state.status is JobStatus.PAUSING:
+            self._pause_if_quiet()
             return
         self._save()
         for run in runs:

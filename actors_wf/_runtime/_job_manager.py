@@ -17,10 +17,18 @@ from .._messages import (
     Ack,
     CancelJob,
     CreateJob,
+    GetJob,
     JobCreated,
     JobFinished,
+    JobList,
+    JobReply,
     JobsRecovered,
+    JobSummary,
+    ListJobs,
+    PauseJob,
     RecoverJobs,
+    ResumeJob,
+    RetryJob,
     StartJob,
 )
 from .._records import PRIORITIES, ErrorInfo, JobState, StepState
@@ -28,7 +36,14 @@ from .._registry import WORKFLOW
 from .._spec import WorkflowSpec
 from .._state._events import Event
 from .._state._transitions import Transition, move_job, move_step
-from .._status import JobEvent, JobStatus, StepEvent, StepStatus, next_job_status
+from .._status import (
+    JOB_TRANSITIONS,
+    JobEvent,
+    JobStatus,
+    StepEvent,
+    StepStatus,
+    refuse_command,
+)
 from .._validation._problems import WorkflowInvalid
 from ._job_actor import JobActor
 from ._runtime import Runtime
@@ -68,34 +83,57 @@ def new_job_state(spec: WorkflowSpec, inputs: dict[str, Any], priority: int) -> 
 
 
 @attrs.frozen
-class ManagerState:
-    """The manager's record: the queue (priority, arrival) and the running jobs."""
+class Queued:
+    """A job waiting for a slot: its priority, when it came, and its arrival number."""
 
-    queue: tuple[tuple[int, int, str], ...] = ()
+    job_id: str
+    priority: int
+    since: float
+    arrival: int
+
+
+@attrs.frozen
+class ManagerState:
+    """The manager's record: the queue and the running jobs."""
+
+    queue: tuple[Queued, ...] = ()
     running: frozenset[str] = frozenset()
     arrivals: int = 0
 
 
 class JobManagerActor(EngineActor):
-    """Supervisor of every JobActor of one engine."""
+    """Supervisor of every JobActor of one engine.
+
+    The queue is ordered by effective priority: a job's priority plus
+    ``aging`` points for every second it has waited (so LOW is never starved
+    forever), then by arrival (FIFO within a priority).
+    """
 
     handlers: ClassVar[dict[type[Any], str]] = {
         CreateJob: "on_create",
         StartJob: "on_start_job",
+        PauseJob: "on_pause",
+        ResumeJob: "on_resume",
         CancelJob: "on_cancel",
+        RetryJob: "on_retry",
+        GetJob: "on_get",
+        ListJobs: "on_list",
         JobFinished: "on_job_finished",
         RecoverJobs: "on_recover",
     }
 
-    def __init__(self, runtime: Runtime, *, max_concurrent_jobs: int) -> None:
+    def __init__(self, runtime: Runtime, *, max_concurrent_jobs: int, aging: float = 0.1) -> None:
         super().__init__()
         self.runtime = runtime
         self.max_jobs = max_concurrent_jobs
+        self.aging = aging
         self.state = ManagerState()
         self.jobs: dict[str, pykka.ActorRef[Any]] = {}
 
+    # -- commands -----------------------------------------------------------------
+
     def on_create(self, msg: CreateJob) -> JobCreated:
-        """Check the inputs, store a CREATED job and return its id."""
+        """Check the workflow and the inputs, store a CREATED job and return its id."""
         spec = self.runtime.registry.lookup(WORKFLOW, msg.workflow_id).definition
         assert isinstance(spec, WorkflowSpec)
         self.runtime.validator.check(spec)
@@ -108,21 +146,97 @@ class JobManagerActor(EngineActor):
 
     def on_start_job(self, msg: StartJob) -> Ack:
         """Queue the job; it starts when a slot is free and it is first in line."""
-        job = self.runtime.state.get(msg.job_id)
-        queued, entry = move_job(job, JobEvent.ENQUEUE, "start_job")
-        job = self.runtime.state.save(queued, [entry])
+        job = self._move(msg.job_id, JobEvent.ENQUEUE, "start_job")
         self._enqueue(job)
         return Ack(job.job_id, job.status.value)
 
-    def _enqueue(self, job: JobState) -> None:
-        item = (-job.priority, self.state.arrivals, job.job_id)
-        self.state = attrs.evolve(
-            self.state,
-            queue=tuple(sorted((*self.state.queue, item))),
-            arrivals=self.state.arrivals + 1,
+    def on_pause(self, msg: PauseJob) -> Ack:
+        """Pause: a queued job leaves the queue; a running one stops starting steps."""
+        job = self.runtime.state.get(msg.job_id)
+        if job.status in (JobStatus.PAUSED, JobStatus.PAUSING):
+            return Ack(job.job_id, job.status.value)  # pausing twice is harmless
+        ref = self.jobs.get(job.job_id)
+        if ref is not None and job.status is JobStatus.RUNNING:
+            ref.tell(encode(msg))
+            return Ack(job.job_id, JobStatus.PAUSING.value)
+        job = self._move(job.job_id, JobEvent.PAUSE, "pause_job")
+        self._dequeue(job.job_id)
+        self.runtime.publish(Event("JobPaused", job.job_id))
+        return Ack(job.job_id, job.status.value)
+
+    def on_resume(self, msg: ResumeJob) -> Ack:
+        """Resume: a pausing job runs on; a paused one is queued again."""
+        job = self.runtime.state.get(msg.job_id)
+        ref = self.jobs.get(job.job_id)
+        if ref is not None and job.status is JobStatus.PAUSING:
+            ref.tell(encode(msg))
+            return Ack(job.job_id, JobStatus.RUNNING.value)
+        job = self._move(job.job_id, JobEvent.RESUME, "resume_job")
+        self.runtime.publish(Event("JobResumed", job.job_id))
+        self._enqueue(job)
+        return Ack(job.job_id, job.status.value)
+
+    def on_cancel(self, msg: CancelJob) -> Ack:
+        """Cancel a job wherever it is; cancelling a cancelled job is harmless."""
+        job = self.runtime.state.get(msg.job_id)
+        if job.status in (JobStatus.CANCELLED, JobStatus.CANCELLING):
+            if job.status is JobStatus.CANCELLING and msg.force:
+                ref = self.jobs.get(job.job_id)
+                if ref is not None:
+                    ref.tell(encode(msg))  # a forced cancel cuts the grace period short
+            return Ack(job.job_id, job.status.value)
+        ref = self.jobs.get(msg.job_id)
+        if ref is not None and job.status in (JobStatus.RUNNING, JobStatus.PAUSING):
+            ref.tell(encode(msg))
+            return Ack(job.job_id, JobStatus.CANCELLING.value)
+        if job.status.is_terminal or job.status not in _CANCEL_HERE:
+            raise refuse_command(job.job_id, job.status, "cancel_job")
+        cancelled, entries = _cancel_idle(job)
+        job = self.runtime.state.save(cancelled, entries)
+        self._dequeue(job.job_id)
+        self.runtime.publish(Event("JobCancelled", job.job_id))
+        return Ack(job.job_id, job.status.value)
+
+    def on_retry(self, msg: RetryJob) -> Ack:
+        """Run a FAILED job again: its failed, cancelled and skipped steps start over."""
+        job = self.runtime.state.get(msg.job_id)
+        if job.status is not JobStatus.FAILED or job.job_id in self.jobs:
+            raise refuse_command(job.job_id, job.status, "retry_job")
+        retried, entry = move_job(job, JobEvent.RETRY, "retry_job", error=None, finished_at=None)
+        entries = [entry]
+        for step in list(retried.steps.values()):
+            if step.status in (StepStatus.FAILED, StepStatus.CANCELLED, StepStatus.SKIPPED):
+                retried, step_entry = move_step(
+                    retried, step.step_id, StepEvent.RESET, "retry_job", error=None
+                )
+                entries.append(step_entry)
+        job = self.runtime.state.save(retried, entries)
+        self._enqueue(job)
+        return Ack(job.job_id, job.status.value)
+
+    def on_get(self, msg: GetJob) -> JobReply:
+        """The job's state."""
+        return JobReply(self.runtime.state.get(msg.job_id))
+
+    def on_list(self, msg: ListJobs) -> JobList:
+        """Job summaries, oldest first, filtered by status and workflow."""
+        if msg.status is not None:
+            JobStatus(msg.status)  # a clear error for a status that does not exist
+        return JobList(
+            tuple(
+                JobSummary(j.job_id, j.workflow_id, j.status.value, j.priority, j.created_at)
+                for j in self.runtime.state.list_jobs()
+                if msg.status in (None, j.status.value)
+                and msg.workflow_id in (None, j.workflow_id)
+            )
         )
-        self.runtime.publish(Event("JobQueued", job.job_id))
-        self._dispatch()
+
+    def _move(self, job_id: str, event: JobEvent, command: str) -> JobState:
+        job = self.runtime.state.get(job_id)
+        if (job.status, event) not in JOB_TRANSITIONS or job_id in self.jobs:
+            raise refuse_command(job_id, job.status, command)
+        moved, entry = move_job(job, event, command)
+        return self.runtime.state.save(moved, [entry])
 
     def on_recover(self, msg: RecoverJobs) -> JobsRecovered:
         """Resume every unfinished job in the store that this engine does not run yet.
@@ -131,7 +245,7 @@ class JobManagerActor(EngineActor):
         steps keep their outputs; paused jobs stay paused; a job whose
         components are gone fails with the reason. Calling it twice is harmless.
         """
-        queued = {item[2] for item in self.state.queue}
+        queued = {item.job_id for item in self.state.queue}
         resumed = []
         for job in self.runtime.state.list_jobs():
             if job.status.is_terminal or job.status is JobStatus.CREATED:
@@ -163,25 +277,30 @@ class JobManagerActor(EngineActor):
             self.runtime.publish(Event("JobFailed", job.job_id, error=error))
         return job
 
-    def on_cancel(self, msg: CancelJob) -> Ack:
-        """Cancel a job wherever it is; cancelling a cancelled job is harmless."""
-        job = self.runtime.state.get(msg.job_id)
-        if job.status is JobStatus.CANCELLED:
-            return Ack(job.job_id, job.status.value)
-        ref = self.jobs.get(msg.job_id)
-        if ref is not None:
-            if job.status is JobStatus.CANCELLING:
-                return Ack(job.job_id, job.status.value)
-            next_job_status(job.job_id, job.status, JobEvent.CANCEL)  # refuse early, clearly
-            ref.tell(encode(msg))
-            return Ack(job.job_id, JobStatus.CANCELLING.value)
-        cancelled, entry = move_job(job, JobEvent.CANCEL, "cancel_job", finished_at=time.time())
-        status = self.runtime.state.save(cancelled, [entry]).status
+    # -- the queue ------------------------------------------------------------------
+
+    def _enqueue(self, job: JobState) -> None:
+        item = Queued(job.job_id, job.priority, self.runtime.clock.now(), self.state.arrivals)
         self.state = attrs.evolve(
-            self.state, queue=tuple(q for q in self.state.queue if q[2] != job.job_id)
+            self.state, queue=(*self.state.queue, item), arrivals=self.state.arrivals + 1
         )
-        self.runtime.publish(Event("JobCancelled", job.job_id))
-        return Ack(job.job_id, status.value)
+        self.runtime.publish(Event("JobQueued", job.job_id))
+        self._dispatch()
+
+    def _dequeue(self, job_id: str) -> None:
+        self.state = attrs.evolve(
+            self.state, queue=tuple(q for q in self.state.queue if q.job_id != job_id)
+        )
+
+    def next_in_line(self) -> Queued | None:
+        """The queued job with the highest effective priority (aging included)."""
+        if not self.state.queue:
+            return None
+        now = self.runtime.clock.now()
+        return max(
+            self.state.queue,
+            key=lambda q: (q.priority + self.aging * (now - q.since), -q.arrival),
+        )
 
     def on_job_finished(self, msg: JobFinished) -> None:
         """Free the job's slot and start the next in line."""
@@ -190,18 +309,35 @@ class JobManagerActor(EngineActor):
         self._dispatch()
 
     def _dispatch(self) -> None:
-        while self.state.queue and len(self.state.running) < self.max_jobs:
-            _, _, job_id = self.state.queue[0]
-            self.state = attrs.evolve(
-                self.state, queue=self.state.queue[1:], running=self.state.running | {job_id}
-            )
-            self.jobs[job_id] = JobActor.start(job_id, self.actor_ref, self.runtime)
+        while len(self.state.running) < self.max_jobs:
+            item = self.next_in_line()
+            if item is None:
+                return
+            self._dequeue(item.job_id)
+            self.state = attrs.evolve(self.state, running=self.state.running | {item.job_id})
+            self.jobs[item.job_id] = JobActor.start(item.job_id, self.actor_ref, self.runtime)
 
     def on_stop(self) -> None:
         """Stop every JobActor (and through them every StepActor)."""
         for ref in list(self.jobs.values()):
             ref.stop(block=True)
         self.jobs.clear()
+
+
+_CANCEL_HERE = frozenset({JobStatus.CREATED, JobStatus.QUEUED, JobStatus.PAUSED})
+
+
+def _cancel_idle(job: JobState) -> tuple[JobState, list[Transition]]:
+    """Cancel a job no JobActor runs: it and its unfinished steps."""
+    cancelled, entry = move_job(job, JobEvent.CANCEL, "cancel_job", finished_at=time.time())
+    entries = [entry]
+    for step in list(cancelled.steps.values()):
+        if not step.status.is_terminal:
+            cancelled, step_entry = move_step(
+                cancelled, step.step_id, StepEvent.CANCEL, "job cancelled"
+            )
+            entries.append(step_entry)
+    return cancelled, entries
 
 
 _INTERRUPTED = ErrorInfo(
