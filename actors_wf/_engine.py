@@ -126,7 +126,7 @@ class Engine:
         step_slots = max_concurrent_steps or 2 * max_workers
         self._steps = StepActorPool(max_idle=step_slots)
         self.resources = Resources({**(resources or {}), STEPS: step_slots})
-        self.validator = Validator(self.registry)
+        self.validator = Validator(self.registry, self.resources.capacity)
         self.clock: Clock = clock if clock is not None else SystemClock()
         self._workers = WorkerPool(max_idle=max_workers)
         self._runtime = Runtime(

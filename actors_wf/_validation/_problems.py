@@ -35,6 +35,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "WF208": (ERROR, "a literal value has the wrong type"),
     "WF209": (ERROR, "depends_on names an unknown step"),
     "WF210": (ERROR, "the steps form a cycle"),
+    "WF211": (ERROR, "a step asks for more of a resource than the engine has"),
     "WF301": (WARNING, "a workflow input is never used"),
     "WF302": (WARNING, "a step's output is never used"),
     "WF303": (WARNING, "a step's result reaches no workflow output"),

@@ -80,6 +80,7 @@ class Scope:
     inputs: Mapping[str, InputSpec]
     ids: frozenset[str]
     outputs: Mapping[str, TypeExpr]
+    resources: Mapping[str, int] | None = None
 
 
 def component_output(step: StepSpec, registry: ComponentSource | None) -> TypeExpr:
@@ -132,6 +133,7 @@ def check_step(step: StepSpec, scope: Scope, registry: ComponentSource | None) -
             deps.add(dep)
         else:
             problems.append(_unknown_dependency(j, dep, scope))
+    _check_resources(step, entry, scope, problems)
     output = _parse_or_any(entry.definition.output) if entry is not None else ANY
     return StepFacts(
         tuple(problems),
@@ -142,6 +144,36 @@ def check_step(step: StepSpec, scope: Scope, registry: ComponentSource | None) -
         frozenset(found.meant),
         frozenset(found.mentions),
     )
+
+
+def _check_resources(step: StepSpec, entry: Any, scope: Scope, problems: list[Problem]) -> None:
+    if scope.resources is None:
+        return
+    declared = getattr(entry.definition, "resources", {}) if entry is not None else {}
+    need = step.resources or declared
+    where: Path = ("resources",) if step.resources else ("component",)
+    for name, amount in need.items():
+        have = scope.resources.get(name)
+        if have is None:
+            known = ", ".join(sorted(n for n in scope.resources if n != "steps")) or "none"
+            problems.append(
+                Problem(
+                    "WF211",
+                    (*where, name) if step.resources else where,
+                    f"resource {name!r} does not exist in this engine",
+                    f"declare it: Engine(resources={{{name!r}: N}}); known: {known}",
+                )
+            )
+        elif amount > have:
+            problems.append(
+                Problem(
+                    "WF211",
+                    (*where, name) if step.resources else where,
+                    f"asks for {amount} {name!r} but the engine has {have}; "
+                    "the step could never start",
+                    f"ask for at most {have}, or give the engine more",
+                )
+            )
 
 
 def _component(step: StepSpec, registry: ComponentSource | None, problems: list[Problem]) -> Any:

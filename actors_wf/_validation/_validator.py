@@ -92,8 +92,11 @@ class Validator:
             structure and the graph are checked.
     """
 
-    def __init__(self, registry: ComponentSource | None = None) -> None:
+    def __init__(
+        self, registry: ComponentSource | None = None, resources: Mapping[str, int] | None = None
+    ) -> None:
         self.registry = registry
+        self.resources = resources
         self._checked: dict[str, tuple[WorkflowSpec, int | None, ValidationResult]] = {}
 
     def check(self, spec: WorkflowSpec) -> ValidationResult:
@@ -132,7 +135,7 @@ class Validator:
         if source is not None and source.problems and data is None:
             return ValidationResult(None, source.problems, source.name, source.text)
         old = previous.cache if previous is not None else None
-        run = _Run(self.registry, old if isinstance(old, _Cache) else None)
+        run = _Run(self.registry, old if isinstance(old, _Cache) else None, self.resources)
         with _collector_paused(data):
             return run.validate(data, source)
 
@@ -189,8 +192,14 @@ def _read(spec: SpecInput) -> tuple[Source | None, Any]:
 class _Run:
     """One validation: holds what the passes share."""
 
-    def __init__(self, registry: ComponentSource | None, old: _Cache | None) -> None:
+    def __init__(
+        self,
+        registry: ComponentSource | None,
+        old: _Cache | None,
+        resources: Mapping[str, int] | None = None,
+    ) -> None:
         self.registry = registry
+        self.resources = resources
         self.generation = registry.generation if registry is not None else None
         # A registry change invalidates step checks but not the structure.
         self.old = old if old is not None and old.generation == self.generation else None
@@ -241,7 +250,7 @@ class _Run:
         inputs = header.inputs if header is not None else _fallback_inputs(header_raw)
         recheck = self._recheck(header_raw, unique, known | duplicates)
         outputs = self._outputs(unique, recheck)
-        scope = Scope(inputs, known, outputs)
+        scope = Scope(inputs, known, outputs, self.resources)
         facts: dict[str, StepFacts] = {}
         per_index: list[tuple[Problem, ...]] = []
         old_facts = self.old.facts if self.old is not None else {}
@@ -373,7 +382,9 @@ class _Run:
                 outputs[sid] = component_output(partial, self.registry)
         header = old.header
         inputs = header.inputs if header is not None else _fallback_inputs(header_raw)
-        scope = Scope(inputs, frozenset(i for i in old.order if i is not None), outputs)
+        scope = Scope(
+            inputs, frozenset(i for i in old.order if i is not None), outputs, self.resources
+        )
         facts = dict(old.facts)
         per_index = list(old.per_index)
         edges_moved = False

@@ -1,0 +1,386 @@
+"""Lifecycle commands, priorities with aging, resources, and the bytes interface."""
+
+import asyncio
+import threading
+
+import msgpack
+import pytest
+
+from actors_wf import (
+    COMPONENT,
+    Engine,
+    InvalidTransition,
+    JobNotFound,
+    JobStatus,
+    ManualClock,
+    StepStatus,
+    WorkflowInvalid,
+)
+from actors_wf._codec import decode, encode
+from actors_wf._messages import (
+    Ack,
+    CreateJob,
+    ErrorReply,
+    GetJob,
+    JobCreated,
+    JobList,
+    JobReply,
+    ListJobs,
+    StartJob,
+    StepSucceeded,
+)
+
+WAIT = 10.0
+
+
+class Gate:
+    """A component that blocks until the test opens it; counts who entered."""
+
+    def __init__(self) -> None:
+        self.open = threading.Event()
+        self.entered = threading.Semaphore(0)
+        self.calls: list[str] = []
+
+    def __call__(self, ctx) -> str:
+        self.calls.append(ctx.step_id)
+        self.entered.release()
+        assert self.open.wait(WAIT)
+        return ctx.step_id
+
+
+@pytest.fixture
+def engine():
+    with Engine() as eng:
+        yield eng
+
+
+def two_steps(engine, gate):
+    engine.registry.register(COMPONENT, "t.gate", None, gate, replace=True)
+    engine.registry.register_workflow(
+        {
+            "id": "two",
+            "steps": [
+                {"id": "a", "component": "t.gate"},
+                {"id": "b", "component": "t.gate", "depends_on": ["a"]},
+            ],
+            "outputs": {"b": "$steps.b.output"},
+        },
+        replace=True,
+    )
+
+
+def test_pause_lets_the_running_step_finish_and_starts_no_other(engine):
+    gate = Gate()
+    two_steps(engine, gate)
+    jobs = engine.jobs_sync
+    job = jobs.create_job("two")
+    jobs.start_job(job)
+    assert gate.entered.acquire(timeout=WAIT)
+    assert jobs.pause_job(job) is JobStatus.PAUSING
+    assert jobs.pause_job(job) is JobStatus.PAUSING  # twice is harmless
+    gate.open.set()
+    paused = _wait_status(engine, job, JobStatus.PAUSED)
+    assert paused.steps["a"].status is StepStatus.SUCCEEDED
+    assert paused.steps["b"].status is StepStatus.READY and gate.calls == ["a"]  # not started
+    with pytest.raises(InvalidTransition) as info:
+        jobs.start_job(job)
+    assert "it can take: resume_job, cancel_job" in str(info.value)
+    assert jobs.resume_job(job) is JobStatus.QUEUED
+    state = jobs.wait(job, WAIT)
+    assert state.status is JobStatus.COMPLETED and state.outputs == {"b": "b"}
+    assert gate.calls == ["a", "b"]
+
+
+def _wait_status(engine, job, status):
+    seen = threading.Event()
+    unsubscribe = engine.subscribe(
+        lambda e: e.job_id == job and e.kind == f"Job{status.value.title()}" and seen.set()
+    )
+    if engine.jobs.get_job(job).status is not status:
+        assert seen.wait(WAIT)
+    unsubscribe()
+    return engine.jobs.get_job(job)
+
+
+def test_resume_while_still_pausing_goes_on_at_once(engine):
+    gate = Gate()
+    two_steps(engine, gate)
+
+    async def main():
+        job = await engine.jobs.create_job("two")
+        await engine.jobs.start_job(job)
+        await asyncio.to_thread(gate.entered.acquire, True, WAIT)
+        assert await engine.jobs.pause_job(job) is JobStatus.PAUSING
+        assert await engine.jobs.resume_job(job) is JobStatus.RUNNING
+        gate.open.set()
+        return await engine.jobs.wait(job, WAIT)
+
+    assert asyncio.run(main()).status is JobStatus.COMPLETED
+
+
+def test_pause_resume_and_cancel_of_queued_and_paused_jobs():
+    with Engine(max_concurrent_jobs=1) as eng:
+        gate = Gate()
+        two_steps(eng, gate)
+        jobs = eng.jobs_sync
+        first, second = jobs.create_job("two"), jobs.create_job("two")
+        jobs.start_job(first)
+        jobs.start_job(second)
+        assert jobs.get_job(second).status is JobStatus.QUEUED
+        assert jobs.pause_job(second) is JobStatus.PAUSED
+        assert jobs.resume_job(second) is JobStatus.QUEUED
+        assert jobs.pause_job(second) is JobStatus.PAUSED
+        assert jobs.cancel_job(second) is JobStatus.CANCELLED  # a paused job, at once
+        cancelled = jobs.get_job(second)
+        assert {s.status for s in cancelled.steps.values()} == {StepStatus.CANCELLED}
+        gate.open.set()
+        assert jobs.wait(first, WAIT).status is JobStatus.COMPLETED
+        with pytest.raises(InvalidTransition, match="it can take: nothing"):
+            jobs.resume_job(second)
+        assert [j.job_id for j in jobs.list_jobs(status="CANCELLED")] == [second]
+        assert [j.job_id for j in jobs.list_jobs(JobStatus.COMPLETED, "two")] == [first]
+        assert jobs.list_jobs(workflow_id="nope") == []
+        with pytest.raises(ValueError):
+            jobs.list_jobs(status="DONE")
+
+
+def test_retry_job_reruns_failed_steps_and_keeps_what_succeeded(engine):
+    calls = []
+
+    def first(x: int) -> int:
+        calls.append("first")
+        return x + 1
+
+    def flaky(x: int) -> int:
+        calls.append("flaky")
+        if calls.count("flaky") == 1:
+            raise ConnectionError("down")
+        return x * 10
+
+    engine.registry.register(COMPONENT, "t.first", None, first)
+    engine.registry.register(COMPONENT, "t.flaky", None, flaky)
+    engine.registry.register_workflow(
+        {
+            "id": "w",
+            "steps": [
+                {"id": "a", "component": "t.first", "inputs": {"x": 1}},
+                {"id": "b", "component": "t.flaky", "inputs": {"x": "$steps.a.output"}},
+                {"id": "c", "component": "t.first", "inputs": {"x": "$steps.b.output"}},
+            ],
+            "outputs": {"c": "$steps.c.output"},
+        }
+    )
+    jobs = engine.jobs_sync
+    job = jobs.create_job("w")
+    jobs.start_job(job)
+    assert jobs.wait(job, WAIT).status is JobStatus.FAILED
+    with pytest.raises(InvalidTransition, match="it can take: retry_job"):
+        jobs.cancel_job(job)
+    assert jobs.retry_job(job) is JobStatus.QUEUED
+    state = jobs.wait(job, WAIT)
+    assert state.status is JobStatus.COMPLETED and state.outputs == {"c": 21}
+    assert calls == ["first", "flaky", "flaky", "first"]  # a ran once
+    assert [a.number for a in state.steps["b"].attempts] == [1, 2]
+    assert state.error is None
+    with pytest.raises(InvalidTransition, match="retry_job"):
+        jobs.retry_job(job)
+
+
+def test_priorities_order_the_queue_fifo_within_a_priority():
+    clock = ManualClock()
+    with Engine(max_concurrent_jobs=1, clock=clock) as eng:
+        gate = Gate()
+        order = []
+        eng.registry.register(COMPONENT, "t.gate", None, gate)
+        eng.registry.register(COMPONENT, "t.note", None, lambda tag: order.append(tag))
+        eng.registry.register_workflow(
+            {"id": "block", "steps": [{"id": "g", "component": "t.gate"}]}
+        )
+        eng.registry.register_workflow(
+            {
+                "id": "note",
+                "inputs": {"tag": "str"},
+                "steps": [{"id": "n", "component": "t.note", "inputs": {"tag": "$inputs.tag"}}],
+            }
+        )
+        jobs = eng.jobs_sync
+        blocker = jobs.create_job("block")
+        jobs.start_job(blocker)
+        assert gate.entered.acquire(timeout=WAIT)
+        ids = []
+        for tag, priority in (
+            ("low", "LOW"),
+            ("med1", "MEDIUM"),
+            ("high", "HIGH"),
+            ("med2", "MEDIUM"),
+            ("ninety", 90),
+        ):
+            ids.append(jobs.create_job("note", {"tag": tag}, priority))
+            jobs.start_job(ids[-1])
+        gate.open.set()
+        for job in ids:
+            jobs.wait(job, WAIT)
+    assert order == ["high", "ninety", "med1", "med2", "low"]
+
+
+def test_a_waiting_low_job_ages_past_newer_medium_ones():
+    clock = ManualClock()
+    with Engine(max_concurrent_jobs=1, clock=clock, priority_aging=0.1) as eng:
+        gate = Gate()
+        order = []
+        eng.registry.register(COMPONENT, "t.gate", None, gate)
+        eng.registry.register(COMPONENT, "t.note", None, lambda tag: order.append(tag))
+        eng.registry.register_workflow(
+            {"id": "block", "steps": [{"id": "g", "component": "t.gate"}]}
+        )
+        eng.registry.register_workflow(
+            {
+                "id": "note",
+                "inputs": {"tag": "str"},
+                "steps": [{"id": "n", "component": "t.note", "inputs": {"tag": "$inputs.tag"}}],
+            }
+        )
+        jobs = eng.jobs_sync
+        jobs.start_job(blocker := jobs.create_job("block"))
+        assert gate.entered.acquire(timeout=WAIT)
+        low = jobs.create_job("note", {"tag": "low"}, "LOW")
+        jobs.start_job(low)
+        clock.advance(401)  # LOW (10) + 0.1/s x 401 s > MEDIUM (50)
+        medium = jobs.create_job("note", {"tag": "medium"}, "MEDIUM")
+        jobs.start_job(medium)
+        gate.open.set()
+        for job in (blocker, low, medium):
+            jobs.wait(job, WAIT)
+    assert order == ["low", "medium"]
+
+
+def test_a_thousand_jobs_queued_at_once_all_complete():
+    with Engine(max_concurrent_jobs=50) as eng:
+        eng.registry.register(COMPONENT, "t.inc", None, lambda x: x + 1)
+        eng.registry.register_workflow(
+            {
+                "id": "inc",
+                "inputs": {"x": "int"},
+                "steps": [{"id": "s", "component": "t.inc", "inputs": {"x": "$inputs.x"}}],
+                "outputs": {"y": "$steps.s.output"},
+            }
+        )
+
+        async def main():
+            ids = [await eng.jobs.create_job("inc", {"x": i}) for i in range(1000)]
+            for job in ids:
+                await eng.jobs.start_job(job)
+            return await asyncio.gather(*(eng.jobs.wait(j, 120) for j in ids))
+
+        states = asyncio.run(main())
+    assert [s.outputs["y"] for s in states] == list(range(1, 1001))
+
+
+def test_a_step_waits_ready_for_its_resource_and_gives_it_back():
+    with Engine(resources={"db": 1}) as eng:
+        gate = Gate()
+        eng.registry.register(COMPONENT, "t.gate", {"resources": {"db": 1}}, gate)
+        eng.registry.register_workflow(
+            {
+                "id": "pair",
+                "steps": [{"id": "x", "component": "t.gate"}, {"id": "y", "component": "t.gate"}],
+            }
+        )
+        jobs = eng.jobs_sync
+        job = jobs.create_job("pair")
+        jobs.start_job(job)
+        assert gate.entered.acquire(timeout=WAIT)
+        state = jobs.get_job(job)
+        assert sorted(s.status.value for s in state.steps.values()) == ["READY", "RUNNING"]
+        assert eng.resources.in_use["db"] == 1
+        gate.open.set()
+        assert jobs.wait(job, WAIT).status is JobStatus.COMPLETED
+        assert eng.resources.in_use == {"db": 0, "steps": 0}
+        eng.registry.register_workflow(
+            {"id": "greedy", "steps": [{"id": "z", "component": "t.gate", "resources": {"db": 2}}]}
+        )
+        with pytest.raises(WorkflowInvalid, match="asks for 2 'db' but the engine has 1"):
+            jobs.create_job("greedy")
+
+
+# -- the bytes interface ----------------------------------------------------------
+
+
+def test_handle_drives_a_job_with_bytes(engine):
+    engine.registry.register(COMPONENT, "t.inc", None, lambda x: x + 1)
+    engine.registry.register_workflow(
+        {
+            "id": "inc",
+            "inputs": {"x": "int"},
+            "steps": [{"id": "s", "component": "t.inc", "inputs": {"x": "$inputs.x"}}],
+            "outputs": {"y": "$steps.s.output"},
+        }
+    )
+    created = decode(engine.handle(encode(CreateJob("inc", {"x": 41}))))
+    assert isinstance(created, JobCreated)
+    started = decode(engine.handle(encode(StartJob(created.job_id))))
+    assert isinstance(started, Ack)
+    engine.jobs_sync.wait(created.job_id, WAIT)
+    job = decode(engine.handle(encode(GetJob(created.job_id))))
+    assert isinstance(job, JobReply) and job.state.outputs == {"y": 42}
+    listed = decode(engine.handle(encode(ListJobs(status="COMPLETED"))))
+    assert isinstance(listed, JobList) and [j.job_id for j in listed.jobs] == [created.job_id]
+    raw = msgpack.unpackb(engine.handle(msgpack.packb({"type": "get_job", "job_id": "zz"})))
+    assert raw == {"type": "error", "code": "job_not_found", "message": "no job 'zz'"}
+
+
+@pytest.mark.parametrize(
+    ("message", "code", "fragment"),
+    [
+        (b"\xc1", "bad_message", "not msgpack"),
+        (msgpack.packb({"type": "launch_missiles"}), "bad_message", "unknown message type"),
+        (msgpack.packb({"type": "start_job", "job_id": 7}), "bad_message", "expected str"),
+        (msgpack.packb({"type": "create_job", "workflow_id": "nope"}), "not_found", "no workflow"),
+        (
+            msgpack.packb({"type": "create_job", "workflow_id": "inc", "inputs": {"x": 1.5}}),
+            "invalid_inputs",
+            "expected int, got float 1.5",
+        ),
+        (
+            msgpack.packb(
+                {
+                    "type": "create_job",
+                    "workflow_id": "inc",
+                    "inputs": {"x": 1},
+                    "priority": "URGENT",
+                }
+            ),
+            "invalid",
+            "priority must be",
+        ),
+        (msgpack.packb({"type": "list_jobs", "status": "DONE"}), "invalid", "DONE"),
+        (msgpack.packb({"type": "cancel_job", "job_id": "zz"}), "job_not_found", "zz"),
+        (encode(StepSucceeded("j", "s", 1, 1, 0.0, 0.0)), "not_a_command", "not a command"),
+        (b"\x00" * (16 * 1024 * 1024 + 1), "too_large", "the limit is"),
+    ],
+)
+def test_bad_bytes_get_an_error_reply_and_the_engine_runs_on(engine, message, code, fragment):
+    engine.registry.register(COMPONENT, "t.inc", None, lambda x: x + 1)
+    engine.registry.register_workflow(
+        {
+            "id": "inc",
+            "inputs": {"x": "int"},
+            "steps": [{"id": "s", "component": "t.inc", "inputs": {"x": "$inputs.x"}}],
+        }
+    )
+    reply = decode(engine.handle(message))
+    assert isinstance(reply, ErrorReply)
+    assert reply.code == code and fragment in reply.message
+    assert engine.run("inc", {"x": 1}, timeout=WAIT) == {}
+
+
+def test_handle_after_close_replies_engine_closed():
+    eng = Engine()
+    eng.close()
+    reply = decode(eng.handle(encode(ListJobs())))
+    assert isinstance(reply, ErrorReply) and reply.code == "engine_closed"
+
+
+def test_get_job_of_an_unknown_job(engine):
+    with pytest.raises(JobNotFound):
+        engine.jobs_sync.get_job("nope")
