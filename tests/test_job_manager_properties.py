@@ -1,0 +1,222 @@
+"""Properties of the job manager: fuzzed bytes, resources under interleavings, and a
+state machine over the public JobManager API."""
+
+import threading
+
+import hypothesis.strategies as st
+import msgpack
+from hypothesis import given, settings
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+
+from actors_wf import COMPONENT, Engine, InvalidTransition, JobStatus, ManualClock
+from actors_wf._codec import MESSAGE_TYPES, decode
+from actors_wf._messages import ErrorReply
+from actors_wf._status import JOB_TRANSITIONS
+
+WAIT = 10.0
+
+
+values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.floats()
+    | st.text(max_size=10)
+    | st.binary(max_size=10),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+wrong_messages = st.builds(
+    lambda tag, fields: msgpack.packb({"type": tag, **fields}),
+    st.sampled_from(sorted(MESSAGE_TYPES)),
+    st.dictionaries(
+        st.sampled_from(
+            ["job_id", "workflow_id", "inputs", "priority", "force", "status", "start", "x"]
+        ),
+        values,
+        max_size=4,
+    ),
+)
+
+
+def test_handle_answers_any_bytes_with_a_reply_and_never_breaks():
+    with Engine() as eng:
+        eng.registry.register(COMPONENT, "t.one", None, lambda: 1)
+        eng.registry.register_workflow({"id": "one", "steps": [{"id": "a", "component": "t.one"}]})
+
+        @settings(max_examples=2000, deadline=None)
+        @given(st.binary(max_size=200) | wrong_messages)
+        def answers(data):
+            reply = decode(eng.handle(data))
+            if isinstance(reply, ErrorReply):
+                assert reply.code and reply.message
+
+        answers()
+        assert eng.run("one", timeout=WAIT) == {}  # the engine runs on
+
+
+# -- resources return to full whatever happens to the steps ----------------------
+
+OUTCOMES = ["succeed", "fail", "timeout", "cancel"]
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.sampled_from(OUTCOMES), min_size=1, max_size=6))
+def test_resources_come_back_after_success_failure_timeout_and_cancel(outcomes):
+    clock = ManualClock()
+    with Engine(resources={"db": 2}, clock=clock, cancel_grace=1.0) as eng:
+        entered = threading.Semaphore(0)
+
+        def work(kind: str, ctx) -> int:
+            entered.release()
+            if kind == "fail":
+                raise RuntimeError("fails")
+            if kind in ("timeout", "cancel"):
+                ctx.wait_cancelled(WAIT)
+                ctx.check()
+            return 1
+
+        eng.registry.register(COMPONENT, "t.work", {"resources": {"db": 1}, "timeout": 5}, work)
+        eng.registry.register_workflow(
+            {
+                "id": "w",
+                "inputs": {"kind": "str"},
+                "steps": [
+                    {
+                        "id": "s",
+                        "component": "t.work",
+                        "inputs": {"kind": "$inputs.kind"},
+                        "on_failure": "continue",
+                    }
+                ],
+            }
+        )
+        jobs = eng.jobs_sync
+        ids = [jobs.create_job("w", {"kind": kind}) for kind in outcomes]
+        for job in ids:
+            jobs.start_job(job)
+        for job, kind in zip(ids, outcomes, strict=True):
+            if kind == "cancel":
+                jobs.cancel_job(job)
+        while any(not jobs.get_job(j).status.is_terminal for j in ids):
+            # Each turn: wait until someone runs, then let time pass for the timeouts.
+            if not entered.acquire(timeout=0.05):
+                clock.advance(5)
+                continue
+            assert eng.resources.in_use["db"] <= 2
+            clock.advance(5)
+        for job in ids:
+            jobs.wait(job, WAIT)
+        assert eng.resources.in_use == {"db": 0, "steps": 0}
+
+
+# -- a state machine over the public API ---------------------------------------------
+
+
+class Jobs(RuleBasedStateMachine):
+    """Random commands on a few jobs whose steps succeed, fail or block on a gate."""
+
+    def __init__(self):
+        super().__init__()
+        self.engine = Engine(max_concurrent_jobs=2, max_concurrent_steps=3)
+        self.gate = threading.Event()
+        eng = self.engine
+
+        def step(kind: str) -> str:
+            if kind == "block":
+                assert self.gate.wait(WAIT)
+            if kind == "fail":
+                raise RuntimeError("fail")
+            return kind
+
+        eng.registry.register(COMPONENT, "t.step", None, step)
+        eng.registry.register_workflow(
+            {
+                "id": "w",
+                "inputs": {"kind": "str"},
+                "steps": [
+                    {"id": "a", "component": "t.step", "inputs": {"kind": "$inputs.kind"}},
+                    {
+                        "id": "b",
+                        "component": "t.step",
+                        "inputs": {"kind": "ok"},
+                        "depends_on": ["a"],
+                    },
+                ],
+            }
+        )
+        self.jobs = []
+        self.last: dict[str, JobStatus] = {}
+        self.final: dict[str, object] = {}
+
+    def teardown(self):
+        self.gate.set()
+        self.engine.close()
+
+    @rule(kind=st.sampled_from(["ok", "fail", "block"]))
+    def create(self, kind):
+        if len(self.jobs) < 4:
+            self.jobs.append(self.engine.jobs_sync.create_job("w", {"kind": kind}))
+
+    @rule(
+        i=st.integers(0, 3),
+        command=st.sampled_from(
+            ["start_job", "pause_job", "resume_job", "cancel_job", "retry_job"]
+        ),
+    )
+    def command(self, i, command):
+        if i >= len(self.jobs):
+            return
+        job = self.jobs[i]
+        try:
+            getattr(self.engine.jobs_sync, command)(job)
+        except InvalidTransition as exc:
+            assert command not in exc.allowed
+
+    @rule()
+    def open_the_gate(self):
+        self.gate.set()
+
+    @invariant()
+    def statuses_follow_the_table(self):
+        reachable = {}
+        for (src, _), dst in JOB_TRANSITIONS.items():
+            reachable.setdefault(src, set()).add(dst)
+        for job in self.jobs:
+            now = self.engine.jobs_sync.get_job(job).status
+            before = self.last.get(job, JobStatus.CREATED)
+            assert now is before or now in _closure(reachable, before)
+            self.last[job] = now
+
+    @invariant()
+    def running_steps_never_exceed_the_limits(self):
+        assert self.engine.resources.in_use["steps"] <= 3
+        running = [j for j in self.engine.jobs_sync.list_jobs() if j.status is JobStatus.RUNNING]
+        assert len(running) <= 2
+
+    @invariant()
+    def finished_jobs_do_not_change_and_lists_agree(self):
+        listed = {j.job_id: j for j in self.engine.jobs_sync.list_jobs()}
+        for job in self.jobs:
+            state = self.engine.jobs_sync.get_job(job)
+            assert listed[job].status is state.status or not state.status.is_terminal
+            if state.status in (JobStatus.COMPLETED, JobStatus.CANCELLED):
+                if job in self.final:
+                    assert self.final[job] == state
+                self.final[job] = state
+
+
+def _closure(graph, start):
+    seen, todo = set(), [start]
+    while todo:
+        for nxt in graph.get(todo.pop(), ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen
+
+
+TestJobManagerMachine = Jobs.TestCase
+TestJobManagerMachine.settings = settings(max_examples=15, stateful_step_count=15, deadline=None)
