@@ -54,3 +54,12 @@ def test_illegal_step_transition_names_the_step():
     with pytest.raises(InvalidTransition, match="step 's' of job j is SUCCEEDED"):
         next_step_status("j", "s", StepStatus.SUCCEEDED, StepEvent.START)
     assert StepStatus.SKIPPED.is_terminal and not StepStatus.RETRY_WAIT.is_terminal
+
+
+def test_the_lifecycle_page_is_generated_from_this_table():
+    from pathlib import Path
+
+    from docs.make_lifecycle import page
+
+    committed = (Path(__file__).parent.parent / "docs" / "lifecycle.md").read_text()
+    assert committed == page(), "docs/lifecycle.md is stale: run python docs/make_lifecycle.py"
