@@ -5,7 +5,13 @@ from __future__ import annotations
 import platform
 import sys
 
-from . import bench_foundation, bench_orchestration, bench_state, bench_validation
+from . import (
+    bench_foundation,
+    bench_jobs,
+    bench_orchestration,
+    bench_state,
+    bench_validation,
+)
 from ._harness import print_table
 
 BENCHMARKS = {
@@ -13,6 +19,7 @@ BENCHMARKS = {
     "validation": ("Validation", bench_validation.run),
     "state": ("State and durability", bench_state.run),
     "orchestration": ("Orchestration", bench_orchestration.run),
+    "jobs": ("Job management under load", bench_jobs.run),
 }
 
 
