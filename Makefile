@@ -24,13 +24,13 @@ demo: $(VENV)/.installed
 	$(BIN)/actors-wf run examples/hello.yaml --input name=World --input times=3
 
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check actors_wf tests perf examples
-	$(BIN)/ruff format --check actors_wf tests perf examples
+	$(BIN)/ruff check actors_wf tests perf examples docs
+	$(BIN)/ruff format --check actors_wf tests perf examples docs
 	$(BIN)/mypy
 
 fmt: $(VENV)/.installed-dev
-	$(BIN)/ruff format actors_wf tests perf examples
-	$(BIN)/ruff check --fix actors_wf tests perf examples
+	$(BIN)/ruff format actors_wf tests perf examples docs
+	$(BIN)/ruff check --fix actors_wf tests perf examples docs
 
 test: lint
 	$(PY) -m pytest --cov --cov-report=term

@@ -23,7 +23,7 @@ from ._errors import (
     SpecError,
 )
 from ._jobs import JobManager, JobManagerSync
-from ._orchestrator import Orchestrator
+from ._orchestrator import ComponentExecutor, Orchestrator
 from ._records import Attempt, ErrorInfo, JobState, StepState
 from ._registry import COMPONENT, WORKFLOW, Registry, RegistryEntry, component
 from ._runtime._executor import LogContextFilter, StepCancelledError, StepContext
@@ -42,6 +42,7 @@ __all__ = [
     "Attempt",
     "Clock",
     "ComponentDefinition",
+    "ComponentExecutor",
     "ComponentMetrics",
     "ComponentNotFound",
     "DuplicateComponent",

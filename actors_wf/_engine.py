@@ -29,7 +29,7 @@ from ._messages import (
     RetryJob,
     StartJob,
 )
-from ._orchestrator import Orchestrator
+from ._orchestrator import ComponentExecutor, Orchestrator
 from ._registry import Registry, RegistryActor
 from ._runtime._executor import ThreadExecutor
 from ._runtime._job_manager import JobManagerActor
@@ -147,6 +147,7 @@ class Engine:
         self.jobs = JobManager(self._manager, self.state)
         self.jobs_sync = JobManagerSync(self._manager, self.state)
         self.orchestrator = Orchestrator(self)
+        self.component_executor = ComponentExecutor(self.orchestrator)
         log.debug("engine started")
         if recover:
             self.recover()

@@ -69,3 +69,29 @@ class Orchestrator:
     def collect_metrics(self) -> Metrics:
         """Jobs by status, steps by outcome, timings per component, throughput."""
         return self._engine.metrics()
+
+
+class ComponentExecutor:
+    """Call one registered component with inputs (``engine.component_executor``).
+
+    The call goes through the whole machinery — input and output type checks,
+    the component's isolation, retries and timeouts — as a one-step job.
+    """
+
+    def __init__(self, orchestrator: Orchestrator) -> None:
+        self._orchestrator = orchestrator
+
+    def execute(
+        self, component: str, inputs: Mapping[str, Any] | None = None, timeout: float | None = None
+    ) -> Any:
+        """Run ``component`` with ``inputs`` and return its output.
+
+        Raises:
+            JobFailed: the call failed (``ComponentInputError``,
+                ``ComponentOutputError``, the component's own error, a timeout).
+            WorkflowInvalid: no such component, or inputs it does not take.
+        """
+        step: dict[str, Any] = {"id": "call", "component": component, "inputs": dict(inputs or {})}
+        if timeout is not None:
+            step["timeout"] = timeout
+        return self._orchestrator.execute_step(step)

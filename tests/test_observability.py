@@ -6,7 +6,14 @@ import threading
 
 import pytest
 
-from actors_wf import COMPONENT, Engine, JobFailed, JobStatus, LogContextFilter
+from actors_wf import (
+    COMPONENT,
+    Engine,
+    JobFailed,
+    JobStatus,
+    LogContextFilter,
+    WorkflowInvalid,
+)
 
 WAIT = 10.0
 
@@ -252,3 +259,11 @@ def test_each_job_and_step_attempt_is_a_span_parent_linked():
         assert spans[key].context.trace_id == job.context.trace_id
     assert spans["step a", 1].attributes["actors_wf.error_type"] == "ConnectionError"
     assert spans["step a", 1].end_time <= spans["step a", 2].start_time
+
+
+def test_component_executor_calls_one_component_with_its_checks(engine):
+    engine.registry.register(COMPONENT, "t.double", None, lambda x: 2 * x)
+    engine.registry.register(COMPONENT, "t.typed", {"inputs": {"x": "int"}}, lambda x: x)
+    assert engine.component_executor.execute("t.double", {"x": 21}, timeout=WAIT) == 42
+    with pytest.raises(WorkflowInvalid, match="WF208"):  # refused before it runs
+        engine.component_executor.execute("t.typed", {"x": "a"}, timeout=WAIT)

@@ -1,6 +1,7 @@
 import actors_wf
 
 EXPECTED = {
+    "ComponentExecutor",
     "JobManagerSync",
     "ComponentMetrics",
     "LogContextFilter",
