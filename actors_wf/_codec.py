@@ -10,6 +10,7 @@ field and ``"no"`` into ``True`` for a ``bool`` one; here both are refused.
 from __future__ import annotations
 
 import typing
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import attrs
@@ -42,47 +43,21 @@ def _strict(kind: type, accept: type | tuple[type, ...]) -> Any:
     return hook
 
 
-def _sequence_hook_factory(converter: cattrs.Converter) -> Any:
-    """Tuples and lists take only lists: cattrs would turn ``"ab"`` into ``("a", "b")``."""
+def _guarded(
+    make_inner: Callable[[Any], Any], accept: type | tuple[type, ...], what: str
+) -> Callable[[Any], Any]:
+    """A hook factory that refuses values of the wrong kind before cattrs sees them.
+
+    cattrs would turn ``"ab"`` into ``("a", "b")`` for a tuple and fail with an
+    AttributeError for a dict given a list; here both are a clear TypeError.
+    """
 
     def factory(kind: Any) -> Any:
-        inner = homogenous_tuple_structure_factory(kind, converter)
+        inner = make_inner(kind)
 
         def hook(value: Any, cls: Any) -> Any:
-            if not isinstance(value, list | tuple):
-                raise TypeError(f"expected a list, got {type(value).__name__} {value!r:.60}")
-            return inner(value, cls)
-
-        return hook
-
-    return factory
-
-
-def _record_hook_factory(converter: cattrs.Converter) -> Any:
-    """Records take only mappings, and name their unknown keys."""
-
-    def factory(cls: Any) -> Any:
-        inner = make_dict_structure_fn(cls, converter, _cattrs_forbid_extra_keys=True)
-
-        def hook(value: Any, kind: Any) -> Any:
-            if not isinstance(value, dict):
-                raise TypeError(f"expected a mapping, got {type(value).__name__} {value!r:.60}")
-            return inner(value, kind)
-
-        return hook
-
-    return factory
-
-
-def _mapping_hook_factory(converter: cattrs.Converter) -> Any:
-    """``dict[str, X]`` takes only mappings (cattrs would fail with an AttributeError)."""
-
-    def factory(kind: Any) -> Any:
-        inner = make_mapping_structure_fn(kind, converter)
-
-        def hook(value: Any, cls: Any) -> Any:
-            if not isinstance(value, dict):
-                raise TypeError(f"expected a mapping, got {type(value).__name__} {value!r:.60}")
+            if not isinstance(value, accept):
+                raise TypeError(f"expected {what}, got {type(value).__name__} {value!r:.60}")
             return inner(value, cls)
 
         return hook
@@ -143,9 +118,18 @@ def make_strict_converter() -> cattrs.Converter:
     conv.register_structure_hook(float, _strict(float, (int, float)))
     conv.register_structure_hook(str, _strict(str, str))
     conv.register_structure_hook(bool, _strict(bool, bool))
-    conv.register_structure_hook_factory(attrs.has, _record_hook_factory(conv))
-    conv.register_structure_hook_factory(_is_homogenous_tuple, _sequence_hook_factory(conv))
-    conv.register_structure_hook_factory(_is_str_dict, _mapping_hook_factory(conv))
+    records = _guarded(
+        lambda cls: make_dict_structure_fn(cls, conv, _cattrs_forbid_extra_keys=True),
+        dict,
+        "a mapping",
+    )
+    sequences = _guarded(
+        lambda kind: homogenous_tuple_structure_factory(kind, conv), (list, tuple), "a list"
+    )
+    mappings = _guarded(lambda kind: make_mapping_structure_fn(kind, conv), dict, "a mapping")
+    conv.register_structure_hook_factory(attrs.has, records)
+    conv.register_structure_hook_factory(_is_homogenous_tuple, sequences)
+    conv.register_structure_hook_factory(_is_str_dict, mappings)
     conv.register_structure_hook(InputSpec, _input_spec_hook(conv))
     configure_tagged_union(Message, conv, tag_generator=_tag_of, tag_name=TAG_FIELD)
     return conv
