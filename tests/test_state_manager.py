@@ -163,6 +163,8 @@ def test_snapshots_restore_and_diff(state):
 def test_snapshot_bytes_round_trip_loses_nothing(job):
     snap = Snapshot(job.job_id, job.version, 1.5, job)
     assert Snapshot.from_bytes(snap.to_bytes()) == snap
+    with pytest.raises(ValueError, match="not a snapshot"):
+        Snapshot.from_bytes(snap.to_bytes()[:-3])
 
 
 def test_describe_and_history_for_people(state):
