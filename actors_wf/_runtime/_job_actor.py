@@ -36,7 +36,7 @@ from .._registry import COMPONENT
 from .._spec import ComponentDefinition, RetryPolicy
 from .._state._events import Event
 from .._state._manager import StaleWrite
-from .._state._transitions import Transition, move_job, move_step
+from .._state._transitions import Transition, move_job, move_step_path
 from .._status import JobEvent, JobStatus, StepEvent, StepStatus
 from ._resources import STEPS
 from ._runtime import Runtime, plan_of
@@ -126,9 +126,10 @@ class JobActor(EngineActor):
 
     def on_step_succeeded(self, msg: StepSucceeded) -> None:
         """Record the output, then start what it unblocked or finish the job."""
-        if not self._close_attempt(msg.step_id, msg.attempt, msg.finished_at, None):
+        closed = self._close_attempt(msg.step_id, msg.attempt, msg.finished_at, None)
+        if closed is None:
             return
-        self._step(msg.step_id, StepEvent.SUCCEED, output=msg.output)
+        self._step(msg.step_id, StepEvent.SUCCEED, output=msg.output, attempts=closed)
         self._step_event(
             "StepSucceeded",
             msg.step_id,
@@ -142,13 +143,16 @@ class JobActor(EngineActor):
     def on_step_failed(self, msg: StepFailed) -> None:
         """Retry the step if its policy allows, else fail it (and the job, or skip on)."""
         finished = msg.finished_at or time.time()
-        if not self._close_attempt(msg.step_id, msg.attempt, finished, msg.error):
+        closed = self._close_attempt(msg.step_id, msg.attempt, finished, msg.error)
+        if closed is None:
             return
         delay = self._retry_delay(msg.step_id, msg.error)
         if delay is not None:
-            self._retry(msg, delay)
+            self._retry(msg, delay, closed)
             return
-        self._step(msg.step_id, StepEvent.FAIL, f"{msg.error.type}", error=msg.error)
+        self._step(
+            msg.step_id, StepEvent.FAIL, f"{msg.error.type}", error=msg.error, attempts=closed
+        )
         kind = "StepTimedOut" if msg.error.type in _TIMEOUTS else "StepFailed"
         self._step_event(
             kind, msg.step_id, msg.attempt, msg.started_at, msg.finished_at, error=msg.error
@@ -159,9 +163,9 @@ class JobActor(EngineActor):
         else:
             self._fail(msg.error)
 
-    def _retry(self, msg: StepFailed, delay: float) -> None:
+    def _retry(self, msg: StepFailed, delay: float, closed: tuple[Attempt, ...]) -> None:
         cause = f"{msg.error.type}; attempt {msg.attempt + 1} in {delay:.3g}s"
-        self._step(msg.step_id, StepEvent.RETRY, cause, error=msg.error)
+        self._step(msg.step_id, StepEvent.RETRY, cause, error=msg.error, attempts=closed)
         self._save()
         me, wake = self.actor_ref, encode(WakeStep(self.job_id, msg.step_id, msg.attempt))
         self.runtime.clock.call_later(delay, lambda: tell_quietly(me, wake))
@@ -264,9 +268,10 @@ class JobActor(EngineActor):
 
     def on_step_cancelled(self, msg: StepCancelled) -> None:
         """Record a cancelled attempt; the job is cancelled once none runs."""
-        if not self._close_attempt(msg.step_id, msg.attempt, time.time(), None):
+        closed = self._close_attempt(msg.step_id, msg.attempt, time.time(), None)
+        if closed is None:
             return
-        self._step(msg.step_id, StepEvent.CANCEL, "job cancelled")
+        self._step(msg.step_id, StepEvent.CANCEL, "job cancelled", attempts=closed)
         self._finish_cancel_if_quiet()
 
     def on_cancel(self, msg: CancelJob) -> None:
@@ -301,11 +306,13 @@ class JobActor(EngineActor):
         step has ended, the job ends.
         """
         steps = self.state.steps
+        fresh = []
         for sid in candidates:
-            if steps[sid].status is StepStatus.PENDING and self.plan.ready(sid, self.succeeded):
-                self._step(sid, StepEvent.READY)
-                self.ready[sid] = None
-            elif steps[sid].status is StepStatus.READY:
+            status = steps[sid].status
+            if status is StepStatus.PENDING and self.plan.ready(sid, self.succeeded):
+                self.ready[sid] = None  # moved to READY below, or to RUNNING at once
+                fresh.append(sid)
+            elif status is StepStatus.READY:
                 self.ready[sid] = None  # woken from a retry wait, or recovered
         runs = []
         launching = self.state.status is JobStatus.RUNNING
@@ -321,6 +328,9 @@ class JobActor(EngineActor):
             run = self._prepare(sid)
             if run is not None:
                 runs.append(run)
+        for sid in fresh:
+            if self.state.steps[sid].status is StepStatus.PENDING:
+                self._step(sid, StepEvent.READY)
         if self.open == 0:
             self._complete()
             return
@@ -360,7 +370,10 @@ class JobActor(EngineActor):
         spec = self.plan.step(step_id)
         step = self.state.steps[step_id]
         attempt = Attempt(len(step.attempts) + 1, time.time())
-        self._step(step_id, StepEvent.START, attempts=(*step.attempts, attempt))
+        path = [StepEvent.START]
+        if step.status is StepStatus.PENDING:
+            path.insert(0, StepEvent.READY)
+        self._steps_path(step_id, path, attempts=(*step.attempts, attempt))
         try:
             inputs = resolve(spec.inputs, self.state.inputs, _Outputs(self.state.steps))
         except LookupError as exc:
@@ -474,9 +487,14 @@ class JobActor(EngineActor):
         self.pending.append(entry)
 
     def _step(self, step_id: str, event: StepEvent, cause: str = "", **changes: Any) -> None:
+        self._steps_path(step_id, [event], cause, **changes)
+
+    def _steps_path(
+        self, step_id: str, events: list[StepEvent], cause: str = "", **changes: Any
+    ) -> None:
         was = self.state.steps[step_id].status
-        self.state, entry = move_step(self.state, step_id, event, cause, **changes)
-        self.pending.append(entry)
+        self.state, entries = move_step_path(self.state, step_id, events, cause, **changes)
+        self.pending += entries
         now = self.state.steps[step_id].status
         # Kept as we go, not recounted: a 1,000-step job must not pay O(n) per step.
         self.open += was.is_terminal - now.is_terminal
@@ -485,8 +503,11 @@ class JobActor(EngineActor):
 
     def _close_attempt(
         self, step_id: str, attempt: int, finished_at: float, error: ErrorInfo | None
-    ) -> bool:
-        """End the live attempt of a step; ``False`` if the message is about another (late)."""
+    ) -> tuple[Attempt, ...] | None:
+        """The step's attempts with the live one ended; ``None`` if the message is late.
+
+        The caller stores them with the step's next status: one new state, not two.
+        """
         step = self.state.steps.get(step_id)
         live = (
             not self.state.status.is_terminal
@@ -496,13 +517,12 @@ class JobActor(EngineActor):
         )
         if not live:
             log.debug("job %s: dropped a late message for step %s", self.job_id, step_id)
-            return False
+            return None
         assert step is not None
         self.children.pop(step_id, None)
         self._give_back(step_id)
         last = attrs.evolve(step.attempts[-1], finished_at=finished_at, error=error)
-        self.state = self.state.with_step(attrs.evolve(step, attempts=(*step.attempts[:-1], last)))
-        return True
+        return (*step.attempts[:-1], last)
 
     def _save(self) -> None:
         """Store the state with its journal entries; rebase over a write made meanwhile."""

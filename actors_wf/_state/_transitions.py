@@ -95,6 +95,26 @@ def move_step(
     return state.with_step(attrs.evolve(step, status=to, **changes)), entry
 
 
+def move_step_path(
+    state: JobState, step_id: str, events: list[StepEvent], cause: str = "", **changes: Any
+) -> tuple[JobState, list[Transition]]:
+    """Several moves of one step in a row, as one new state (one copy of the steps).
+
+    Raises:
+        InvalidTransition: the table does not allow one of them.
+    """
+    step = state.steps[step_id]
+    status = step.status
+    entries = []
+    for event in events:
+        to = next_step_status(state.job_id, step_id, status, event)
+        entries.append(
+            Transition(state.job_id, step_id, event.value, status.value, to.value, cause=cause)
+        )
+        status = to
+    return state.with_step(attrs.evolve(step, status=status, **changes)), entries
+
+
 def job_event_to(current: JobStatus, target: JobStatus) -> JobEvent | None:
     """The event that moves a job from ``current`` to ``target``, if the table has one."""
     for (source, event), to in JOB_TRANSITIONS.items():
