@@ -49,7 +49,8 @@ class MemoryStore:
 
     def __init__(self) -> None:
         self._states: dict[str, JobState] = {}
-        self._journal: dict[str, list[Transition]] = {}
+        # Entries with the version they belong to; stamped when read, not per write.
+        self._journal: dict[str, list[tuple[int, Transition]]] = {}
         self._lock = threading.Lock()
 
     def load(self, job_id: str) -> JobState | None:
@@ -64,14 +65,15 @@ class MemoryStore:
                 return False
             self._states[state.job_id] = state
             if entries:
-                stamped = [attrs.evolve(e, version=state.version) for e in entries]
-                self._journal.setdefault(state.job_id, []).extend(stamped)
+                journal = self._journal.setdefault(state.job_id, [])
+                journal.extend((state.version, e) for e in entries)
         return True
 
     def history(self, job_id: str) -> list[Transition]:
         """The job's journal, oldest first."""
         with self._lock:
-            return list(self._journal.get(job_id, ()))
+            entries = list(self._journal.get(job_id, ()))
+        return [attrs.evolve(e, version=v) for v, e in entries]
 
     def iter_jobs(self) -> Iterator[JobState]:
         """Every job's latest state, oldest first."""
