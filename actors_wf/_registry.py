@@ -14,6 +14,7 @@ import builtins
 import inspect
 import logging
 import threading
+import typing
 from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 
@@ -276,8 +277,6 @@ def make_component_entry(component_id: str, definition: Any, implementation: Any
 
 def _hints(fn: Callable[..., Any]) -> dict[str, Any]:
     try:
-        import typing
-
         return typing.get_type_hints(fn)
     except Exception:  # unresolvable forward references: fall back to "any"
         return {}
