@@ -232,6 +232,8 @@ def make_component_entry(component_id: str, definition: Any, implementation: Any
             implementation does not take.
     """
     defn = load_definition(definition)
+    if defn.factory:
+        return _factory_entry(component_id, defn, implementation)
     fn = _callable_of(implementation)
     sig = inspect.signature(fn)
     params = [p for name, p in sig.parameters.items() if name not in ("self", CONTEXT_PARAM)]
@@ -254,6 +256,32 @@ def make_component_entry(component_id: str, definition: Any, implementation: Any
             )
     if defn.output is None:
         defn = attrs.evolve(defn, output=type_name_of(hints.get("return")))
+    _check_importable(component_id, defn, implementation)
+    return RegistryEntry(
+        COMPONENT,
+        component_id,
+        defn,
+        implementation,
+        frozenset(p.name for p in named if p.default is p.empty),
+        CONTEXT_PARAM in sig.parameters,
+        takes_any_input=takes_any_input,
+    )
+
+
+def _factory_entry(component_id: str, defn: ComponentDefinition, factory: Any) -> RegistryEntry:
+    """A component whose implementation makes the callable anew for each attempt."""
+    if not callable(factory):
+        raise SpecError(
+            f"component {component_id!r} is malformed",
+            [f"factory: true needs a callable that makes the component, got {factory!r}"],
+        )
+    _check_importable(component_id, defn, factory)
+    inputs = defn.inputs
+    defn = attrs.evolve(defn, inputs=inputs or {}, output=defn.output or "any")
+    return RegistryEntry(COMPONENT, component_id, defn, factory, takes_any_input=inputs is None)
+
+
+def _check_importable(component_id: str, defn: ComponentDefinition, implementation: Any) -> None:
     if defn.isolation == "process" and import_path(implementation) is None:
         name = getattr(implementation, "__qualname__", "?")
         raise SpecError(
@@ -264,15 +292,6 @@ def make_component_entry(component_id: str, definition: Any, implementation: Any
                 "@ definition.isolation"
             ],
         )
-    return RegistryEntry(
-        COMPONENT,
-        component_id,
-        defn,
-        implementation,
-        frozenset(p.name for p in named if p.default is p.empty),
-        CONTEXT_PARAM in sig.parameters,
-        takes_any_input=takes_any_input,
-    )
 
 
 def _hints(fn: Callable[..., Any]) -> dict[str, Any]:

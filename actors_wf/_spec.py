@@ -27,6 +27,15 @@ def _amounts(_: Any, attribute: attrs.Attribute[Any], value: dict[str, int]) -> 
             raise ValueError(f"resources: {name!r} must be 1 or more, got {amount}")
 
 
+def _memory_limit(instance: Any, attribute: attrs.Attribute[Any], value: int | None) -> None:
+    if value is None:
+        return
+    if value < 1:
+        raise ValueError(f"memory_limit must be 1 MiB or more, got {value}")
+    if instance.isolation != "process":
+        raise ValueError("memory_limit needs isolation: process (a thread cannot be limited)")
+
+
 def _type_name(_: Any, attribute: attrs.Attribute[Any], value: str) -> None:
     parse_type(value)
 
@@ -87,6 +96,12 @@ class ComponentDefinition:
             ``ctx.heartbeat()`` for this many seconds.
         isolation: ``thread`` (default) or ``process``.
         resources: what an attempt holds while it runs, e.g. ``{db: 1}``.
+        factory: the implementation is called with no arguments for every
+            attempt and returns the callable to run (a fresh client, a model
+            loaded per attempt...); declare ``inputs`` and ``output`` then,
+            as they cannot be read from the factory.
+        memory_limit: MiB of address space an attempt may add (process
+            isolation only); over it the component gets ``MemoryError``.
     """
 
     inputs: dict[str, str] | None = attrs.field(default=None, validator=_type_names)
@@ -98,6 +113,8 @@ class ComponentDefinition:
     heartbeat_timeout: float | None = attrs.field(default=None, validator=_positive_or_none)
     isolation: str = attrs.field(default="thread", validator=attrs.validators.in_(ISOLATION_MODES))
     resources: dict[str, int] = attrs.field(factory=dict, validator=_amounts)
+    factory: bool = False
+    memory_limit: int | None = attrs.field(default=None, validator=_memory_limit)
 
 
 @attrs.frozen

@@ -54,3 +54,17 @@ def spawns(pid_file: str) -> None:
 class Scale:
     def run(self, x: int, factor: int = 3) -> int:
         return x * factor
+
+
+def make_adder():
+    """A factory: each attempt gets its own adder."""
+    offset = 100
+
+    def add(x: int, ctx) -> int:
+        return x + offset + ctx.attempt
+
+    return add
+
+
+def hog(mib: int) -> int:
+    return len(bytearray(mib * 2**20))

@@ -209,3 +209,33 @@ def test_the_worker_loop_in_this_process(monkeypatch):
     assert got[4] == {"heartbeat": True}
     assert got[5]["error"]["type"] == "SystemExit"  # ctx.check() after the cancel
     assert read_frame(io.BytesIO(b"\x00\x00\x00\x09abc")) is None  # a cut-off frame
+
+
+def test_factory_components_make_their_callable_per_attempt():
+    with Engine() as eng:
+        eng.registry.register(
+            COMPONENT,
+            "f.thread",
+            {"factory": True, "inputs": {"x": "int"}, "output": "int"},
+            comps.make_adder,
+        )
+        eng.registry.register(
+            COMPONENT, "f.process", {"factory": True, "isolation": "process"}, comps.make_adder
+        )
+        assert eng.component_executor.execute("f.thread", {"x": 1}, timeout=WAIT) == 102
+        assert eng.component_executor.execute("f.process", {"x": 2}, timeout=WAIT) == 103
+        with pytest.raises(SpecError, match="needs a callable"):
+            eng.registry.register(COMPONENT, "f.bad", {"factory": True}, 42)
+
+
+def test_a_memory_limit_turns_a_blow_up_into_a_memory_error_of_that_attempt():
+    with Engine() as eng:
+        eng.registry.register(
+            COMPONENT, "p.hog", {"isolation": "process", "memory_limit": 64}, comps.hog
+        )
+        with pytest.raises(JobFailed) as info:
+            eng.component_executor.execute("p.hog", {"mib": 512}, timeout=WAIT)
+        assert info.value.error_type == "MemoryError"
+        assert eng.component_executor.execute("p.hog", {"mib": 8}, timeout=WAIT) == 8 * 2**20
+        with pytest.raises(SpecError, match="memory_limit needs isolation: process"):
+            eng.registry.register(COMPONENT, "t.hog", {"memory_limit": 64}, comps.hog)

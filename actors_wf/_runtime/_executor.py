@@ -9,6 +9,7 @@ worker thread too.
 from __future__ import annotations
 
 import contextvars
+import inspect
 import logging
 import threading
 import time
@@ -21,7 +22,7 @@ from .._codec import encode
 from .._errors import MessageError
 from .._messages import RunStep, StepFailed, StepSucceeded
 from .._records import ErrorInfo
-from .._registry import RegistryEntry
+from .._registry import CONTEXT_PARAM, RegistryEntry
 from .._types import parse_type
 
 log = logging.getLogger("actors_wf.executor")
@@ -127,13 +128,24 @@ class StepContext:
 
 
 def invoke(entry: RegistryEntry, inputs: dict[str, Any], ctx: StepContext) -> Any:
-    """Call a component: a function, or a class instantiated then ``run()``."""
+    """Call a component.
+
+    A function is called; a class is instantiated, then ``run()``; a factory
+    makes the callable for this attempt first.
+    """
     target = entry.implementation
-    if isinstance(target, type):
-        target = target().run
-    if entry.takes_context:
+    takes_context = entry.takes_context
+    if getattr(entry.definition, "factory", False):
+        target = target()
+        takes_context = CONTEXT_PARAM in inspect.signature(_run_of(target)).parameters
+    target = _run_of(target)
+    if takes_context:
         return target(ctx=ctx, **inputs)
     return target(**inputs)
+
+
+def _run_of(target: Any) -> Any:
+    return target().run if isinstance(target, type) else target
 
 
 def input_problem(entry: RegistryEntry, msg: RunStep) -> ErrorInfo | None:

@@ -175,6 +175,8 @@ def run_in_process(
                 "step_id": msg.step_id,
                 "attempt": msg.attempt,
                 "context": entry.takes_context,
+                "factory": getattr(entry.definition, "factory", False),
+                "memory_limit": getattr(entry.definition, "memory_limit", None),
             },
         )
         reply = _read_reply(worker, ctx)

@@ -14,11 +14,15 @@ sends SIGKILL after the grace period.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import inspect
+import resource
 import signal
 import sys
 import threading
 import traceback
+from collections.abc import Iterator
 from typing import IO, Any
 
 import msgpack
@@ -65,20 +69,42 @@ def _target(task: dict[str, Any]) -> Any:
     target: Any = importlib.import_module(task["module"])
     for part in task["qualname"].split("."):
         target = getattr(target, part)
+    if task.get("factory"):
+        target = target()
     if isinstance(target, type):
         target = target().run
     return target
+
+
+@contextlib.contextmanager
+def _memory_limit(mib: int | None) -> Iterator[None]:
+    """Cap the address space this call may add (RLIMIT_AS), then lift the cap again."""
+    if not mib:
+        yield
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    with open("/proc/self/statm") as statm:
+        in_use = int(statm.read().split()[0]) * resource.getpagesize()
+    cap = in_use + mib * 2**20
+    resource.setrlimit(resource.RLIMIT_AS, (cap if hard < 0 else min(cap, hard), hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
 def _run(task: dict[str, Any], out: IO[bytes], current: list[_ChildContext]) -> dict[str, Any]:
     try:
         call = _target(task)
         kwargs = dict(task["inputs"])
-        if task["context"]:
+        if task["context"] or (
+            task.get("factory") and "ctx" in inspect.signature(call).parameters
+        ):
             ctx = _ChildContext(task, out)
             current[:] = [ctx]
             kwargs["ctx"] = ctx
-        output = call(**kwargs)
+        with _memory_limit(task.get("memory_limit")):
+            output = call(**kwargs)
     except BaseException as exc:  # the component's failure is this attempt's result
         return {"error": _error(exc)}
     finally:
