@@ -203,6 +203,11 @@ class JobActor(EngineActor):
 
     def on_resume(self, msg: ResumeJob) -> None:
         """Go on where it stopped (the job was still pausing)."""
+        if self.state.status is JobStatus.PAUSED:
+            # Paused and ending already: the manager, which has our JobFinished
+            # before this, queues the job again.
+            tell_quietly(self.manager, encode(msg))
+            return
         if self.state.status is not JobStatus.PAUSING:
             return
         self._job(JobEvent.RESUME, "resume_job")

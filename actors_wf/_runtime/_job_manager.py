@@ -129,6 +129,7 @@ class JobManagerActor(EngineActor):
         self.aging = aging
         self.state = ManagerState()
         self.jobs: dict[str, pykka.ActorRef[Any]] = {}
+        self.pausing: set[str] = set()  # pauses sent to a JobActor that may not have read them
 
     # -- commands -----------------------------------------------------------------
 
@@ -153,11 +154,17 @@ class JobManagerActor(EngineActor):
     def on_pause(self, msg: PauseJob) -> Ack:
         """Pause: a queued job leaves the queue; a running one stops starting steps."""
         job = self.runtime.state.get(msg.job_id)
-        if job.status in (JobStatus.PAUSED, JobStatus.PAUSING):
-            return Ack(job.job_id, job.status.value)  # pausing twice is harmless
+        if job.status in (JobStatus.PAUSED, JobStatus.PAUSING) or job.job_id in self.pausing:
+            return Ack(
+                job.job_id,
+                JobStatus.PAUSING.value if job.job_id in self.pausing else job.status.value,
+            )  # pausing twice is harmless
         ref = self.jobs.get(job.job_id)
         if ref is not None and job.status is JobStatus.RUNNING:
             ref.tell(encode(msg))
+            # The JobActor moves to PAUSING when it reads this; until then the
+            # store still says RUNNING, so remember it for a quick resume.
+            self.pausing.add(job.job_id)
             return Ack(job.job_id, JobStatus.PAUSING.value)
         job = self._move(job.job_id, JobEvent.PAUSE, "pause_job")
         self._dequeue(job.job_id)
@@ -168,8 +175,14 @@ class JobManagerActor(EngineActor):
         """Resume: a pausing job runs on; a paused one is queued again."""
         job = self.runtime.state.get(msg.job_id)
         ref = self.jobs.get(job.job_id)
-        if ref is not None and job.status is JobStatus.PAUSING:
-            ref.tell(encode(msg))
+        if ref is not None and (job.status is JobStatus.PAUSING or job.job_id in self.pausing):
+            self.pausing.discard(job.job_id)
+            try:
+                ref.tell(encode(msg))  # after the PauseJob in its inbox: FIFO
+            except pykka.ActorDeadError:
+                # It paused and ended meanwhile; its JobFinished is in this inbox,
+                # so this resume, sent behind it, finds the job PAUSED.
+                self.actor_ref.tell(encode(msg))
             return Ack(job.job_id, JobStatus.RUNNING.value)
         job = self._move(job.job_id, JobEvent.RESUME, "resume_job")
         self.runtime.publish(Event("JobResumed", job.job_id))
@@ -305,6 +318,7 @@ class JobManagerActor(EngineActor):
     def on_job_finished(self, msg: JobFinished) -> None:
         """Free the job's slot and start the next in line."""
         self.jobs.pop(msg.job_id, None)
+        self.pausing.discard(msg.job_id)
         self.state = attrs.evolve(self.state, running=self.state.running - {msg.job_id})
         self._dispatch()
 
