@@ -186,11 +186,14 @@ def test_retry_job_reruns_failed_steps_and_keeps_what_succeeded(engine):
         jobs.retry_job(job)
 
 
-def test_priorities_order_the_queue_fifo_within_a_priority():
+@pytest.fixture
+def one_slot():
+    """An engine running one job at a time, a job that holds the slot, and a
+    workflow that notes the order jobs run in."""
     clock = ManualClock()
-    with Engine(max_concurrent_jobs=1, clock=clock) as eng:
+    with Engine(max_concurrent_jobs=1, clock=clock, priority_aging=0.1) as eng:
         gate = Gate()
-        order = []
+        order: list[str] = []
         eng.registry.register(COMPONENT, "t.gate", None, gate)
         eng.registry.register(COMPONENT, "t.note", None, lambda tag: order.append(tag))
         eng.registry.register_workflow(
@@ -207,50 +210,41 @@ def test_priorities_order_the_queue_fifo_within_a_priority():
         blocker = jobs.create_job("block")
         jobs.start_job(blocker)
         assert gate.entered.acquire(timeout=WAIT)
-        ids = []
+        yield jobs, clock, gate, order
+
+
+def queue_note(jobs, tag: str, priority) -> str:
+    job = jobs.create_job("note", {"tag": tag}, priority)
+    jobs.start_job(job)
+    return job
+
+
+def test_priorities_order_the_queue_fifo_within_a_priority(one_slot):
+    jobs, _, gate, order = one_slot
+    ids = [
+        queue_note(jobs, tag, priority)
         for tag, priority in (
             ("low", "LOW"),
             ("med1", "MEDIUM"),
             ("high", "HIGH"),
             ("med2", "MEDIUM"),
             ("ninety", 90),
-        ):
-            ids.append(jobs.create_job("note", {"tag": tag}, priority))
-            jobs.start_job(ids[-1])
-        gate.open.set()
-        for job in ids:
-            jobs.wait(job, WAIT)
+        )
+    ]
+    gate.open.set()
+    for job in ids:
+        jobs.wait(job, WAIT)
     assert order == ["high", "ninety", "med1", "med2", "low"]
 
 
-def test_a_waiting_low_job_ages_past_newer_medium_ones():
-    clock = ManualClock()
-    with Engine(max_concurrent_jobs=1, clock=clock, priority_aging=0.1) as eng:
-        gate = Gate()
-        order = []
-        eng.registry.register(COMPONENT, "t.gate", None, gate)
-        eng.registry.register(COMPONENT, "t.note", None, lambda tag: order.append(tag))
-        eng.registry.register_workflow(
-            {"id": "block", "steps": [{"id": "g", "component": "t.gate"}]}
-        )
-        eng.registry.register_workflow(
-            {
-                "id": "note",
-                "inputs": {"tag": "str"},
-                "steps": [{"id": "n", "component": "t.note", "inputs": {"tag": "$inputs.tag"}}],
-            }
-        )
-        jobs = eng.jobs_sync
-        jobs.start_job(blocker := jobs.create_job("block"))
-        assert gate.entered.acquire(timeout=WAIT)
-        low = jobs.create_job("note", {"tag": "low"}, "LOW")
-        jobs.start_job(low)
-        clock.advance(401)  # LOW (10) + 0.1/s x 401 s > MEDIUM (50)
-        medium = jobs.create_job("note", {"tag": "medium"}, "MEDIUM")
-        jobs.start_job(medium)
-        gate.open.set()
-        for job in (blocker, low, medium):
-            jobs.wait(job, WAIT)
+def test_a_waiting_low_job_ages_past_newer_medium_ones(one_slot):
+    jobs, clock, gate, order = one_slot
+    low = queue_note(jobs, "low", "LOW")
+    clock.advance(401)  # LOW (10) + 0.1/s x 401 s > MEDIUM (50)
+    medium = queue_note(jobs, "medium", "MEDIUM")
+    gate.open.set()
+    for job in (low, medium):
+        jobs.wait(job, WAIT)
     assert order == ["low", "medium"]
 
 
