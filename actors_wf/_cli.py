@@ -190,8 +190,12 @@ def _print_event(event: Event, out: TextIO) -> None:
 
 
 def _import_components(workflow_file: Path, modules: Sequence[str]) -> None:
+    """Import the component modules; a module that fails is named, not a traceback."""
     for module_path in modules:
-        importlib.import_module(module_path)
+        try:
+            importlib.import_module(module_path)
+        except Exception as exc:
+            raise ComponentImportError(module_path, exc) from None
     beside = workflow_file.with_suffix(".py")
     if beside.is_file() and workflow_file.suffix in (".yaml", ".yml", ".json"):
         name = f"_actors_wf_components_{beside.stem}"
@@ -199,7 +203,24 @@ def _import_components(workflow_file: Path, modules: Sequence[str]) -> None:
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
-        spec.loader.exec_module(module)
+        try:
+            spec.loader.exec_module(module)
+        except Exception as exc:
+            raise ComponentImportError(str(beside), exc) from None
+
+
+class ComponentImportError(ActorsWfError, ImportError):
+    """A module of components could not be imported."""
+
+    code = "component_import"
+
+    def __init__(self, module: str, exc: BaseException) -> None:
+        where = ""
+        if isinstance(exc, SyntaxError) and exc.lineno:
+            where = f" (line {exc.lineno})"
+        super().__init__(
+            f"cannot import components from {module}{where}: {type(exc).__name__}: {exc}"
+        )
 
 
 def _parse_inputs(spec: WorkflowSpec, pairs: Sequence[str]) -> dict[str, Any]:

@@ -130,3 +130,15 @@ def test_inspect_shows_a_stored_job_its_history_and_json(tmp_path, capsys):
     assert "no job 'zzz'" in capsys.readouterr().err
     assert main(["inspect", "x", "--store", str(tmp_path / "none.db")]) == 2
     assert "no store file" in capsys.readouterr().err
+
+
+def test_a_component_module_that_does_not_import_is_named(tmp_path, capsys):
+    wf = tmp_path / "wf.yaml"
+    wf.write_text("id: wf\nsteps:\n  - {id: a, component: x.y}\n")
+    (tmp_path / "wf.py").write_text("def broken(:\n")
+    assert main(["run", str(wf)]) == 2
+    assert "cannot import components from" in capsys.readouterr().err
+    assert main(["run", str(EXAMPLES / "hello.yaml"), "-c", "no.such.module"]) == 2
+    assert "cannot import components from no.such.module: ModuleNotFoundError" in (
+        capsys.readouterr().err
+    )
