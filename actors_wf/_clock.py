@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import logging
 import threading
 import time
 from collections.abc import Callable
 from typing import Protocol
 
 Callback = Callable[[], None]
+log = logging.getLogger("actors_wf.clock")
 
 
 class Timer(Protocol):
@@ -85,9 +87,7 @@ def _run(entries: list[_Entry]) -> None:
         try:
             entry.callback()
         except Exception:  # a callback only tells an actor; never let one stop the clock
-            import logging
-
-            logging.getLogger("actors_wf.clock").exception("timer callback failed")
+            log.exception("timer callback failed")
 
 
 class SystemClock:

@@ -228,7 +228,8 @@ class Engine:
             )
         try:
             self._check_open()
-            return encode(self.jobs.call_sync(command, timeout=self._command_timeout))
+            # The checked bytes go on as they came; the actor's reply bytes go back.
+            return self.jobs.call_bytes(message, timeout=self._command_timeout)
         except ActorsWfError as exc:
             return _error_reply(exc.code, str(exc))
         except TimeoutError as exc:

@@ -42,20 +42,33 @@ class _Commands:
         self._actor = actor
         self._state = state
 
-    def _send(self, message: Message) -> NotifyingFuture:
-        future = self._actor.ask(encode(message), block=False)
+    def _send(self, message: Message | bytes) -> NotifyingFuture:
+        data = message if isinstance(message, bytes) else encode(message)
+        future = self._actor.ask(data, block=False)
         assert isinstance(future, NotifyingFuture)
         return future
 
-    def call_sync(self, message: Message, timeout: float | None = None) -> Message:
-        """Send a command and block for its reply (for code with no event loop)."""
+    def call_bytes(self, message: Message | bytes, timeout: float | None = None) -> bytes:
+        """Send a command (a record or its bytes) and block for the reply's bytes."""
         try:
-            reply = self._send(message).get(timeout=timeout)
+            reply: bytes = self._send(message).get(timeout=timeout)
         except pykka.ActorDeadError:
             raise EngineClosed() from None
         except pykka.Timeout:
-            raise TimeoutError(f"no reply to {type(message).__name__} within {timeout}s") from None
-        return decode(reply)
+            what = "the command" if isinstance(message, bytes) else type(message).__name__
+            raise TimeoutError(f"no reply to {what} within {timeout}s") from None
+        return reply
+
+    def call_sync(self, message: Message, timeout: float | None = None) -> Message:
+        """Send a command and block for its reply (for code with no event loop)."""
+        return decode(self.call_bytes(message, timeout))
+
+    def wait_sync(self, job_id: str, timeout: float | None = None) -> JobState:
+        """Block until the job ends and return its final state (``JobManager.wait``, blocking)."""
+        try:
+            return self._state.watch(job_id).result(timeout)
+        except TimeoutError:
+            raise JobTimeout(job_id, timeout or 0.0, self._state.find(job_id)) from None
 
     @staticmethod
     def _create(workflow_id: str, inputs: dict[str, Any] | None, priority: int | str) -> CreateJob:
@@ -203,13 +216,6 @@ class JobManager(_Commands):
         except TimeoutError:
             raise JobTimeout(job_id, timeout or 0.0, self._state.find(job_id)) from None
 
-    def wait_sync(self, job_id: str, timeout: float | None = None) -> JobState:
-        """Block until the job ends and return its final state (see :meth:`wait`)."""
-        try:
-            return self._state.watch(job_id).result(timeout)
-        except TimeoutError:
-            raise JobTimeout(job_id, timeout or 0.0, self._state.find(job_id)) from None
-
 
 class JobManagerSync(_Commands):
     """The same commands as :class:`JobManager`, blocking (``engine.jobs_sync``).
@@ -248,7 +254,4 @@ class JobManagerSync(_Commands):
 
     def wait(self, job_id: str, timeout: float | None = None) -> JobState:
         """See :meth:`JobManager.wait`."""
-        try:
-            return self._state.watch(job_id).result(timeout)
-        except TimeoutError:
-            raise JobTimeout(job_id, timeout or 0.0, self._state.find(job_id)) from None
+        return self.wait_sync(job_id, timeout)

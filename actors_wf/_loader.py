@@ -1,25 +1,17 @@
-"""Read workflow specs and component definitions from YAML, JSON, dicts or files."""
+"""Read workflow sources (a path or inline text) and component definitions."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-import attrs
-
-from ._codec import converter, describe_errors
-from ._errors import SpecError, did_you_mean
-from ._spec import ComponentDefinition, InputSpec, RetryPolicy, StepSpec, WorkflowSpec
-
-T = TypeVar("T")
+from ._errors import SpecError
+from ._spec import ComponentDefinition
+from ._validation._problems import path_text
+from ._validation._structure import structure
 
 _SUFFIXES = (".yaml", ".yml", ".json")
-_FIELD_NAMES = frozenset(
-    a.name
-    for cls in (WorkflowSpec, StepSpec, InputSpec, RetryPolicy, ComponentDefinition)
-    for a in attrs.fields(cls)
-)
 
 
 def read_source(source: str | os.PathLike[str]) -> tuple[str, str]:
@@ -45,37 +37,18 @@ def load_definition(
     """Read a component definition from a dict (every key optional).
 
     Raises:
-        SpecError: a field is unknown or of the wrong type.
+        SpecError: a field is unknown or of the wrong type; every problem is
+            listed with its path (and, for an unknown field, the closest one).
     """
     if isinstance(definition, ComponentDefinition):
         return definition
     if definition is None:
         return ComponentDefinition()
-    return structure(definition, ComponentDefinition, "component definition is malformed")
-
-
-def structure(data: Any, cls: type[T], what: str) -> T:
-    """Structure ``data`` into ``cls`` with the strict converter.
-
-    Raises:
-        SpecError: listing every problem with its path and, for unknown
-            fields, the closest known field names.
-    """
-    try:
-        return converter.structure(data, cls)
-    except Exception as exc:
-        raise SpecError(what, _with_suggestions(describe_errors(exc), cls)) from None
-
-
-def _with_suggestions(problems: list[str], cls: type[Any]) -> list[str]:
-    del cls  # suggestions come from every spec record's fields
-    known = _FIELD_NAMES
-    out = []
-    for line in problems:
-        if line.startswith("unknown field(s) "):
-            names, _, path = line[len("unknown field(s) ") :].partition(" @ ")
-            line = "; ".join(
-                f"unknown field {n!r}{did_you_mean(n, known)} @ {path}" for n in names.split(", ")
-            )
-        out.append(line)
-    return out
+    record, problems = structure(definition, ComponentDefinition, ("definition",))
+    if record is None:
+        lines = [
+            f"{p.message}{f' ({p.hint})' if p.hint else ''} @ {path_text(p.path)}"
+            for p in problems
+        ]
+        raise SpecError("component definition is malformed", lines)
+    return record

@@ -24,7 +24,6 @@ import pykka
 from ._actor import EngineActor
 from ._errors import ComponentNotFound, DuplicateComponent, SpecError
 from ._loader import load_definition
-from ._plan import Plan, compile_plan
 from ._spec import ComponentDefinition, WorkflowSpec
 from ._types import type_name_of
 from ._validation._validator import SpecInput as WorkflowSource
@@ -51,7 +50,6 @@ class RegistryEntry:
         implementation: the callable of a component (``None`` for a workflow).
         required_inputs: input names a step must give (those without defaults).
         takes_context: whether the callable takes a ``ctx`` argument.
-        plan: the dependency graph of a workflow.
         takes_any_input: whether the callable takes ``**kwargs`` and declares
             no inputs, so that any input name is accepted.
     """
@@ -62,7 +60,6 @@ class RegistryEntry:
     implementation: Any = None
     required_inputs: frozenset[str] = frozenset()
     takes_context: bool = False
-    plan: Plan | None = None
     takes_any_input: bool = False
 
 
@@ -310,7 +307,7 @@ def make_workflow_entry(component_id: str | None, source: WorkflowSource) -> Reg
     spec = load_workflow(source)
     if component_id is not None and component_id != spec.id:
         spec = attrs.evolve(spec, id=component_id)
-    return RegistryEntry(WORKFLOW, spec.id, spec, plan=compile_plan(spec))
+    return RegistryEntry(WORKFLOW, spec.id, spec)
 
 
 class Registry:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from actors_wf import COMPONENT, Engine
+from actors_wf import COMPONENT, Engine, Validator
 
 THREAD_EXIT_TIMEOUT = 10.0
 
@@ -34,6 +34,16 @@ def inc(x: int) -> int:
 
 def boom(x: int = 0) -> int:
     raise ValueError(f"boom {x}")
+
+
+@pytest.fixture
+def validator() -> Iterator[Validator]:
+    """An engine's validator that knows the fixture components."""
+    from .fixture_components import register_fixture_components
+
+    with Engine() as eng:
+        register_fixture_components(eng)
+        yield eng.validator
 
 
 @pytest.fixture

@@ -185,16 +185,13 @@ def test_the_worker_loop_in_this_process(monkeypatch):
     monkeypatch.setattr("sys.stdin", types.SimpleNamespace(buffer=tasks))
     monkeypatch.setattr("sys.stdout", types.SimpleNamespace(buffer=replies))
 
-    real_run = _worker._run
+    real_heartbeat = _worker._ChildContext.heartbeat
 
-    def run_and_cancel(task, out, current):
-        if task["qualname"] == "cooperative":  # SIGTERM arrives while it waits
-            import threading
+    def heartbeat_then_sigterm(self):
+        real_heartbeat(self)
+        self.cancel()  # what the SIGTERM handler does, arriving while the component runs
 
-            threading.Timer(0.05, lambda: [c.cancel() for c in current]).start()
-        return real_run(task, out, current)
-
-    monkeypatch.setattr(_worker, "_run", run_and_cancel)
+    monkeypatch.setattr(_worker._ChildContext, "heartbeat", heartbeat_then_sigterm)
     try:
         _worker.main()
     finally:

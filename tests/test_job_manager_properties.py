@@ -67,10 +67,13 @@ OUTCOMES = ["succeed", "fail", "timeout", "cancel"]
 def test_resources_come_back_after_success_failure_timeout_and_cancel(outcomes):
     clock = ManualClock()
     with Engine(resources={"db": 2}, clock=clock, cancel_grace=1.0) as eng:
-        entered = threading.Semaphore(0)
+        progress = threading.Condition()
+        entered = [0]
 
         def work(kind: str, ctx) -> int:
-            entered.release()
+            with progress:
+                entered[0] += 1
+                progress.notify_all()
             if kind == "fail":
                 raise RuntimeError("fails")
             if kind in ("timeout", "cancel"):
@@ -100,13 +103,27 @@ def test_resources_come_back_after_success_failure_timeout_and_cancel(outcomes):
         for job, kind in zip(ids, outcomes, strict=True):
             if kind == "cancel":
                 jobs.cancel_job(job)
-        while any(not jobs.get_job(j).status.is_terminal for j in ids):
-            # Each turn: wait until someone runs, then let time pass for the timeouts.
-            if not entered.acquire(timeout=0.05):
-                clock.advance(5)
-                continue
+
+        def on_event(event) -> None:
+            if event.kind in ("JobCompleted", "JobFailed", "JobCancelled"):
+                with progress:
+                    progress.notify_all()
+
+        eng.subscribe(on_event)
+
+        def finished() -> bool:
+            return all(jobs.get_job(j).status.is_terminal for j in ids)
+
+        seen = 0
+        while True:
+            # Wait (on events, no polling) until a step starts or every job has ended.
+            with progress:
+                assert progress.wait_for(lambda s=seen: entered[0] > s or finished(), WAIT)
+                if entered[0] == seen:
+                    break
+                seen = entered[0]
             assert eng.resources.in_use["db"] <= 2
-            clock.advance(5)
+            clock.advance(5)  # the step that started may be one that waits for its timeout
         for job in ids:
             jobs.wait(job, WAIT)
         assert eng.resources.in_use == {"db": 0, "steps": 0}

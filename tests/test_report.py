@@ -34,17 +34,6 @@ def result(validator):
     return validator.validate(BROKEN)
 
 
-@pytest.fixture
-def validator():
-    from actors_wf import Engine
-
-    from .test_validation import register_fixture_components as register
-
-    with Engine() as engine:
-        register(engine)
-        yield engine.validator
-
-
 def test_text_report_quotes_the_line_with_a_caret_and_the_fix(validator, result):
     text = validator.get_visual_report(result, color=False)
     assert "error[WF201]: no component 'text.uper' is registered" in text

@@ -1,6 +1,5 @@
 import re
 from pathlib import Path
-from typing import TypedDict
 
 import pytest
 
@@ -10,44 +9,6 @@ from actors_wf._validation._problems import CATALOGUE
 FIXTURES = Path(__file__).parent / "fixtures" / "invalid"
 DOCS = Path(__file__).parent.parent / "docs" / "errors.md"
 EXPECT = re.compile(r"^# expect: (WF\d+) (\S+) line (\d+) hint: ?(.*)$")
-
-
-class Count(TypedDict):
-    words: int
-    chars: int
-
-
-def greet(name: str) -> str:
-    return f"Hello, {name}!"
-
-
-def upper(text: str) -> str:
-    return text.upper()
-
-
-def repeat(text: str, times: int = 2) -> str:
-    return " ".join([text] * times)
-
-
-def count(text: str) -> Count:
-    return {"words": len(text.split()), "chars": len(text)}
-
-
-def register_fixture_components(engine: Engine) -> None:
-    for cid, fn in [
-        ("text.greet", greet),
-        ("text.upper", upper),
-        ("text.repeat", repeat),
-        ("text.count", count),
-    ]:
-        engine.registry.register(COMPONENT, cid, None, fn)
-
-
-@pytest.fixture
-def validator():
-    with Engine() as engine:
-        register_fixture_components(engine)
-        yield engine.validator
 
 
 def test_every_code_has_a_fixture_and_an_up_to_date_doc_entry():

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from actors_wf import Engine
 
-from .test_validation import register_fixture_components
+from .fixture_components import register_fixture_components
 
 COMPONENTS = ["text.greet", "text.upper", "text.repeat", "text.count", "text.nope"]
 INPUT_NAMES = ["name", "text", "times", "nme", "extra"]

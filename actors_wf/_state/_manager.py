@@ -20,7 +20,7 @@ import attrs
 import msgpack
 from cattrs.gen import make_dict_unstructure_fn, override
 
-from .._codec import converter, dump_record, load_record
+from .._codec import converter, describe_errors, dump_record, load_record
 from .._errors import ActorsWfError, EngineClosed, InvalidTransition, JobNotFound, did_you_mean
 from .._records import JobState, StepState
 from .._spec import WorkflowSpec
@@ -430,8 +430,6 @@ def _apply_fields(state: JobState, fields: Mapping[str, Any]) -> JobState:
 
 
 def _check_types(state: JobState) -> None:
-    from .._codec import converter, describe_errors
-
     try:
         converter.structure(converter.unstructure(state), JobState)
     except Exception as exc:
