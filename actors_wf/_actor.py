@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 import pykka
 
-from ._codec import decode, encode
+from ._codec import decode_trusted, encode
 
 log = logging.getLogger("actors_wf")
 
@@ -92,7 +92,7 @@ class EngineActor(pykka.ThreadingActor):
 
     def on_receive(self, message: Any) -> Any:
         """Decode a message, run its handler and encode the reply."""
-        record = decode(message) if isinstance(message, bytes) else message
+        record = decode_trusted(message) if isinstance(message, bytes) else message
         handler = getattr(self, self.handlers[type(record)])
         reply = handler(record)
         return None if reply is None else encode(reply)

@@ -138,6 +138,35 @@ def make_strict_converter() -> cattrs.Converter:
 converter = make_strict_converter()
 
 
+def _message_hooks(conv: cattrs.Converter) -> dict[str, tuple[Callable[..., Any], type[Any]]]:
+    return {tag: (conv.get_structure_hook(cls), cls) for tag, cls in MESSAGE_TYPES.items()}
+
+
+def make_trusting_converter() -> cattrs.Converter:
+    """The converter for bytes the engine wrote or has already checked.
+
+    Same records, same layout; it only skips the per-field checks (and the
+    error paths), which cost more than the rest of a message's trip.
+    """
+    conv = make_converter(detailed_validation=False)
+    for kind in (int, float, str, bool):
+        conv.register_structure_hook(kind, _as_is)
+    return conv
+
+
+def _as_is(value: Any, _: Any) -> Any:
+    return value
+
+
+# Per message class: its unstructure hook and tag (encode), per tag: its
+# structure hook and class (decode). A dict lookup instead of cattrs' union
+# dispatch: the same hooks, a quarter of the time per message.
+_UNSTRUCTURE = {
+    cls: (converter.get_unstructure_hook(cls), tag) for tag, cls in MESSAGE_TYPES.items()
+}
+_TRUSTED = _message_hooks(make_trusting_converter())
+
+
 def encode(message: Message) -> bytes:
     """Encode a message record to msgpack bytes, tag included.
 
@@ -145,15 +174,21 @@ def encode(message: Message) -> bytes:
         MessageError: a field holds a value msgpack cannot carry.
     """
     try:
-        data = converter.unstructure(message, unstructure_as=Message)
+        hook, tag = _UNSTRUCTURE[type(message)]
+        data = hook(message)
+        data[TAG_FIELD] = tag
         packed: bytes = msgpack.packb(data)
     except (TypeError, ValueError, OverflowError) as exc:
         raise MessageError(f"cannot encode {type(message).__name__}: {exc}") from exc
+    except KeyError:
+        raise MessageError(f"cannot encode {type(message).__name__}: not a message") from None
     return packed
 
 
 def decode(data: bytes) -> Message:
-    """Decode msgpack bytes into a message record.
+    """Decode msgpack bytes into a message record, checking every field.
+
+    For bytes from outside (the control interface, a user's ``handle``).
 
     Raises:
         MessageError: the bytes are not a message (truncated, unknown tag,
@@ -172,6 +207,24 @@ def decode(data: bytes) -> Message:
     except Exception as exc:
         problems = "; ".join(describe_errors(exc, path=raw[TAG_FIELD]))
         raise MessageError(f"bad {raw[TAG_FIELD]} message: {problems}") from None
+    return message
+
+
+def decode_trusted(data: bytes) -> Message:
+    """Decode bytes that :func:`encode` wrote, or that :func:`decode` has accepted.
+
+    Messages between actors take this path: no field is checked again. Bytes
+    that do not even decode still get :func:`decode`'s clear error.
+
+    Raises:
+        MessageError: as :func:`decode`.
+    """
+    try:
+        raw = msgpack.unpackb(data)
+        hook, cls = _TRUSTED[raw.pop(TAG_FIELD)]
+        message: Message = hook(raw, cls)
+    except Exception:
+        return decode(data)
     return message
 
 

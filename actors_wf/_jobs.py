@@ -16,7 +16,7 @@ from typing import Any
 import pykka
 
 from ._actor import NotifyingFuture, await_reply
-from ._codec import decode, encode
+from ._codec import decode_trusted, encode
 from ._errors import EngineClosed, JobTimeout
 from ._messages import (
     Ack,
@@ -61,7 +61,7 @@ class _Commands:
 
     def call_sync(self, message: Message, timeout: float | None = None) -> Message:
         """Send a command and block for its reply (for code with no event loop)."""
-        return decode(self.call_bytes(message, timeout))
+        return decode_trusted(self.call_bytes(message, timeout))
 
     def wait_sync(self, job_id: str, timeout: float | None = None) -> JobState:
         """Block until the job ends and return its final state (``JobManager.wait``, blocking)."""
@@ -122,7 +122,7 @@ class JobManager(_Commands):
             reply = await await_reply(self._send(message))
         except pykka.ActorDeadError:
             raise EngineClosed() from None
-        return decode(reply)
+        return decode_trusted(reply)
 
     async def create_job(
         self,

@@ -78,6 +78,21 @@ class StepState:
     output: Any = None
     error: ErrorInfo | None = None
 
+    def moved(self, status: StepStatus, **changes: Any) -> StepState:
+        """A copy in ``status``, with ``changes`` to the other fields.
+
+        What ``attrs.evolve`` does, at a third of its cost: it runs several
+        times for every step of every job.
+        """
+        fields = {
+            "step_id": self.step_id,
+            "attempts": self.attempts,
+            "output": self.output,
+            "error": self.error,
+            **changes,
+        }
+        return StepState(status=status, **fields)
+
     @property
     def started_at(self) -> float | None:
         """When the first attempt started."""

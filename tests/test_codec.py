@@ -4,7 +4,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from actors_wf import JobState, MessageError
-from actors_wf._codec import converter, decode, dump_record, encode, load_record
+from actors_wf._codec import (
+    converter,
+    decode,
+    decode_trusted,
+    dump_record,
+    encode,
+    load_record,
+)
 from actors_wf._messages import CancelJob, CreateJob, JobReply, RunStep, StepFailed, StepSucceeded
 
 from .strategies import errors, ids, job_states, plain
@@ -24,6 +31,13 @@ def test_step_messages_round_trip(job, step, attempt, output, error):
         RunStep(job, step, attempt, "c.x", {"a": output}, "urn:x", None),
     ):
         assert decode(encode(msg)) == msg
+        assert decode_trusted(encode(msg)) == msg  # the path between actors
+
+
+@given(job_states())
+def test_trusted_decoding_reads_what_the_strict_one_reads(state):
+    data = encode(JobReply(state))
+    assert decode_trusted(data) == decode(data)
 
 
 def test_messages_carry_their_stable_tag():
@@ -55,6 +69,17 @@ def test_bad_bytes_get_a_message_error_naming_the_fault(data, fragment):
     with pytest.raises(MessageError) as info:
         decode(data)
     assert fragment in str(info.value)
+
+
+@pytest.mark.parametrize("data", [b"\xc1", msgpack.packb([1]), msgpack.packb({"type": "nope"})])
+def test_trusted_decoding_of_bytes_that_are_no_message_is_still_a_clear_error(data):
+    with pytest.raises(MessageError, match="not msgpack|unknown message type"):
+        decode_trusted(data)
+
+
+def test_encoding_something_that_is_no_message_is_a_message_error():
+    with pytest.raises(MessageError, match="cannot encode JobState: not a message"):
+        encode(object.__new__(JobState))  # type: ignore[arg-type]
 
 
 def test_unencodable_value_is_a_message_error():

@@ -36,7 +36,7 @@ from .._registry import COMPONENT
 from .._spec import ComponentDefinition, RetryPolicy
 from .._state._events import Event
 from .._state._manager import StaleWrite
-from .._state._transitions import Transition, move_job, move_step_path
+from .._state._transitions import Transition, move_job, step_path
 from .._status import JobEvent, JobStatus, StepEvent, StepStatus
 from ._resources import STEPS
 from ._runtime import Runtime, plan_of
@@ -77,11 +77,15 @@ class JobActor(EngineActor):
         self.children: dict[str, pykka.ActorRef[Any]] = {}
         self.state: JobState = runtime.state.get(job_id)
         self.base = self.state  # the last stored state
+        # The steps as this handler has moved them so far. A handler changes
+        # steps here and the next JobState is made once, by ``_save``: one copy
+        # of a 1,000-step mapping per result, not one per status change.
+        self.steps: dict[str, StepState] = dict(self.state.steps)
         self.pending: list[Transition] = []  # journal entries not yet stored
         self.plan = plan_of(self.state.workflow)
         self.urn: str = self.actor_urn
         self.deadlines: dict[str, float] = {}  # step id -> total_timeout deadline (clock time)
-        steps = self.state.steps.values()
+        steps = self.steps.values()
         self.succeeded = {s.step_id for s in steps if s.status is StepStatus.SUCCEEDED}
         self.open = sum(not s.status.is_terminal for s in steps)
         self.ready: dict[str, None] = {}  # READY steps waiting for resources, in order
@@ -96,7 +100,7 @@ class JobActor(EngineActor):
         try:
             self._job(JobEvent.START, started_at=self.state.started_at or time.time())
             self.runtime.publish(Event("JobStarted", self.job_id))
-            for step in list(self.state.steps.values()):
+            for step in list(self.steps.values()):
                 if step.status is StepStatus.RETRY_WAIT:  # paused or restarted during a wait
                     self._step(step.step_id, StepEvent.WAKE, "job resumed")
             self._advance(self.plan.order)
@@ -182,7 +186,7 @@ class JobActor(EngineActor):
 
     def on_wake(self, msg: WakeStep) -> None:
         """The backoff is over: run the step again (unless the job moved on meanwhile)."""
-        step = self.state.steps.get(msg.step_id)
+        step = self.steps.get(msg.step_id)
         if step is None or step.status is not StepStatus.RETRY_WAIT:
             return
         if len(step.attempts) != msg.attempt:
@@ -213,7 +217,7 @@ class JobActor(EngineActor):
         self._job(JobEvent.RESUME, "resume_job")
         self.runtime.publish(Event("JobResumed", self.job_id))
         for step_id in sorted(self.due):
-            if self.state.steps[step_id].status is StepStatus.RETRY_WAIT:
+            if self.steps[step_id].status is StepStatus.RETRY_WAIT:
                 self._step(step_id, StepEvent.WAKE, "job resumed")
         self.due.clear()
         self._advance(self.plan.order)
@@ -233,7 +237,7 @@ class JobActor(EngineActor):
     def _retry_delay(self, step_id: str, error: ErrorInfo) -> float | None:
         """Seconds until the next attempt, or ``None`` when the step must fail now."""
         policy = self._policy(step_id)
-        attempts = len(self.state.steps[step_id].attempts)
+        attempts = len(self.steps[step_id].attempts)
         if attempts >= policy.max_attempts or _named(error.type, policy.non_retryable_errors):
             return None
         if error.type in _NEVER_RETRIED:
@@ -267,7 +271,7 @@ class JobActor(EngineActor):
         todo = list(self.plan.dependants[step_id])
         while todo:
             sid = todo.pop()
-            if self.state.steps[sid].status in (StepStatus.PENDING, StepStatus.READY):
+            if self.steps[sid].status in (StepStatus.PENDING, StepStatus.READY):
                 self._step(sid, StepEvent.SKIP, f"{step_id!r} failed")
                 todo.extend(self.plan.dependants[sid])
 
@@ -291,13 +295,13 @@ class JobActor(EngineActor):
             return
         self._cancel_idle_steps()
         for step_id, ref in self.children.items():
-            attempt = len(self.state.steps[step_id].attempts)
+            attempt = len(self.steps[step_id].attempts)
             ref.tell(encode(CancelStep(self.job_id, step_id, attempt, msg.force)))
         self._finish_cancel_if_quiet()
 
     def _cancel_children(self, *, force: bool) -> None:
         for step_id, ref in self.children.items():
-            attempt = len(self.state.steps[step_id].attempts)
+            attempt = len(self.steps[step_id].attempts)
             tell_quietly(ref, encode(CancelStep(self.job_id, step_id, attempt, force)))
         self.children.clear()
 
@@ -310,7 +314,7 @@ class JobActor(EngineActor):
         resources tell this actor when something was given back. When every
         step has ended, the job ends.
         """
-        steps = self.state.steps
+        steps = self.steps
         fresh = []
         for sid in candidates:
             status = steps[sid].status
@@ -334,7 +338,7 @@ class JobActor(EngineActor):
             if run is not None:
                 runs.append(run)
         for sid in fresh:
-            if self.state.steps[sid].status is StepStatus.PENDING:
+            if self.steps[sid].status is StepStatus.PENDING:
                 self._step(sid, StepEvent.READY)
         if self.open == 0:
             self._complete()
@@ -373,14 +377,14 @@ class JobActor(EngineActor):
     def _prepare(self, step_id: str) -> RunStep | None:
         """Move a step to RUNNING with a new attempt; ``None`` if its inputs fail."""
         spec = self.plan.step(step_id)
-        step = self.state.steps[step_id]
+        step = self.steps[step_id]
         attempt = Attempt(len(step.attempts) + 1, time.time())
         path = [StepEvent.START]
         if step.status is StepStatus.PENDING:
             path.insert(0, StepEvent.READY)
         self._steps_path(step_id, path, attempts=(*step.attempts, attempt))
         try:
-            inputs = resolve(spec.inputs, self.state.inputs, _Outputs(self.state.steps))
+            inputs = resolve(spec.inputs, self.state.inputs, _Outputs(self.steps))
         except LookupError as exc:
             error = ErrorInfo("ReferenceError", str(exc), step_id=step_id)
             failed = StepFailed(
@@ -429,7 +433,7 @@ class JobActor(EngineActor):
         **extra: Any,
     ) -> None:
         """Publish a step's end with its component and timings (for metrics)."""
-        launched = self.state.steps[step_id].attempts[attempt - 1].started_at
+        launched = self.steps[step_id].attempts[attempt - 1].started_at
         ran = started > 0  # 0: it never reached its code (input error, no component)
         self.runtime.publish(
             Event(
@@ -445,7 +449,7 @@ class JobActor(EngineActor):
         )
 
     def _complete(self) -> None:
-        outputs = {sid: s.output for sid, s in self.state.steps.items()}
+        outputs = {sid: s.output for sid, s in self.steps.items()}
         try:
             result = resolve(self.state.workflow.outputs, self.state.inputs, outputs)
         except LookupError as exc:
@@ -465,7 +469,7 @@ class JobActor(EngineActor):
             self._save()
 
     def _cancel_idle_steps(self) -> None:
-        for step in list(self.state.steps.values()):
+        for step in list(self.steps.values()):
             if step.status in (StepStatus.PENDING, StepStatus.READY, StepStatus.RETRY_WAIT):
                 self._step(step.step_id, StepEvent.CANCEL, f"job {self.state.status.value}")
 
@@ -497,10 +501,12 @@ class JobActor(EngineActor):
     def _steps_path(
         self, step_id: str, events: list[StepEvent], cause: str = "", **changes: Any
     ) -> None:
-        was = self.state.steps[step_id].status
-        self.state, entries = move_step_path(self.state, step_id, events, cause, **changes)
+        step = self.steps[step_id]
+        was = step.status
+        step, entries = step_path(self.job_id, step, events, cause, **changes)
+        self.steps[step_id] = step
         self.pending += entries
-        now = self.state.steps[step_id].status
+        now = step.status
         # Kept as we go, not recounted: a 1,000-step job must not pay O(n) per step.
         self.open += was.is_terminal - now.is_terminal
         if now is StepStatus.SUCCEEDED:
@@ -513,7 +519,7 @@ class JobActor(EngineActor):
 
         The caller stores them with the step's next status: one new state, not two.
         """
-        step = self.state.steps.get(step_id)
+        step = self.steps.get(step_id)
         live = (
             not self.state.status.is_terminal
             and step is not None
@@ -526,17 +532,20 @@ class JobActor(EngineActor):
         assert step is not None
         self.children.pop(step_id, None)
         self._give_back(step_id)
-        last = attrs.evolve(step.attempts[-1], finished_at=finished_at, error=error)
+        live_attempt = step.attempts[-1]
+        last = Attempt(live_attempt.number, live_attempt.started_at, finished_at, error)
         return (*step.attempts[:-1], last)
 
     def _save(self) -> None:
         """Store the state with its journal entries; rebase over a write made meanwhile."""
+        self.state = attrs.evolve(self.state, steps=dict(self.steps))
         for _ in range(_REBASES):
             try:
                 self.state = self.runtime.state.save(self.state, self.pending)
             except StaleWrite:
                 theirs = self.runtime.state.get(self.job_id)
                 self.state = rebase(self.base, self.state, theirs)
+                self.steps = dict(self.state.steps)
                 continue
             self.base = self.state
             self.pending = []

@@ -14,7 +14,7 @@ from typing import Any
 
 import attrs
 
-from .._records import JobState
+from .._records import JobState, StepState
 from .._status import (
     JOB_TRANSITIONS,
     STEP_TRANSITIONS,
@@ -103,16 +103,27 @@ def move_step_path(
     Raises:
         InvalidTransition: the table does not allow one of them.
     """
-    step = state.steps[step_id]
+    step, entries = step_path(state.job_id, state.steps[step_id], events, cause, **changes)
+    return state.with_step(step), entries
+
+
+def step_path(
+    job_id: str, step: StepState, events: list[StepEvent], cause: str = "", **changes: Any
+) -> tuple[StepState, list[Transition]]:
+    """One step after several moves in a row, and their journal entries.
+
+    Raises:
+        InvalidTransition: the table does not allow one of them.
+    """
     status = step.status
     entries = []
     for event in events:
-        to = next_step_status(state.job_id, step_id, status, event)
+        to = next_step_status(job_id, step.step_id, status, event)
         entries.append(
-            Transition(state.job_id, step_id, event.value, status.value, to.value, cause=cause)
+            Transition(job_id, step.step_id, event.value, status.value, to.value, cause=cause)
         )
         status = to
-    return state.with_step(attrs.evolve(step, status=status, **changes)), entries
+    return step.moved(status, **changes), entries
 
 
 def job_event_to(current: JobStatus, target: JobStatus) -> JobEvent | None:
