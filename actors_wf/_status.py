@@ -8,7 +8,17 @@ from collections.abc import Mapping
 from ._errors import InvalidTransition
 
 
-class JobStatus(enum.Enum):
+class _Fast(enum.Enum):
+    """An enum whose members hash by identity, as they compare.
+
+    ``Enum.__hash__`` hashes the member's name in Python code; the transition
+    table and every status test look members up many times per step.
+    """
+
+    __hash__ = object.__hash__
+
+
+class JobStatus(_Fast):
     """Where a job is in its life."""
 
     CREATED = "CREATED"
@@ -27,7 +37,7 @@ class JobStatus(enum.Enum):
         return self in _JOB_TERMINAL
 
 
-class StepStatus(enum.Enum):
+class StepStatus(_Fast):
     """Where a step of a job is in its life."""
 
     PENDING = "PENDING"
@@ -45,7 +55,7 @@ class StepStatus(enum.Enum):
         return self in _STEP_TERMINAL
 
 
-class JobEvent(enum.Enum):
+class JobEvent(_Fast):
     """What can happen to a job."""
 
     ENQUEUE = "enqueue"
@@ -61,7 +71,7 @@ class JobEvent(enum.Enum):
     INTERRUPT = "interrupt"
 
 
-class StepEvent(enum.Enum):
+class StepEvent(_Fast):
     """What can happen to a step."""
 
     READY = "ready"

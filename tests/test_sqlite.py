@@ -6,7 +6,14 @@ import pytest
 
 from actors_wf import COMPONENT, Engine, JobFailed, JobStatus, StateManager, StepStatus
 from actors_wf._records import Attempt
-from actors_wf._state._sqlite import SQLiteStore, StoreCorrupt, StoreError, open_store
+from actors_wf._state._sqlite import (
+    _SCHEMA_V1,
+    SCHEMA_VERSION,
+    SQLiteStore,
+    StoreCorrupt,
+    StoreError,
+    open_store,
+)
 from actors_wf._state._transitions import move_job, move_step, replay
 from actors_wf._status import JobEvent, StepEvent
 
@@ -64,6 +71,43 @@ def test_a_file_from_a_newer_schema_is_refused(tmp_path):
         db.execute("PRAGMA user_version = 99")
     with pytest.raises(StoreError, match="schema version 99, written by a newer actors_wf"):
         SQLiteStore(path)
+
+
+def test_a_file_of_schema_1_is_migrated_with_its_journal_in_order(tmp_path):
+    path = tmp_path / "jobs.db"
+    manager = StateManager(SQLiteStore(path))
+    job = manager.save(new_job())
+    job, entry = move_job(job, JobEvent.ENQUEUE, "start_job")
+    job = manager.save(job, [entry])
+    job, entry = move_job(job, JobEvent.START)
+    job, first = move_step(job, "a", StepEvent.READY)
+    job, second = move_step(job, "a", StepEvent.START)
+    job = manager.save(job, [entry, first, second])
+    history = manager.history("j1")
+    manager.close()
+    with sqlite3.connect(path, isolation_level=None) as db:  # back to the layout of schema 1
+        db.execute("ALTER TABLE journal RENAME TO journal_new")
+        _create_v1_journal(db)
+        db.execute(
+            "INSERT INTO journal (job_id, version, at, step_id, event, from_status, to_status, "
+            "cause) SELECT job_id, version, at, step_id, event, from_status, to_status, cause "
+            "FROM journal_new ORDER BY version, n"
+        )
+        db.execute("DROP TABLE journal_new")
+        db.execute("PRAGMA user_version = 1")
+    again = StateManager(SQLiteStore(path))
+    assert again.store._db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert again.history("j1") == history
+    assert [e.event for e in history] == ["enqueue", "start", "ready", "start"]
+    assert again.get("j1") == job
+    again.save(job, [])  # and it is written to as any file
+    again.close()
+
+
+def _create_v1_journal(db: sqlite3.Connection) -> None:
+    for statement in _SCHEMA_V1:
+        if "journal" in statement:
+            db.execute(statement)
 
 
 def test_corrupt_truncated_and_foreign_files_are_reported(tmp_path):
