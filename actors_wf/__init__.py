@@ -31,6 +31,7 @@ from ._spec import ComponentDefinition, InputSpec, RetryPolicy, StepSpec, Workfl
 from ._state._events import Event
 from ._state._manager import StaleWrite, StateManager
 from ._state._metrics import ComponentMetrics, Metrics
+from ._state._snapshot import Snapshot
 from ._status import JobStatus, StepStatus
 from ._validation._problems import Problem, ValidationResult, WorkflowInvalid
 from ._validation._validator import Validator, load_workflow
@@ -70,6 +71,7 @@ __all__ = [
     "Registry",
     "RegistryEntry",
     "RetryPolicy",
+    "Snapshot",
     "SpecError",
     "StaleWrite",
     "StateManager",

@@ -35,6 +35,7 @@ EXPECTED = {
     "Registry",
     "RegistryEntry",
     "RetryPolicy",
+    "Snapshot",
     "SpecError",
     "StaleWrite",
     "StateManager",

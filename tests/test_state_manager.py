@@ -2,6 +2,7 @@ import threading
 import time
 
 import attrs
+import msgpack
 import pytest
 from hypothesis import given
 
@@ -10,6 +11,7 @@ from actors_wf import (
     JobNotFound,
     JobState,
     JobStatus,
+    Snapshot,
     StaleWrite,
     StateManager,
     StepStatus,
@@ -17,7 +19,7 @@ from actors_wf import (
 )
 from actors_wf._records import StepState
 from actors_wf._spec import StepSpec
-from actors_wf._state._manager import Snapshot
+from actors_wf._state._snapshot import _PartCache
 from actors_wf._state._transitions import move_job, move_step, replay
 from actors_wf._status import JobEvent, StepEvent
 
@@ -165,6 +167,35 @@ def test_snapshot_bytes_round_trip_loses_nothing(job):
     assert Snapshot.from_bytes(snap.to_bytes()) == snap
     with pytest.raises(ValueError, match="not a snapshot"):
         Snapshot.from_bytes(snap.to_bytes()[:-3])
+
+
+def test_a_snapshot_reads_unchanged_parts_once_and_changed_ones_again():
+    job = new_job()
+    first = Snapshot.from_bytes(Snapshot("j1", 1, 1.0, job).to_bytes())
+    moved = job.with_step(attrs.evolve(job.steps["a"], status=StepStatus.READY))
+    second = Snapshot.from_bytes(Snapshot("j1", 2, 2.0, moved).to_bytes())
+    assert second.state == moved and first.state == job
+    assert second.state.steps["b"] is first.state.steps["b"]  # read once, shared
+    assert second.state.steps["a"] is not first.state.steps["a"]
+    assert second.state.workflow is first.state.workflow
+
+
+def test_bytes_of_another_layout_or_with_a_damaged_part_are_not_a_snapshot():
+    good = msgpack.unpackb(Snapshot("j1", 1, 1.0, new_job()).to_bytes())
+    with pytest.raises(ValueError, match="not a snapshot: layout 1, this version reads 2"):
+        Snapshot.from_bytes(msgpack.packb([1, *good[1:]]))
+    with pytest.raises(ValueError, match="not a snapshot: expected bytes for a StepState"):
+        Snapshot.from_bytes(msgpack.packb([*good[:-1], ["a"]]))
+    with pytest.raises(ValueError, match="not a snapshot"):
+        Snapshot.from_bytes(msgpack.packb([*good[:-1], [b"\x93"]]))
+
+
+def test_part_caches_are_bounded():
+    cache = _PartCache(StepState, limit=2)
+    steps = [StepState(f"s{i}") for i in range(5)]
+    read = [cache.unpack(cache.pack(step)) for step in steps]
+    assert read == steps
+    assert len(cache._packed) <= 2 and len(cache._read) <= 2
 
 
 def test_describe_and_history_for_people(state):

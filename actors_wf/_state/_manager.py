@@ -17,15 +17,13 @@ from concurrent.futures import Future, InvalidStateError
 from typing import Any
 
 import attrs
-import msgpack
-from cattrs.gen import make_dict_unstructure_fn, override
 
-from .._codec import converter, describe_errors, dump_record, load_record
+from .._codec import converter, describe_errors
 from .._errors import ActorsWfError, EngineClosed, InvalidTransition, JobNotFound, did_you_mean
 from .._records import JobState, StepState
-from .._spec import WorkflowSpec
 from .._status import JobStatus, StepStatus, allowed_job_events
 from ._describe import describe_job, diff_states
+from ._snapshot import Snapshot
 from ._store import MemoryStore, Store
 from ._transitions import (
     Transition,
@@ -54,80 +52,6 @@ class StaleWrite(ActorsWfError, RuntimeError):
             f"job {job_id}: write based on version {expected} refused, "
             f"the stored version is {found}; reload the job and apply the change again"
         )
-
-
-@attrs.frozen
-class Snapshot:
-    """A job's state at one moment; immutable.
-
-    Attributes:
-        job_id: the job.
-        version: the job's version when taken.
-        taken_at: wall-clock seconds since the epoch.
-        state: the :class:`JobState`.
-    """
-
-    job_id: str
-    version: int
-    taken_at: float
-    state: JobState
-
-    def to_bytes(self) -> bytes:
-        """Msgpack bytes (through the codec); :meth:`from_bytes` reads them back.
-
-        The workflow spec, the same for every snapshot of every job of it, is
-        converted once and embedded as bytes.
-        """
-        body = _state_without_workflow(self.state)
-        spec = _spec_bytes(self.state.workflow)
-        packed: bytes = msgpack.packb([self.job_id, self.version, self.taken_at, spec, body])
-        return packed
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> Snapshot:
-        """Read a snapshot written by :meth:`to_bytes`.
-
-        Raises:
-            ValueError: the bytes are not a snapshot.
-        """
-        try:
-            job_id, version, taken_at, spec, body = msgpack.unpackb(data)
-            state = converter.structure({**body, "workflow": _PLACEHOLDER}, JobState)
-            state = attrs.evolve(state, workflow=_spec_from_bytes(spec))
-            return cls(job_id, version, taken_at, state)
-        except Exception as exc:
-            raise ValueError(f"not a snapshot: {exc}") from None
-
-
-_state_without_workflow = make_dict_unstructure_fn(
-    JobState, converter, workflow=override(omit=True)
-)
-_PLACEHOLDER = {"id": "-", "steps": []}
-# Converted workflow specs, both ways; specs are immutable and few.
-_SPEC_BYTES: dict[int, tuple[WorkflowSpec, bytes]] = {}
-_SPECS: dict[bytes, WorkflowSpec] = {}
-_CACHE_LIMIT = 256
-
-
-def _spec_bytes(spec: WorkflowSpec) -> bytes:
-    hit = _SPEC_BYTES.get(id(spec))
-    if hit is not None and hit[0] is spec:
-        return hit[1]
-    data: bytes = dump_record(spec)
-    if len(_SPEC_BYTES) >= _CACHE_LIMIT:
-        _SPEC_BYTES.clear()
-    _SPEC_BYTES[id(spec)] = (spec, data)  # keeps spec alive, so its id is not reused
-    return data
-
-
-def _spec_from_bytes(data: bytes) -> WorkflowSpec:
-    spec = _SPECS.get(data)
-    if spec is None:
-        spec = load_record(data, WorkflowSpec)
-        if len(_SPECS) >= _CACHE_LIMIT:
-            _SPECS.clear()
-        _SPECS[data] = spec
-    return spec
 
 
 class StateManager:
