@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import queue
 import threading
 from collections.abc import Callable
 from typing import Any, ClassVar
@@ -89,6 +90,13 @@ class EngineActor(pykka.ThreadingActor):
     @staticmethod
     def _create_future() -> NotifyingFuture:
         return NotifyingFuture()
+
+    @staticmethod
+    def _create_actor_inbox() -> queue.SimpleQueue[Any]:
+        # Pykka's default, queue.Queue, locks and waits in Python code; the C
+        # SimpleQueue does the same job (put, get, empty) at a fraction of the
+        # cost, on every message of every step.
+        return queue.SimpleQueue()
 
     def on_receive(self, message: Any) -> Any:
         """Decode a message, run its handler and encode the reply."""

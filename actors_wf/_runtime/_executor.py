@@ -26,6 +26,7 @@ from .._registry import CONTEXT_PARAM, RegistryEntry
 from .._types import parse_type
 
 log = logging.getLogger("actors_wf.executor")
+_COMPONENT_LOG = logging.getLogger("actors_wf.component")
 
 
 # (job_id, step_id, attempt) of the attempt this thread runs, for LogContextFilter.
@@ -71,7 +72,6 @@ class StepContext:
         job_id: the job.
         step_id: the step.
         attempt: the attempt number, 1 for the first.
-        log: a logger whose records carry the job, step and attempt.
     """
 
     def __init__(
@@ -85,10 +85,17 @@ class StepContext:
         self._killer: Callable[[], bool] | None = None
         self._on_cancel: Callable[[], object] | None = None
         self._cancelled = threading.Event()
-        self.log = logging.LoggerAdapter(
-            logging.getLogger("actors_wf.component"),
-            {"job_id": job_id, "step_id": step_id, "attempt": attempt},
-        )
+        self._log: logging.LoggerAdapter[logging.Logger] | None = None
+
+    @property
+    def log(self) -> logging.LoggerAdapter[logging.Logger]:
+        """A logger whose records carry the job, step and attempt (made when first used)."""
+        if self._log is None:
+            self._log = logging.LoggerAdapter(
+                _COMPONENT_LOG,
+                {"job_id": self.job_id, "step_id": self.step_id, "attempt": self.attempt},
+            )
+        return self._log
 
     @property
     def cancelled(self) -> bool:
@@ -234,7 +241,6 @@ class ThreadExecutor:
             max_workers=max_workers, thread_name_prefix="actors_wf-step"
         )
         self._inflight: set[Future[bytes]] = set()
-        self._lock = threading.Lock()
 
     def start(self, entry: RegistryEntry, msg: RunStep, ctx: StepContext) -> Future[bytes]:
         """Run one attempt on a worker thread; the future holds its encoded outcome."""
@@ -243,14 +249,10 @@ class ThreadExecutor:
     def submit(self, fn: Callable[..., bytes], *args: Any) -> Future[bytes]:
         """Schedule ``fn(*args)``; the future holds its encoded outcome."""
         future = self._pool.submit(fn, *args)
-        with self._lock:
-            self._inflight.add(future)
-        future.add_done_callback(self._forget)
+        # set.add, set.discard and set(...) are atomic (one C call under the GIL).
+        self._inflight.add(future)
+        future.add_done_callback(self._inflight.discard)
         return future
-
-    def _forget(self, future: Future[bytes]) -> None:
-        with self._lock:
-            self._inflight.discard(future)
 
     def shutdown(self, timeout: float = 10.0) -> bool:
         """Stop the pool, waiting up to ``timeout`` for running calls.
@@ -260,8 +262,7 @@ class ThreadExecutor:
             cannot be killed, so they run on and their results are dropped.
         """
         self._pool.shutdown(wait=False, cancel_futures=True)
-        with self._lock:
-            running = set(self._inflight)
+        running = set(self._inflight)
         _, not_done = wait_futures(running, timeout=timeout)
         if not_done:
             log.error(

@@ -97,6 +97,7 @@ class JobActor(EngineActor):
 
     def on_start(self) -> None:
         """Move the job to RUNNING and start every step that can start."""
+        self.runtime.jobs[self.urn] = self.actor_ref
         try:
             self._job(JobEvent.START, started_at=self.state.started_at or time.time())
             self.runtime.publish(Event("JobStarted", self.job_id))
@@ -125,6 +126,7 @@ class JobActor(EngineActor):
         """Cancel every attempt still running (engine shutdown)."""
         self._cancel_children(force=True)
         self._give_back_all()
+        self.runtime.jobs.pop(self.urn, None)
 
     # -- handlers -----------------------------------------------------------
 

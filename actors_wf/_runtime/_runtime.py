@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import attrs
+import pykka
 
 from .._clock import Clock, SystemClock
 from .._plan import Plan, compile_plan
@@ -32,6 +35,7 @@ class Runtime:
         cancel_grace: seconds a stopping attempt gets before it is forced.
         processes: the executor of process-isolated components.
         resources: step slots and declared resources, shared by all jobs.
+        jobs: the running JobActors by URN (each adds and removes itself).
     """
 
     state: StateManager
@@ -44,6 +48,9 @@ class Runtime:
     cancel_grace: float = 5.0
     processes: ProcessExecutor | None = None
     resources: Resources = attrs.Factory(lambda: Resources({STEPS: 64}))
+    # Running JobActors by URN, where their StepActors send outcomes. Pykka's
+    # ActorRegistry.get_by_urn scans every actor under a lock: O(actors) per step.
+    jobs: dict[str, pykka.ActorRef[Any]] = attrs.Factory(dict)
 
     def executor_for(self, entry: RegistryEntry) -> ThreadExecutor | ProcessExecutor:
         """The executor a component runs on: its isolation mode's."""

@@ -94,7 +94,7 @@ class StepActor(EngineActor):
 
     def on_run(self, msg: RunStep) -> None:
         """Hand the call to the executor and arm the attempt's timers."""
-        job = self.job = pykka.ActorRegistry.get_by_urn(msg.reply_to)
+        job = self.job = self.runtime.jobs.get(msg.reply_to)
         self.state = StepActorState(run=msg)
         try:
             entry = self.runtime.registry.lookup(COMPONENT, msg.component)
