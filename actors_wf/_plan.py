@@ -7,6 +7,7 @@ dollar. References may sit inside lists and dicts of a step's inputs.
 
 from __future__ import annotations
 
+import collections
 import functools
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -212,10 +213,11 @@ def _toposort(
     for sid in ids:
         for d in deps[sid]:
             users[d].append(sid)
-    queue = [sid for sid in ids if waiting[sid] == 0]
+    # First in, first out: with few slots, steps start in the order they are written.
+    queue = collections.deque(sid for sid in ids if waiting[sid] == 0)
     order: list[str] = []
     while queue:
-        sid = queue.pop()
+        sid = queue.popleft()
         order.append(sid)
         for user in users[sid]:
             waiting[user] -= 1

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import queue
 import statistics
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import msgpack
 import pykka
 
 from actors_wf import COMPONENT, Engine
@@ -32,6 +35,66 @@ class Stepper(pykka.ThreadingActor):
         return self.pool.submit(noop, message).result()
 
 
+class _Inbox(pykka.ThreadingActor):
+    @staticmethod
+    def _create_actor_inbox() -> queue.SimpleQueue[Any]:
+        return queue.SimpleQueue()  # as the engine's actors
+
+
+class _FloorStep(_Inbox):
+    """A step actor that does nothing but hand the call over and report it."""
+
+    def __init__(self, pool: ThreadPoolExecutor, job: pykka.ActorRef[Any]) -> None:
+        super().__init__()
+        self.pool, self.job = pool, job
+
+    def on_receive(self, message: Any) -> None:
+        run = msgpack.unpackb(message)
+        if run["t"] != "run":
+            return
+        me, job = self.actor_ref, self.job
+
+        def deliver(future: Any) -> None:
+            job.tell(future.result())
+            me.tell(msgpack.packb({"t": "ended"}))
+
+        self.pool.submit(
+            lambda: msgpack.packb({"t": "ok", "s": noop(run["s"])})
+        ).add_done_callback(deliver)
+
+
+class _FloorJob(_Inbox):
+    """A job actor that starts the next step when one reports, and nothing else."""
+
+    def __init__(self, n: int, done: threading.Event) -> None:
+        super().__init__()
+        self.n, self.done = n, done
+        self.step: pykka.ActorRef[Any] | None = None
+
+    def on_receive(self, message: Any) -> None:
+        if isinstance(message, pykka.ActorRef):
+            self.step = message
+            return
+        result = msgpack.unpackb(message)
+        if result["s"] >= self.n:
+            self.done.set()
+        elif self.step is not None:
+            self.step.tell(msgpack.packb({"t": "run", "s": result["s"] + 1}))
+
+
+def topology_floor(n: int, pool: ThreadPoolExecutor) -> None:
+    """The engine's hops per step with none of its work: job actor -> step actor ->
+    worker thread -> job actor (and step actor), each message msgpack bytes."""
+    done = threading.Event()
+    job = _FloorJob.start(n, done)
+    step = _FloorStep.start(pool, job)
+    job.tell(step)
+    job.tell(msgpack.packb({"t": "ok", "s": 0}))
+    done.wait(60)
+    step.stop()
+    job.stop()
+
+
 def raw_chain(n: int, pool: ThreadPoolExecutor) -> None:
     ref = Stepper.start(pool)
     x = 0
@@ -53,6 +116,14 @@ def run() -> list[Row]:
         engine.registry.register_workflow(fan_out(n))
         with ThreadPoolExecutor(1) as pool:
             raw = per_step(sample(lambda: raw_chain(n, pool), 5, warmup=1), n)
+            floor = per_step(sample(lambda: topology_floor(n, pool), 5, warmup=1), n)
+        rows.append(
+            summarise(
+                "floor: the engine's 3 hops per step, no work",
+                floor,
+                baseline=("pykka ask + pool per step", raw),
+            )
+        )
         chain = per_step(sample(lambda: engine.run(f"linear{n}", timeout=120), 5, warmup=1), n)
         rows.append(
             summarise(

@@ -172,7 +172,7 @@ class JobActor(EngineActor):
     def _retry(self, msg: StepFailed, delay: float, closed: tuple[Attempt, ...]) -> None:
         cause = f"{msg.error.type}; attempt {msg.attempt + 1} in {delay:.3g}s"
         self._step(msg.step_id, StepEvent.RETRY, cause, error=msg.error, attempts=closed)
-        self._save()
+        self._advance([])  # saves, and starts a READY step the freed slot lets in
         me, wake = self.actor_ref, encode(WakeStep(self.job_id, msg.step_id, msg.attempt))
         self.runtime.clock.call_later(delay, lambda: tell_quietly(me, wake))
         # Published once the timer is set, so that a test driving a ManualClock
@@ -369,7 +369,8 @@ class JobActor(EngineActor):
     def _give_back(self, step_id: str) -> None:
         need = self.held.pop(step_id, None)
         if need is not None:
-            self.runtime.resources.release(need)
+            # Not told itself: every handler that gives back goes on to _advance.
+            self.runtime.resources.release(need, self.urn)
 
     def _give_back_all(self) -> None:
         self.runtime.resources.forget(self.urn)
@@ -540,6 +541,8 @@ class JobActor(EngineActor):
 
     def _save(self) -> None:
         """Store the state with its journal entries; rebase over a write made meanwhile."""
+        if not self.pending:
+            return  # every change comes with a journal entry: nothing moved
         self.state = attrs.evolve(self.state, steps=dict(self.steps))
         for _ in range(_REBASES):
             try:

@@ -44,13 +44,20 @@ class Resources:
                 self._used[name] += amount
             return True
 
-    def release(self, need: Mapping[str, int]) -> None:
-        """Give ``need`` back and tell the waiters, oldest first."""
+    def release(self, need: Mapping[str, int], owner: str | None = None) -> None:
+        """Give ``need`` back and tell the waiters, oldest first.
+
+        ``owner``, the one giving back, is not told: it is about to try again
+        itself. It stays registered, so a later release still tells it.
+        """
         with self._lock:
             for name, amount in need.items():
                 self._used[name] -= amount
+            mine = self._waiters.pop(owner, None) if owner is not None else None
             waiters = list(self._waiters.values())
             self._waiters.clear()
+            if mine is not None:
+                self._waiters[owner] = mine  # type: ignore[index]
         for notify in waiters:
             notify()
 
