@@ -306,3 +306,68 @@ def test_cancel_waits_for_a_cooperative_step_and_force_skips_the_grace(engine, c
     release.set()
     assert state.status is JobStatus.CANCELLED
     assert state.steps["s"].status is StepStatus.CANCELLED
+
+
+def test_a_cancel_and_the_return_of_the_call_settle_once():
+    from actors_wf import StepContext
+
+    done = StepContext("j", "s", 1)
+    assert done.returned()
+    assert not done.cancel() and not done.cancelled  # nothing left to stop
+    hooks: list[int] = []
+    stopping = StepContext("j", "s", 1)
+    stopping.on_cancel(lambda: hooks.append(1))
+    assert stopping.cancel() and stopping.cancelled and hooks == [1]
+    assert not stopping.returned()  # the engine then waits for AttemptEnded
+    for _ in range(200):  # racing from two threads: exactly one side wins
+        ctx = StepContext("j", "s", 1)
+        start = threading.Barrier(2)
+        won: list[bool] = []
+
+        def finish(
+            ctx: StepContext = ctx, start: threading.Barrier = start, won: list[bool] = won
+        ) -> None:
+            start.wait()
+            won.append(ctx.returned())
+
+        worker = threading.Thread(target=finish)
+        worker.start()
+        start.wait()
+        cancelled = ctx.cancel()
+        worker.join()
+        assert cancelled != won[0]
+        assert ctx.cancelled is cancelled
+
+
+def test_a_cancel_after_the_call_returned_changes_nothing_and_the_actor_serves_on(engine):
+    import pykka
+
+    from actors_wf._codec import decode, encode
+    from actors_wf._messages import CancelStep, RunStep, StepSucceeded
+    from actors_wf._runtime._step_actor import StepActor
+
+    got: list[object] = []
+    arrived = threading.Semaphore(0)
+
+    class Job(pykka.ThreadingActor):
+        def on_receive(self, message: bytes) -> None:
+            got.append(decode(message))
+            arrived.release()
+
+    engine.registry.register(COMPONENT, "t.quick", None, lambda: "ok")
+    runtime = engine._runtime
+    job = Job.start()
+    runtime.jobs["urn:test-job"] = job
+    try:
+        step = runtime.steps.acquire(lambda: StepActor.start(runtime))
+        for attempt in (1, 2, 3):
+            step.tell(encode(RunStep("j", "a", attempt, "t.quick", {}, "urn:test-job")))
+            assert arrived.acquire(timeout=WAIT)
+            # Too late: the call has returned. A forced cancel that still took
+            # effect would report StepCancelled at once, before the next outcome.
+            step.tell(encode(CancelStep("j", "a", attempt, force=True)))
+    finally:
+        runtime.jobs.pop("urn:test-job")
+        job.stop()
+    assert [type(m) for m in got] == [StepSucceeded] * 3
+    assert [m.attempt for m in got] == [1, 2, 3]  # type: ignore[attr-defined]

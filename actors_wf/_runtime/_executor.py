@@ -85,6 +85,8 @@ class StepContext:
         self._killer: Callable[[], bool] | None = None
         self._on_cancel: Callable[[], object] | None = None
         self._cancelled = threading.Event()
+        self._ending = threading.Lock()  # decides between a cancel and the call's return
+        self._returned = False
         self._log: logging.LoggerAdapter[logging.Logger] | None = None
 
     @property
@@ -115,11 +117,32 @@ class StepContext:
         """Tell the engine the component is alive (see ``heartbeat_timeout``)."""
         self.last_heartbeat = self._now()
 
-    def cancel(self) -> None:
-        """Ask the component to stop (called by the engine)."""
-        self._cancelled.set()
+    def cancel(self) -> bool:
+        """Ask the component to stop (called by the engine).
+
+        Returns:
+            ``False`` when the call had already returned (see :meth:`returned`):
+            there is nothing to stop.
+        """
+        with self._ending:
+            if self._returned:
+                return False
+            self._cancelled.set()
         if self._on_cancel is not None:
             self._on_cancel()
+        return True
+
+    def returned(self) -> bool:
+        """Record that the call has returned, unless a cancel came first (called by the engine).
+
+        Exactly one of this and :meth:`cancel` wins: ``True`` here means no
+        cancel ever reaches this attempt.
+        """
+        with self._ending:
+            if self._cancelled.is_set():
+                return False
+            self._returned = True
+            return True
 
     def on_cancel(self, hook: Callable[[], object]) -> None:
         """Set what else a cancel does (process mode: SIGTERM to the worker)."""

@@ -2,9 +2,12 @@
 
 The component runs on an executor; this actor's loop stays free, so a
 ``CancelStep`` or a timeout takes effect the moment it arrives. The outcome
-goes from the worker straight to the JobActor (one hop less on every step);
-this actor is told when the call ended, and only then goes back to the pool,
-so an attempt is owned by exactly one actor for as long as its code runs.
+goes from the worker straight to the JobActor (one hop less on every step).
+This actor goes back to the pool only once the call has returned, so an
+attempt is owned by exactly one actor for as long as its code runs: told so
+(``AttemptEnded``) when it has timers armed or is stopping the attempt;
+otherwise the worker puts it back itself (``StepContext.returned`` settles
+the race with a cancel), which saves a message and a thread wake-up per step.
 
 Stopping an attempt (a cancel, a timeout): the component is asked to stop
 (``ctx.cancelled``); the attempt's end is awaited for the grace period
@@ -105,20 +108,29 @@ class StepActor(EngineActor):
             return
         clock = self.runtime.clock
         ctx = self.ctx = StepContext(msg.job_id, msg.step_id, msg.attempt, clock.now)
-        me = self.actor_ref
-        ended = encode(AttemptEnded(msg.job_id, msg.step_id, msg.attempt))
-
-        def deliver(future: Future[bytes]) -> None:
-            # Runs on the worker thread: only tells, never blocks.
-            if not future.cancelled() and not ctx.cancelled and job is not None:
-                tell_quietly(job, future.result())
-            tell_quietly(me, ended)
-
+        me, pool = self.actor_ref, self.runtime.steps
+        self.timers = []
         # Timers first: once the component runs, its deadlines are set (tests rely on it).
         if msg.timeout is not None:
             self._later(msg.timeout, AttemptTimedOut(msg.job_id, msg.step_id, msg.attempt))
         if msg.heartbeat_timeout is not None:
             self._watch_heartbeat(msg)
+        # With no timer armed, nothing but a cancel can still concern this attempt
+        # once its call has returned; ctx.returned() settles that race. Then the
+        # worker frees this actor itself: no AttemptEnded, one wake-up less.
+        quiet = not self.timers
+
+        def deliver(future: Future[bytes]) -> None:
+            # Runs on the worker thread: only tells, never blocks.
+            if quiet and ctx.returned():
+                if not future.cancelled() and job is not None:
+                    tell_quietly(job, future.result())
+                pool.release(me)
+                return
+            if not future.cancelled() and not ctx.cancelled and job is not None:
+                tell_quietly(job, future.result())
+            tell_quietly(me, encode(AttemptEnded(msg.job_id, msg.step_id, msg.attempt)))
+
         self.runtime.executor_for(entry).start(entry, msg, ctx).add_done_callback(deliver)
 
     def _watch_heartbeat(self, msg: RunStep) -> None:
@@ -153,7 +165,10 @@ class StepActor(EngineActor):
     def _stop_attempt(self, why: str, *, force: bool) -> None:
         run = self.state.run
         assert run is not None and self.ctx is not None
-        self.ctx.cancel()
+        if not self.ctx.cancel():
+            # The call returned first: its outcome is on its way to the JobActor
+            # and the worker has put this actor back in the pool.
+            return
         self.state = attrs.evolve(self.state, stopping=why)
         grace = GraceOver(run.job_id, run.step_id, run.attempt)
         if force:
@@ -230,6 +245,5 @@ class StepActor(EngineActor):
         """A stop (engine shutdown) still signals a running component to stop."""
         for timer in self.timers:
             timer.cancel()
-        if self.ctx is not None:
-            self.ctx.cancel()
+        if self.ctx is not None and self.ctx.cancel():  # False: that call has returned
             self.ctx.kill()
