@@ -543,14 +543,15 @@ class JobActor(EngineActor):
         """Store the state with its journal entries; rebase over a write made meanwhile."""
         if not self.pending:
             return  # every change comes with a journal entry: nothing moved
-        self.state = attrs.evolve(self.state, steps=dict(self.steps))
+        steps = dict(self.steps)  # the stored record's own: self.steps moves on
         for _ in range(_REBASES):
             try:
-                self.state = self.runtime.state.save(self.state, self.pending)
+                self.state = self.runtime.state.save(self.state, self.pending, steps=steps)
             except StaleWrite:
                 theirs = self.runtime.state.get(self.job_id)
-                self.state = rebase(self.base, self.state, theirs)
-                self.steps = dict(self.state.steps)
+                self.state = rebase(self.base, attrs.evolve(self.state, steps=steps), theirs)
+                steps = self.state.steps
+                self.steps = dict(steps)
                 continue
             self.base = self.state
             self.pending = []

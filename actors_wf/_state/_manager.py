@@ -113,11 +113,14 @@ class StateManager:
 
     # -- writes (the runtime's) -------------------------------------------------------
 
-    def save(self, state: JobState, entries: Sequence[Transition] = ()) -> JobState:
+    def save(
+        self, state: JobState, entries: Sequence[Transition] = (), **changes: Any
+    ) -> JobState:
         """Store ``state`` as the next version of its job, with its journal entries.
 
         ``state.version`` is the version it was computed from (0 for a new
-        job); the stored record carries that plus one.
+        job); the stored record carries that plus one, and ``changes`` (fields
+        of ``JobState``), made in the same new record.
 
         Raises:
             StaleWrite: another write got there first; nothing was written.
@@ -125,7 +128,7 @@ class StateManager:
         new = state.version == 0
         if not new:
             self._refuse_if_final(state, entries)
-        stored = attrs.evolve(state, version=state.version + 1)
+        stored = attrs.evolve(state, version=state.version + 1, **changes)
         if not self.store.commit(stored, entries, None if new else state.version):
             current = self.store.load(state.job_id)
             raise StaleWrite(state.job_id, state.version, current.version if current else -1)

@@ -127,12 +127,16 @@ class MetricsRecorder:
         counter = _STEP_COUNTERS.get(event.kind)
         if counter is None or event.component is None:
             return
+        component = event.component
         with self._lock:
-            self._counts.setdefault(event.component, collections.Counter())[counter] += 1
+            counts = self._counts.get(component)
+            if counts is None:  # not setdefault: that would build a Counter per event
+                counts = self._counts[component] = collections.Counter()
+            counts[counter] += 1
             if event.duration is not None:
-                self._sample(self._durations, event.component, event.duration)
+                self._sample(self._durations, component, event.duration)
             if event.queue_wait is not None:
-                self._sample(self._waits, event.component, event.queue_wait)
+                self._sample(self._waits, component, event.queue_wait)
             if counter != "started":
                 now = self._now()
                 self._finished.append(now)
@@ -141,7 +145,10 @@ class MetricsRecorder:
                     self._finished.popleft()
 
     def _sample(self, table: dict[str, collections.deque[float]], key: str, value: float) -> None:
-        table.setdefault(key, collections.deque(maxlen=self._window)).append(value)
+        samples = table.get(key)
+        if samples is None:
+            samples = table[key] = collections.deque(maxlen=self._window)
+        samples.append(value)
 
     def snapshot(self, job_statuses: Iterable[str], dropped: int) -> Metrics:
         """The figures now."""
