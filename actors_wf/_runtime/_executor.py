@@ -218,6 +218,14 @@ def output_problem(entry: RegistryEntry, msg: RunStep, output: Any) -> ErrorInfo
     )
 
 
+def _call(fn: Callable[..., bytes], args: tuple[Any, ...], deliver: Deliver) -> None:
+    outcome = fn(*args)
+    try:
+        deliver(outcome)
+    except Exception:  # an engine bug; the pool would keep it in a future nobody reads
+        log.exception("delivering the outcome of %s failed", getattr(fn, "__name__", fn))
+
+
 def run_attempt(entry: RegistryEntry, msg: RunStep, ctx: StepContext) -> bytes:
     """Run one attempt and return its encoded outcome message."""
     started = time.time()
@@ -256,6 +264,9 @@ def run_attempt(entry: RegistryEntry, msg: RunStep, ctx: StepContext) -> bytes:
         return encode(StepFailed(msg.job_id, msg.step_id, msg.attempt, error, started, finished))
 
 
+Deliver = Callable[[bytes], None]
+
+
 class ThreadExecutor:
     """Runs attempts on a pool of worker threads."""
 
@@ -263,19 +274,29 @@ class ThreadExecutor:
         self._pool = ThreadPoolExecutor(
             max_workers=max_workers, thread_name_prefix="actors_wf-step"
         )
-        self._inflight: set[Future[bytes]] = set()
+        # Calls not known to be done, for shutdown to wait on. Pruned as it
+        # grows, instead of a done-callback per call (each takes the future's lock).
+        self._inflight: set[Future[None]] = set()
+        self._prune_at = 2 * max_workers + 64
+        self._lock = threading.Lock()
 
-    def start(self, entry: RegistryEntry, msg: RunStep, ctx: StepContext) -> Future[bytes]:
-        """Run one attempt on a worker thread; the future holds its encoded outcome."""
-        return self.submit(run_attempt, entry, msg, ctx)
+    def start(
+        self, entry: RegistryEntry, msg: RunStep, ctx: StepContext, deliver: Deliver
+    ) -> None:
+        """Run one attempt on a worker thread, then ``deliver`` its encoded outcome there."""
+        self.run(run_attempt, (entry, msg, ctx), deliver)
 
-    def submit(self, fn: Callable[..., bytes], *args: Any) -> Future[bytes]:
-        """Schedule ``fn(*args)``; the future holds its encoded outcome."""
-        future = self._pool.submit(fn, *args)
-        # set.add, set.discard and set(...) are atomic (one C call under the GIL).
-        self._inflight.add(future)
-        future.add_done_callback(self._inflight.discard)
-        return future
+    def run(self, fn: Callable[..., bytes], args: tuple[Any, ...], deliver: Deliver) -> None:
+        """Schedule ``fn(*args)``; its result goes to ``deliver``, on the same worker thread.
+
+        The worker does both: no future callbacks, no second thread.
+        """
+        future = self._pool.submit(_call, fn, args, deliver)
+        with self._lock:
+            self._inflight.add(future)
+            if len(self._inflight) > self._prune_at:
+                self._inflight = {f for f in self._inflight if not f.done()}
+                self._prune_at = 2 * len(self._inflight) + 64
 
     def shutdown(self, timeout: float = 10.0) -> bool:
         """Stop the pool, waiting up to ``timeout`` for running calls.
@@ -285,7 +306,8 @@ class ThreadExecutor:
             cannot be killed, so they run on and their results are dropped.
         """
         self._pool.shutdown(wait=False, cancel_futures=True)
-        running = set(self._inflight)
+        with self._lock:
+            running = {f for f in self._inflight if not f.done()}
         _, not_done = wait_futures(running, timeout=timeout)
         if not_done:
             log.error(

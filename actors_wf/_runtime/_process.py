@@ -20,14 +20,13 @@ import subprocess
 import sys
 import threading
 import time
-from concurrent.futures import Future
 from typing import Any
 
 from .._codec import encode
 from .._messages import RunStep, StepFailed, StepSucceeded
 from .._records import ErrorInfo
 from .._registry import RegistryEntry, import_path
-from ._executor import StepContext, ThreadExecutor, input_problem, output_problem
+from ._executor import Deliver, StepContext, ThreadExecutor, input_problem, output_problem
 from ._frames import read_frame, write_frame
 
 log = logging.getLogger("actors_wf.process")
@@ -135,9 +134,11 @@ class ProcessExecutor:
         self.threads = threads
         self.pool = pool
 
-    def start(self, entry: RegistryEntry, msg: RunStep, ctx: StepContext) -> Future[bytes]:
-        """Run the attempt in a worker; the future holds its encoded outcome."""
-        return self.threads.submit(run_in_process, self.pool, entry, msg, ctx)
+    def start(
+        self, entry: RegistryEntry, msg: RunStep, ctx: StepContext, deliver: Deliver
+    ) -> None:
+        """Run the attempt in a worker process, then ``deliver`` its encoded outcome."""
+        self.threads.run(run_in_process, (self.pool, entry, msg, ctx), deliver)
 
 
 def run_in_process(

@@ -25,7 +25,6 @@ no longer owns is stale and ignored.
 from __future__ import annotations
 
 import logging
-from concurrent.futures import Future
 from typing import Any, ClassVar
 
 import attrs
@@ -120,18 +119,18 @@ class StepActor(EngineActor):
         # worker frees this actor itself: no AttemptEnded, one wake-up less.
         quiet = not self.timers
 
-        def deliver(future: Future[bytes]) -> None:
+        def deliver(outcome: bytes) -> None:
             # Runs on the worker thread: only tells, never blocks.
             if quiet and ctx.returned():
-                if not future.cancelled() and job is not None:
-                    tell_quietly(job, future.result())
+                if job is not None:
+                    tell_quietly(job, outcome)
                 pool.release(me)
                 return
-            if not future.cancelled() and not ctx.cancelled and job is not None:
-                tell_quietly(job, future.result())
+            if not ctx.cancelled and job is not None:
+                tell_quietly(job, outcome)
             tell_quietly(me, encode(AttemptEnded(msg.job_id, msg.step_id, msg.attempt)))
 
-        self.runtime.executor_for(entry).start(entry, msg, ctx).add_done_callback(deliver)
+        self.runtime.executor_for(entry).start(entry, msg, ctx, deliver)
 
     def _watch_heartbeat(self, msg: RunStep) -> None:
         assert msg.heartbeat_timeout is not None and self.ctx is not None

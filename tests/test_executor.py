@@ -1,0 +1,42 @@
+"""The thread executor: outcomes delivered on the worker, bounded bookkeeping, clean shutdown."""
+
+import logging
+import threading
+
+from actors_wf._runtime._executor import ThreadExecutor
+
+WAIT = 10.0
+
+
+def test_every_outcome_is_delivered_and_finished_calls_are_forgotten():
+    executor = ThreadExecutor(max_workers=1)
+    got: list[bytes] = []
+    arrived = threading.Semaphore(0)
+
+    def deliver(outcome: bytes) -> None:
+        got.append(outcome)
+        arrived.release()
+
+    for i in range(300):
+        executor.run(lambda i=i: str(i).encode(), (), deliver)
+    for _ in range(300):
+        assert arrived.acquire(timeout=WAIT)
+    assert got == [str(i).encode() for i in range(300)]  # one worker: in order
+    assert len(executor._inflight) < 300  # pruned as it grew
+    assert executor.shutdown(WAIT)
+
+
+def test_a_failing_delivery_is_logged_and_the_worker_serves_on(caplog):
+    executor = ThreadExecutor(max_workers=1)
+    later = threading.Event()
+
+    def broken(outcome: bytes) -> None:
+        raise RuntimeError("engine bug")
+
+    with caplog.at_level(logging.ERROR, logger="actors_wf.executor"):
+        executor.run(lambda: b"x", (), broken)
+        executor.run(lambda: b"y", (), lambda outcome: later.set())
+        assert later.wait(WAIT)
+    assert "delivering the outcome of <lambda> failed" in caplog.text
+    assert "engine bug" in caplog.text
+    assert executor.shutdown(WAIT)
