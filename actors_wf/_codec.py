@@ -151,6 +151,8 @@ def make_trusting_converter() -> cattrs.Converter:
     conv = make_converter(detailed_validation=False)
     for kind in (int, float, str, bool):
         conv.register_structure_hook(kind, _as_is)
+    # Inputs and outputs are plain data that msgpack has just built: as they are.
+    conv.register_structure_hook_func(lambda kind: kind == dict[str, Any], _as_is)
     return conv
 
 

@@ -84,9 +84,12 @@ class StepContext:
         self.last_heartbeat = now()
         self._killer: Callable[[], bool] | None = None
         self._on_cancel: Callable[[], object] | None = None
-        self._cancelled = threading.Event()
-        self._ending = threading.Lock()  # decides between a cancel and the call's return
+        # A cancel and the call's return are settled under one lock; the Event
+        # a waiting component blocks on is made only if one waits.
+        self._ending = threading.Lock()
+        self._cancelled = False
         self._returned = False
+        self._wake: threading.Event | None = None
         self._log: logging.LoggerAdapter[logging.Logger] | None = None
 
     @property
@@ -102,16 +105,22 @@ class StepContext:
     @property
     def cancelled(self) -> bool:
         """Whether the step was asked to stop; a long component should poll it."""
-        return self._cancelled.is_set()
+        return self._cancelled
 
     def check(self) -> None:
         """Raise :class:`StepCancelledError` if the step was asked to stop."""
-        if self._cancelled.is_set():
+        if self._cancelled:
             raise StepCancelledError(f"step {self.step_id!r} of job {self.job_id} was cancelled")
 
     def wait_cancelled(self, timeout: float | None = None) -> bool:
         """Block up to ``timeout`` seconds for a cancel; return whether it came."""
-        return self._cancelled.wait(timeout)
+        with self._ending:
+            if self._cancelled:
+                return True
+            if self._wake is None:
+                self._wake = threading.Event()
+            wake = self._wake
+        return wake.wait(timeout)
 
     def heartbeat(self) -> None:
         """Tell the engine the component is alive (see ``heartbeat_timeout``)."""
@@ -127,7 +136,10 @@ class StepContext:
         with self._ending:
             if self._returned:
                 return False
-            self._cancelled.set()
+            self._cancelled = True
+            wake = self._wake
+        if wake is not None:
+            wake.set()
         if self._on_cancel is not None:
             self._on_cancel()
         return True
@@ -139,7 +151,7 @@ class StepContext:
         cancel ever reaches this attempt.
         """
         with self._ending:
-            if self._cancelled.is_set():
+            if self._cancelled:
                 return False
             self._returned = True
             return True
