@@ -327,7 +327,8 @@ class JobActor(EngineActor):
                 self.ready[sid] = None  # woken from a retry wait, or recovered
         runs = []
         launching = self.state.status is JobStatus.RUNNING
-        for sid in list(self.ready) if launching else ():
+        while launching and self.ready:
+            sid = next(iter(self.ready))  # the oldest; no copy of a long queue per result
             need = self._need(sid)
             if not self.runtime.resources.try_acquire(need):
                 # First come, first served within a job, and O(1) per release:
