@@ -230,12 +230,18 @@ def output_problem(entry: RegistryEntry, msg: RunStep, output: Any) -> ErrorInfo
     )
 
 
-def _call(fn: Callable[..., bytes], args: tuple[Any, ...], deliver: Deliver) -> None:
-    outcome = fn(*args)
+def _call(fn: Callable[..., bytes], msg: RunStep, args: tuple[Any, ...], deliver: Deliver) -> None:
+    try:
+        outcome = fn(*args)
+    except Exception as exc:  # an engine bug: the step fails with it, nothing hangs
+        log.exception("step %r of job %s: the engine failed to run it", msg.step_id, msg.job_id)
+        error = ErrorInfo.from_exception(exc, msg.step_id)
+        now = time.time()
+        outcome = encode(StepFailed(msg.job_id, msg.step_id, msg.attempt, error, now, now))
     try:
         deliver(outcome)
     except Exception:  # an engine bug; the pool would keep it in a future nobody reads
-        log.exception("delivering the outcome of %s failed", getattr(fn, "__name__", fn))
+        log.exception("step %r of job %s: delivering its outcome failed", msg.step_id, msg.job_id)
 
 
 def run_attempt(entry: RegistryEntry, msg: RunStep, ctx: StepContext) -> bytes:
@@ -296,14 +302,18 @@ class ThreadExecutor:
         self, entry: RegistryEntry, msg: RunStep, ctx: StepContext, deliver: Deliver
     ) -> None:
         """Run one attempt on a worker thread, then ``deliver`` its encoded outcome there."""
-        self.run(run_attempt, (entry, msg, ctx), deliver)
+        self.run(run_attempt, msg, (entry, msg, ctx), deliver)
 
-    def run(self, fn: Callable[..., bytes], args: tuple[Any, ...], deliver: Deliver) -> None:
-        """Schedule ``fn(*args)``; its result goes to ``deliver``, on the same worker thread.
+    def run(
+        self, fn: Callable[..., bytes], msg: RunStep, args: tuple[Any, ...], deliver: Deliver
+    ) -> None:
+        """Schedule ``fn(*args)`` for the attempt ``msg``; the outcome goes to ``deliver``.
 
-        The worker does both: no future callbacks, no second thread.
+        The worker does both: no future callbacks, no second thread. Should
+        ``fn`` raise (it is meant to return the outcome of any failure), the
+        outcome is a ``StepFailed`` with that error.
         """
-        future = self._pool.submit(_call, fn, args, deliver)
+        future = self._pool.submit(_call, fn, msg, args, deliver)
         with self._lock:
             self._inflight.add(future)
             if len(self._inflight) > self._prune_at:

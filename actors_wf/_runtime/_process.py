@@ -138,7 +138,7 @@ class ProcessExecutor:
         self, entry: RegistryEntry, msg: RunStep, ctx: StepContext, deliver: Deliver
     ) -> None:
         """Run the attempt in a worker process, then ``deliver`` its encoded outcome."""
-        self.threads.run(run_in_process, (self.pool, entry, msg, ctx), deliver)
+        self.threads.run(run_in_process, msg, (self.pool, entry, msg, ctx), deliver)
 
 
 def run_in_process(
