@@ -92,6 +92,7 @@ class JobActor(EngineActor):
         self.due: set[str] = set()  # retries whose wait ended while the job was pausing
         self.held: dict[str, dict[str, int]] = {}  # step id -> resources it holds
         self.random = random.random
+        self.settings: dict[str, _Settings] = {}
 
     # -- life -------------------------------------------------------------
 
@@ -253,20 +254,31 @@ class JobActor(EngineActor):
         return delay
 
     def _policy(self, step_id: str) -> RetryPolicy:
-        spec = self.plan.step(step_id)
-        if spec.retry is not None:
-            return spec.retry
-        definition = self._definition(spec.component)
-        if definition is not None and definition.retry is not None:
-            return definition.retry
-        return _NO_RETRY
+        return self._settings(step_id).retry
 
-    def _definition(self, component: str) -> ComponentDefinition | None:
-        try:
-            definition = self.runtime.registry.lookup(COMPONENT, component).definition
-        except LookupError:
-            return None
-        return definition if isinstance(definition, ComponentDefinition) else None
+    def _settings(self, step_id: str) -> _Settings:
+        """What a step's attempts run with: its spec over its component's definition.
+
+        Read once per job and step, at its first launch: a component registered
+        again meanwhile does not change a job that has started using it.
+        """
+        settings = self.settings.get(step_id)
+        if settings is None:
+            spec = self.plan.step(step_id)
+            try:
+                definition = self.runtime.registry.lookup(COMPONENT, spec.component).definition
+            except LookupError:
+                definition = None  # the StepActor reports the missing component
+            if not isinstance(definition, ComponentDefinition):
+                definition = _NO_DEFINITION
+            settings = self.settings[step_id] = _Settings(
+                need={STEPS: 1, **(spec.resources or definition.resources)},
+                retry=spec.retry or definition.retry or _NO_RETRY,
+                timeout=spec.timeout or definition.timeout,
+                total_timeout=spec.total_timeout or definition.total_timeout,
+                heartbeat_timeout=spec.heartbeat_timeout or definition.heartbeat_timeout,
+            )
+        return settings
 
     def _skip_after(self, step_id: str) -> None:
         """SKIP every step that needs ``step_id``, directly or not."""
@@ -354,10 +366,7 @@ class JobActor(EngineActor):
             self._launch(run)
 
     def _need(self, step_id: str) -> dict[str, int]:
-        spec = self.plan.step(step_id)
-        definition = self._definition(spec.component)
-        declared = spec.resources or (definition.resources if definition is not None else {})
-        return {STEPS: 1, **declared}
+        return self._settings(step_id).need
 
     def _on_free(self) -> None:
         tell_quietly(self.actor_ref, encode(ResourcesFree(self.job_id)))
@@ -400,17 +409,21 @@ class JobActor(EngineActor):
 
     def _run_message(self, step_id: str, attempt: int, inputs: dict[str, Any]) -> RunStep:
         """The RunStep of an attempt, with its timeouts from the step, else its component."""
-        spec = self.plan.step(step_id)
-        definition = self._definition(spec.component) or ComponentDefinition()
-        timeout = spec.timeout or definition.timeout
-        total = spec.total_timeout or definition.total_timeout
-        now = self.runtime.clock.now()
+        settings = self._settings(step_id)
+        timeout, total = settings.timeout, settings.total_timeout
         if total is not None:
+            now = self.runtime.clock.now()
             deadline = self.deadlines.setdefault(step_id, now + total)
             timeout = min(timeout or total, max(deadline - now, 0.0))
-        heartbeat = spec.heartbeat_timeout or definition.heartbeat_timeout
         return RunStep(
-            self.job_id, step_id, attempt, spec.component, inputs, self.urn, timeout, heartbeat
+            self.job_id,
+            step_id,
+            attempt,
+            self.plan.step(step_id).component,
+            inputs,
+            self.urn,
+            timeout,
+            settings.heartbeat_timeout,
         )
 
     def _launch(self, run: RunStep) -> None:
@@ -560,6 +573,18 @@ class JobActor(EngineActor):
         raise StaleWrite(self.job_id, self.state.version, -1)
 
 
+@attrs.frozen
+class _Settings:
+    """A step's resources, retry policy and time limits, merged from spec and component."""
+
+    need: dict[str, int]
+    retry: RetryPolicy
+    timeout: float | None
+    total_timeout: float | None
+    heartbeat_timeout: float | None
+
+
+_NO_DEFINITION = ComponentDefinition()
 # How often a save is retried over writes made by others (update_state) meanwhile.
 _REBASES = 5
 _STARTABLE = frozenset({StepStatus.PENDING, StepStatus.READY})
