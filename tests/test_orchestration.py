@@ -109,6 +109,24 @@ def test_a_step_failing_twice_then_succeeding_waits_out_its_backoff(engine, cloc
     assert all(a.finished_at >= a.started_at for a in attempts)
 
 
+def test_a_running_job_keeps_the_policy_its_step_started_with(engine, clock):
+    run, calls = flaky(1)
+    retrying = {"retry": {"max_attempts": 2, "initial_interval": 1.0}}
+    engine.registry.register(COMPONENT, "t.again", retrying, run)
+    events = Events(engine)
+    job = start(engine, one_step(engine, "t.again"))
+    events.wait_for("StepRetrying", "s", 1)
+    # Registered again without retries while the step waits: this job keeps its policy.
+    engine.registry.register(COMPONENT, "t.again", None, run, replace=True)
+    clock.advance(1.0)
+    state = engine.jobs.wait_sync(job, WAIT)
+    assert state.status is JobStatus.COMPLETED and len(calls) == 2
+    run_next, _ = flaky(1)
+    engine.registry.register(COMPONENT, "t.again", None, run_next, replace=True)
+    later = engine.jobs.wait_sync(start(engine, "wf_t.again"), WAIT)
+    assert later.status is JobStatus.FAILED  # a new job reads the new definition
+
+
 def test_the_step_policy_overrides_the_component_and_max_interval_caps(engine, clock):
     run, _ = flaky(3)
     engine.registry.register(COMPONENT, "t.flaky", {"retry": {"max_attempts": 1}}, run)
