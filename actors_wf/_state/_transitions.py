@@ -95,18 +95,6 @@ def move_step(
     return state.with_step(attrs.evolve(step, status=to, **changes)), entry
 
 
-def move_step_path(
-    state: JobState, step_id: str, events: list[StepEvent], cause: str = "", **changes: Any
-) -> tuple[JobState, list[Transition]]:
-    """Several moves of one step in a row, as one new state (one copy of the steps).
-
-    Raises:
-        InvalidTransition: the table does not allow one of them.
-    """
-    step, entries = step_path(state.job_id, state.steps[step_id], events, cause, **changes)
-    return state.with_step(step), entries
-
-
 def step_path(
     job_id: str, step: StepState, events: list[StepEvent], cause: str = "", **changes: Any
 ) -> tuple[StepState, list[Transition]]:
