@@ -102,6 +102,37 @@ def _wait_status(engine, job, status):
     return engine.jobs.get_job(job)
 
 
+def test_a_pausing_job_whose_last_running_step_fails_into_a_retry_wait_is_paused():
+    clock = ManualClock()
+    with Engine(clock=clock) as eng:
+        gate = Gate()
+        tries: list[int] = []
+
+        def fails_once(ctx) -> str:
+            gate(ctx)
+            tries.append(1)
+            if len(tries) == 1:
+                raise ConnectionError("first try fails")
+            return "ok"
+
+        retry = {"retry": {"max_attempts": 2, "initial_interval": 100}}
+        eng.registry.register(COMPONENT, "t.once", retry, fails_once)
+        eng.registry.register_workflow(
+            {"id": "one", "steps": [{"id": "a", "component": "t.once"}]}
+        )
+        jobs = eng.jobs_sync
+        job = jobs.create_job("one")
+        jobs.start_job(job)
+        assert gate.entered.acquire(timeout=WAIT)
+        assert jobs.pause_job(job) is JobStatus.PAUSING
+        gate.open.set()  # it fails; its retry waits: nothing runs any more
+        paused = _wait_status(eng, job, JobStatus.PAUSED)
+        assert paused.steps["a"].status is StepStatus.RETRY_WAIT
+        assert jobs.resume_job(job) is JobStatus.QUEUED  # and it retries at once
+        assert jobs.wait(job, WAIT).status is JobStatus.COMPLETED
+        assert len(tries) == 2
+
+
 def test_resume_while_still_pausing_goes_on_at_once(engine):
     gate = Gate()
     two_steps(engine, gate)
