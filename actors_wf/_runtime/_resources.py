@@ -56,8 +56,8 @@ class Resources:
             mine = self._waiters.pop(owner, None) if owner is not None else None
             waiters = list(self._waiters.values())
             self._waiters.clear()
-            if mine is not None:
-                self._waiters[owner] = mine  # type: ignore[index]
+            if owner is not None and mine is not None:
+                self._waiters[owner] = mine
         for notify in waiters:
             notify()
 
