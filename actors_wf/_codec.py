@@ -175,15 +175,16 @@ def encode(message: Message) -> bytes:
     Raises:
         MessageError: a field holds a value msgpack cannot carry.
     """
+    found = _UNSTRUCTURE.get(type(message))
+    if found is None:
+        raise MessageError(f"cannot encode {type(message).__name__}: not a message")
+    hook, tag = found
     try:
-        hook, tag = _UNSTRUCTURE[type(message)]
         data = hook(message)
         data[TAG_FIELD] = tag
         packed: bytes = msgpack.packb(data)
     except (TypeError, ValueError, OverflowError) as exc:
         raise MessageError(f"cannot encode {type(message).__name__}: {exc}") from exc
-    except KeyError:
-        raise MessageError(f"cannot encode {type(message).__name__}: not a message") from None
     return packed
 
 
