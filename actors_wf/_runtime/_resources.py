@@ -25,16 +25,6 @@ class Resources:
         self._waiters: OrderedDict[str, Callable[[], None]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def fits(self, need: Mapping[str, int]) -> str | None:
-        """Why ``need`` can never be met (a name and an amount), or ``None``."""
-        for name, amount in need.items():
-            if name not in self.capacity:
-                known = ", ".join(sorted(self.capacity))
-                return f"resource {name!r} does not exist (known: {known})"
-            if amount > self.capacity[name]:
-                return f"asks for {amount} {name!r} but there are {self.capacity[name]}"
-        return None
-
     def try_acquire(self, need: Mapping[str, int]) -> bool:
         """Take all of ``need`` if there is room for all of it."""
         with self._lock:
