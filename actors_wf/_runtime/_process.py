@@ -109,11 +109,6 @@ class WorkerPool:
                 return
         worker.close()
 
-    def warm(self, count: int) -> None:
-        """Start ``count`` workers ahead of need."""
-        for worker in [self.acquire() for _ in range(count)]:
-            self.release(worker)
-
     def close(self) -> None:
         """End every worker, busy ones included (they are killed)."""
         with self._lock:

@@ -15,7 +15,7 @@ Both caches are bounded; a miss only costs the conversion.
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any
 
 import attrs
 import msgpack
@@ -24,8 +24,6 @@ from cattrs.gen import make_dict_unstructure_fn, override
 from .._codec import converter, dump_record, load_record
 from .._records import JobState, StepState
 from .._spec import WorkflowSpec
-
-R = TypeVar("R")
 
 FORMAT = 2  # the layout of to_bytes; 1 packed the steps inside the state
 
