@@ -86,13 +86,21 @@ class WorkerPool:
         self._closed = False
 
     def acquire(self) -> Worker:
-        """An idle live worker, or a new one."""
+        """An idle live worker, or a new one. Idle workers found dead are closed."""
+        dead = []
         with self._lock:
             while self._idle:
                 worker = self._idle.pop()
                 if worker.alive:
                     self._busy.add(worker)
-                    return worker
+                    break
+                dead.append(worker)
+            else:
+                worker = None
+        for gone in dead:
+            gone.close()  # its pipes, and its exit status
+        if worker is not None:
+            return worker
         worker = Worker()
         with self._lock:
             self._busy.add(worker)
@@ -159,29 +167,40 @@ def run_in_process(
     worker = pool.acquire()
     ctx.on_kill(lambda: worker.signal(signal.SIGKILL))
     ctx.on_cancel(lambda: worker.signal(signal.SIGTERM))
+    crash = None
     try:
-        assert worker.proc.stdin is not None and worker.proc.stdout is not None
-        write_frame(
-            worker.proc.stdin,
-            {
-                "module": path[0],
-                "qualname": path[1],
-                "inputs": msg.inputs,
-                "job_id": msg.job_id,
-                "step_id": msg.step_id,
-                "attempt": msg.attempt,
-                "context": entry.takes_context,
-                "factory": getattr(entry.definition, "factory", False),
-                "memory_limit": getattr(entry.definition, "memory_limit", None),
-            },
-        )
-        reply = _read_reply(worker, ctx)
-    except (BrokenPipeError, OSError):
-        reply = None
+        try:
+            assert worker.proc.stdin is not None and worker.proc.stdout is not None
+            write_frame(
+                worker.proc.stdin,
+                {
+                    "module": path[0],
+                    "qualname": path[1],
+                    "inputs": msg.inputs,
+                    "job_id": msg.job_id,
+                    "step_id": msg.step_id,
+                    "attempt": msg.attempt,
+                    "context": entry.takes_context,
+                    "factory": getattr(entry.definition, "factory", False),
+                    "memory_limit": getattr(entry.definition, "memory_limit", None),
+                },
+            )
+            reply = _read_reply(worker, ctx)
+        except (BrokenPipeError, OSError):
+            reply = None
+        if reply is None:
+            # Known dead before it goes back: a worker still exiting must not
+            # look alive to the pool and be kept.
+            crash = _crash(worker, msg.step_id)
     finally:
+        # The attempt is over: a late kill or cancel must not reach the worker,
+        # which may serve another attempt next.
+        ctx.on_kill(_over)
+        ctx.on_cancel(_over)
         pool.release(worker)
-    if reply is None:
-        return _failed(msg, started, _crash(worker, msg.step_id))
+    if crash is not None:
+        return _failed(msg, started, crash)
+    assert reply is not None
     if "error" in reply:
         error = ErrorInfo(step_id=msg.step_id, **reply["error"])
         return _failed(msg, started, error)
@@ -191,6 +210,10 @@ def run_in_process(
     return encode(
         StepSucceeded(msg.job_id, msg.step_id, msg.attempt, reply["output"], started, time.time())
     )
+
+
+def _over() -> bool:
+    return True  # nothing left to stop
 
 
 def _read_reply(worker: Worker, ctx: StepContext) -> dict[str, Any] | None:
