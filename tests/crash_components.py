@@ -5,19 +5,31 @@ can kill the process at a chosen point by reading its output.
 """
 
 import os
+import threading
 
 from actors_wf import component
 
 
 @component("crash.step")
 def step(n: int, ctx) -> int:
-    print(f"start {ctx.step_id}", flush=True)
+    _say(f"start {ctx.step_id}")
     with open(os.environ["AWF_COUNTER"], "a") as side_effects:
         side_effects.write(f"{ctx.step_id}\n")
         side_effects.flush()
         os.fsync(side_effects.fileno())
-    print(f"done {ctx.step_id}", flush=True)
+    _say(f"done {ctx.step_id}")
     return n + 1
+
+
+def _say(line: str) -> None:
+    """Print a point of the run; at the test's kill point, stay there until killed.
+
+    Without the hold, a fast engine could finish the job between the line and
+    the kill, and the test would kill a process with nothing left to recover.
+    """
+    print(line, flush=True)
+    if line == os.environ.get("AWF_HOLD_AT"):
+        threading.Event().wait()
 
 
 def chain(length: int = 20) -> dict:

@@ -19,19 +19,28 @@ LINE_TIMEOUT = 30.0
 
 
 def read_until(proc: subprocess.Popen, wanted: str) -> None:
-    """Read the worker's output lines until ``wanted`` (waiting on the pipe, not sleeping)."""
+    """Read the worker's output lines until ``wanted`` (waiting on the pipe, not sleeping).
+
+    Reads the pipe's fd directly: a buffered ``readline`` could hold the wanted
+    line in its buffer while ``select`` waits for more bytes that never come.
+    """
+    fd = proc.stdout.fileno()
     selector = selectors.DefaultSelector()
-    selector.register(proc.stdout, selectors.EVENT_READ)
+    selector.register(fd, selectors.EVENT_READ)
     deadline = time.monotonic() + LINE_TIMEOUT
+    pending = b""
     try:
         while True:
+            while b"\n" in pending:
+                line, _, pending = pending.partition(b"\n")
+                if line.decode().strip() == wanted:
+                    return
             if not selector.select(timeout=max(0.0, deadline - time.monotonic())):
                 raise TimeoutError(f"the worker did not print {wanted!r}")
-            line = proc.stdout.readline()
-            if not line:
+            chunk = os.read(fd, 65536)
+            if not chunk:
                 raise RuntimeError(f"the worker ended before {wanted!r}: {proc.stderr.read()}")
-            if line.strip() == wanted:
-                return
+            pending += chunk
     finally:
         selector.close()
 
@@ -42,7 +51,12 @@ def test_killed_engine_is_finished_by_the_next_without_rerunning_succeeded_steps
 ):
     store = tmp_path / "jobs.db"
     counter = tmp_path / "side_effects.txt"
-    env = {**os.environ, "AWF_COUNTER": str(counter), "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "AWF_COUNTER": str(counter),
+        "AWF_HOLD_AT": kill_at,  # the step stays at that point until the kill
+        "PYTHONPATH": str(ROOT),
+    }
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.crash_worker", str(store)],
         stdout=subprocess.PIPE,
