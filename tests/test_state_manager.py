@@ -17,9 +17,9 @@ from actors_wf import (
     StepStatus,
     WorkflowSpec,
 )
+from actors_wf._codec import PartCache
 from actors_wf._records import StepState
 from actors_wf._spec import StepSpec
-from actors_wf._state._snapshot import _PartCache
 from actors_wf._state._transitions import move_job, move_step, replay
 from actors_wf._status import JobEvent, StepEvent
 
@@ -191,7 +191,7 @@ def test_bytes_of_another_layout_or_with_a_damaged_part_are_not_a_snapshot():
 
 
 def test_part_caches_are_bounded():
-    cache = _PartCache(StepState, limit=2)
+    cache = PartCache(StepState, limit=2)
     steps = [StepState(f"s{i}") for i in range(5)]
     read = [cache.unpack(cache.pack(step)) for step in steps]
     assert read == steps

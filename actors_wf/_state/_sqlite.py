@@ -30,12 +30,10 @@ from pathlib import Path
 from typing import Any
 
 import msgpack
-from cattrs.gen import make_dict_unstructure_fn, override
 
-from .._codec import converter
+from .._codec import SPECS, converter, job_header, structure_job
 from .._errors import ActorsWfError
 from .._records import JobState
-from .._spec import WorkflowSpec
 from ._transitions import Transition
 
 SCHEMA_VERSION = 2
@@ -141,7 +139,6 @@ class SQLiteStore:
         self.durability = durability
         self._lock = threading.Lock()
         self._states: dict[str, JobState] = {}
-        self._workflows: dict[str, WorkflowSpec] = {}
         self._plain_steps: dict[str, dict[str, tuple[Any, Any]]] = {}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = self._open()
@@ -200,13 +197,8 @@ class SQLiteStore:
 
     def _decode(self, job_id: str, workflow_blob: bytes, state_blob: bytes) -> JobState:
         try:
-            spec = self._workflows.get(job_id)
-            if spec is None:
-                spec = converter.structure(msgpack.unpackb(workflow_blob), WorkflowSpec)
-                self._workflows[job_id] = spec
-            data = msgpack.unpackb(state_blob)
-            data["workflow"] = converter.unstructure(spec)
-            state: JobState = converter.structure(data, JobState)
+            # Jobs of one workflow share its blob: read once, not converted back and forth.
+            state = structure_job(msgpack.unpackb(state_blob), SPECS.unpack(workflow_blob))
         except Exception as exc:
             raise StoreCorrupt(
                 f"store {str(self.path)!r}: the state of job {job_id} cannot be read ({exc}); "
@@ -252,7 +244,6 @@ class SQLiteStore:
                     self._db.execute("ROLLBACK")
                 raise
             self._states[state.job_id] = state
-            self._workflows.setdefault(state.job_id, state.workflow)
         return True
 
     def _plain(self, state: JobState) -> dict[str, Any]:
@@ -261,7 +252,7 @@ class SQLiteStore:
         Successive versions of a job share the records of the steps that did
         not change (``attrs.evolve``), so only the changed ones are converted.
         """
-        data: dict[str, Any] = _unstructure_header(state)
+        data: dict[str, Any] = job_header(state)
         cache = self._plain_steps.setdefault(state.job_id, {})
         steps = {}
         for step_id, step in state.steps.items():
@@ -277,7 +268,6 @@ class SQLiteStore:
     def _write_state(self, state: JobState, blob: bytes, base: int | None) -> bool:
         now = state.finished_at or state.started_at or state.created_at
         if base is None:
-            workflow = converter.unstructure(state.workflow)
             try:
                 self._db.execute(
                     "INSERT INTO jobs (job_id, version, status, workflow_id, created_at, "
@@ -289,7 +279,7 @@ class SQLiteStore:
                         state.workflow_id,
                         state.created_at,
                         now,
-                        msgpack.packb(workflow),
+                        SPECS.pack(state.workflow),  # the registry's spec: packed once
                         blob,
                     ),
                 )
@@ -316,13 +306,6 @@ class SQLiteStore:
         """Close the file (a checkpoint folds the WAL back into it)."""
         with self._lock:
             self._db.close()
-
-
-# The workflow is written once per job (its own column), not with every state;
-# the steps are added from a cache (SQLiteStore._plain).
-_unstructure_header = make_dict_unstructure_fn(
-    JobState, converter, workflow=override(omit=True), steps=override(omit=True)
-)
 
 
 def _check_intact(db: sqlite3.Connection, path: Path) -> None:
