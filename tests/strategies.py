@@ -10,18 +10,28 @@ from actors_wf import Attempt, ErrorInfo, JobState, JobStatus, StepState, StepSt
 from actors_wf._spec import StepSpec
 
 ids = st.text("abcdefghij_", min_size=1, max_size=8)
-plain = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers(-(2**63), 2**63 - 1)
-    | st.floats(allow_nan=False)
-    | st.text(max_size=20)
-    | st.binary(max_size=20),
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
-    ),
-    max_leaves=10,
-)
+
+
+def plain_data(
+    *, nan: bool = False, text: int = 20, items: int = 4, keys: int = 8, leaves: int = 10
+) -> st.SearchStrategy[object]:
+    """Nested plain data msgpack carries (NaN only when asked: it never equals itself)."""
+    return st.recursive(
+        st.none()
+        | st.booleans()
+        | st.integers(-(2**63), 2**63 - 1)
+        | st.floats(allow_nan=nan)
+        | st.text(max_size=text)
+        | st.binary(max_size=text),
+        lambda inner: (
+            st.lists(inner, max_size=items)
+            | st.dictionaries(st.text(max_size=keys), inner, max_size=items)
+        ),
+        max_leaves=leaves,
+    )
+
+
+plain = plain_data()
 errors = st.builds(
     ErrorInfo,
     type=ids,

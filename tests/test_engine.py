@@ -19,6 +19,8 @@ from actors_wf import (
     WorkflowInvalid,
 )
 
+from .workflows import one_input
+
 WAIT = 10.0
 
 
@@ -197,14 +199,7 @@ def test_two_jobs_at_once_stay_apart(engine):
         return x
 
     engine.registry.register(COMPONENT, "t.slow", None, slow)
-    engine.registry.register_workflow(
-        {
-            "id": "slow",
-            "inputs": {"x": "int"},
-            "steps": [{"id": "s", "component": "t.slow", "inputs": {"x": "$inputs.x"}}],
-            "outputs": {"x": "$steps.s.output"},
-        }
-    )
+    engine.registry.register_workflow(one_input("slow", "t.slow", "x", output="x"))
 
     async def main():
         a = await engine.jobs.create_job("slow", {"x": 1})
@@ -373,13 +368,7 @@ def test_max_concurrent_jobs_queues_the_rest():
             return i
 
         eng.registry.register(COMPONENT, "t.step", None, step)
-        eng.registry.register_workflow(
-            {
-                "id": "one",
-                "inputs": {"i": "int"},
-                "steps": [{"id": "s", "component": "t.step", "inputs": {"i": "$inputs.i"}}],
-            }
-        )
+        eng.registry.register_workflow(one_input("one", "t.step", "i"))
 
         async def main():
             jobs = [await eng.jobs.create_job("one", {"i": i}) for i in range(3)]

@@ -10,6 +10,7 @@ import pytest
 from actors_wf import COMPONENT, Engine, JobFailed, JobStatus, SpecError, StepStatus
 
 from . import isolated_components as comps
+from .workflows import one_step
 
 WAIT = 30.0
 
@@ -33,19 +34,6 @@ def engine():
             )
         eng.registry.register(COMPONENT, "p.scale", {"isolation": "process"}, comps.Scale)
         yield eng
-
-
-def one_step(engine, component, inputs=None, **step):
-    wf = f"wf_{component}_{len(step)}"
-    engine.registry.register_workflow(
-        {
-            "id": wf,
-            "steps": [{"id": "s", "component": component, "inputs": inputs or {}, **step}],
-            "outputs": {"out": "$steps.s.output"},
-        },
-        replace=True,
-    )
-    return wf
 
 
 def test_a_process_step_returns_through_the_codec_and_workers_stay_warm(engine):

@@ -30,6 +30,8 @@ from actors_wf._messages import (
     StepSucceeded,
 )
 
+from .workflows import one_input
+
 WAIT = 10.0
 
 
@@ -282,14 +284,7 @@ def test_a_waiting_low_job_ages_past_newer_medium_ones(one_slot):
 def test_a_thousand_jobs_queued_at_once_all_complete():
     with Engine(max_concurrent_jobs=50) as eng:
         eng.registry.register(COMPONENT, "t.inc", None, lambda x: x + 1)
-        eng.registry.register_workflow(
-            {
-                "id": "inc",
-                "inputs": {"x": "int"},
-                "steps": [{"id": "s", "component": "t.inc", "inputs": {"x": "$inputs.x"}}],
-                "outputs": {"y": "$steps.s.output"},
-            }
-        )
+        eng.registry.register_workflow(one_input("inc", "t.inc", "x", output="y"))
 
         async def main():
             ids = [await eng.jobs.create_job("inc", {"x": i}) for i in range(1000)]
@@ -333,14 +328,7 @@ def test_a_step_waits_ready_for_its_resource_and_gives_it_back():
 
 def test_handle_drives_a_job_with_bytes(engine):
     engine.registry.register(COMPONENT, "t.inc", None, lambda x: x + 1)
-    engine.registry.register_workflow(
-        {
-            "id": "inc",
-            "inputs": {"x": "int"},
-            "steps": [{"id": "s", "component": "t.inc", "inputs": {"x": "$inputs.x"}}],
-            "outputs": {"y": "$steps.s.output"},
-        }
-    )
+    engine.registry.register_workflow(one_input("inc", "t.inc", "x", output="y"))
     created = decode(engine.handle(encode(CreateJob("inc", {"x": 41}))))
     assert isinstance(created, JobCreated)
     started = decode(engine.handle(encode(StartJob(created.job_id))))
@@ -386,13 +374,7 @@ def test_handle_drives_a_job_with_bytes(engine):
 )
 def test_bad_bytes_get_an_error_reply_and_the_engine_runs_on(engine, message, code, fragment):
     engine.registry.register(COMPONENT, "t.inc", None, lambda x: x + 1)
-    engine.registry.register_workflow(
-        {
-            "id": "inc",
-            "inputs": {"x": "int"},
-            "steps": [{"id": "s", "component": "t.inc", "inputs": {"x": "$inputs.x"}}],
-        }
-    )
+    engine.registry.register_workflow(one_input("inc", "t.inc", "x"))
     reply = decode(engine.handle(message))
     assert isinstance(reply, ErrorReply)
     assert reply.code == code and fragment in reply.message

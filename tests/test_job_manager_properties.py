@@ -13,21 +13,12 @@ from actors_wf._codec import MESSAGE_TYPES, decode
 from actors_wf._messages import ErrorReply
 from actors_wf._status import JOB_TRANSITIONS
 
+from .strategies import plain_data
+
 WAIT = 10.0
 
 
-values = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers(-(2**63), 2**63 - 1)
-    | st.floats()
-    | st.text(max_size=10)
-    | st.binary(max_size=10),
-    lambda inner: (
-        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
-    ),
-    max_leaves=8,
-)
+values = plain_data(nan=True, text=10, items=3, keys=5, leaves=8)
 wrong_messages = st.builds(
     lambda tag, fields: msgpack.packb({"type": tag, **fields}),
     st.sampled_from(sorted(MESSAGE_TYPES)),

@@ -15,6 +15,8 @@ from actors_wf import (
     WorkflowInvalid,
 )
 
+from .workflows import one_input
+
 WAIT = 10.0
 
 
@@ -29,13 +31,7 @@ def test_inputs_and_output_are_checked_against_the_declared_types(engine):
     engine.registry.register(
         COMPONENT, "t.typed", {"inputs": {"n": "int"}, "output": "str"}, lambda n: n * 2
     )
-    engine.registry.register_workflow(
-        {
-            "id": "w",
-            "inputs": {"n": "any"},
-            "steps": [{"id": "s", "component": "t.typed", "inputs": {"n": "$inputs.n"}}],
-        }
-    )
+    engine.registry.register_workflow(one_input("w", "t.typed", "n", "any"))
     with pytest.raises(JobFailed) as info:
         engine.run("w", {"n": "x"}, timeout=WAIT)
     assert info.value.error_type == "ComponentInputError"

@@ -8,6 +8,8 @@ import pytest
 
 from actors_wf import COMPONENT, Engine, JobStatus, ManualClock, StepStatus
 
+from .workflows import one_step
+
 WAIT = 10.0
 
 
@@ -52,17 +54,6 @@ def start(engine: Engine, workflow: str, inputs: dict | None = None) -> str:
         return job
 
     return asyncio.run(go())
-
-
-def one_step(engine: Engine, component: str, **step) -> str:
-    engine.registry.register_workflow(
-        {
-            "id": f"wf_{component}",
-            "steps": [{"id": "s", "component": component, **step}],
-            "outputs": {"out": "$steps.s.output"},
-        }
-    )
-    return f"wf_{component}"
 
 
 def flaky(failures: int):
@@ -114,7 +105,8 @@ def test_a_running_job_keeps_the_policy_its_step_started_with(engine, clock):
     retrying = {"retry": {"max_attempts": 2, "initial_interval": 1.0}}
     engine.registry.register(COMPONENT, "t.again", retrying, run)
     events = Events(engine)
-    job = start(engine, one_step(engine, "t.again"))
+    wf = one_step(engine, "t.again")
+    job = start(engine, wf)
     events.wait_for("StepRetrying", "s", 1)
     # Registered again without retries while the step waits: this job keeps its policy.
     engine.registry.register(COMPONENT, "t.again", None, run, replace=True)
@@ -123,7 +115,7 @@ def test_a_running_job_keeps_the_policy_its_step_started_with(engine, clock):
     assert state.status is JobStatus.COMPLETED and len(calls) == 2
     run_next, _ = flaky(1)
     engine.registry.register(COMPONENT, "t.again", None, run_next, replace=True)
-    later = engine.jobs.wait_sync(start(engine, "wf_t.again"), WAIT)
+    later = engine.jobs.wait_sync(start(engine, wf), WAIT)
     assert later.status is JobStatus.FAILED  # a new job reads the new definition
 
 
