@@ -239,7 +239,7 @@ class JobActor(EngineActor):
 
     def _retry_delay(self, step_id: str, error: ErrorInfo) -> float | None:
         """Seconds until the next attempt, or ``None`` when the step must fail now."""
-        policy = self._policy(step_id)
+        policy = self._settings(step_id).retry
         attempts = len(self.steps[step_id].attempts)
         if attempts >= policy.max_attempts or _named(error.type, policy.non_retryable_errors):
             return None
@@ -252,9 +252,6 @@ class JobActor(EngineActor):
         if deadline is not None and self.runtime.clock.now() + delay >= deadline:
             return None  # the next attempt could not even start within total_timeout
         return delay
-
-    def _policy(self, step_id: str) -> RetryPolicy:
-        return self._settings(step_id).retry
 
     def _settings(self, step_id: str) -> _Settings:
         """What a step's attempts run with: its spec over its component's definition.
@@ -341,7 +338,7 @@ class JobActor(EngineActor):
         launching = self.state.status is JobStatus.RUNNING
         while launching and self.ready:
             sid = next(iter(self.ready))  # the oldest; no copy of a long queue per result
-            need = self._need(sid)
+            need = self._settings(sid).need
             if not self.runtime.resources.try_acquire(need):
                 # First come, first served within a job, and O(1) per release:
                 # the steps behind this one wait too.
@@ -364,9 +361,6 @@ class JobActor(EngineActor):
         self._save()
         for run in runs:
             self._launch(run)
-
-    def _need(self, step_id: str) -> dict[str, int]:
-        return self._settings(step_id).need
 
     def _on_free(self) -> None:
         tell_quietly(self.actor_ref, encode(ResourcesFree(self.job_id)))
