@@ -10,7 +10,7 @@ field and ``"no"`` into ``True`` for a ``bool`` one; here both are refused.
 from __future__ import annotations
 
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import attrs
@@ -30,7 +30,7 @@ from cattrs.v import format_exception
 
 from ._errors import MessageError
 from ._messages import Message
-from ._records import JobState, StepState
+from ._records import JobState, StepMap, StepState
 from ._spec import InputSpec, WorkflowSpec
 
 T = TypeVar("T")
@@ -137,8 +137,18 @@ def make_strict_converter() -> cattrs.Converter:
     conv.register_structure_hook_factory(_is_homogenous_tuple, sequences)
     conv.register_structure_hook_factory(_is_str_dict, mappings)
     conv.register_structure_hook(InputSpec, _input_spec_hook(conv))
+    _step_map_hooks(conv)
     configure_tagged_union(Message, conv, tag_generator=_tag_of, tag_name=TAG_FIELD)
     return conv
+
+
+def _step_map_hooks(conv: cattrs.Converter) -> None:
+    """A job's steps travel as a plain mapping of step id to step."""
+    as_dict = conv.get_structure_hook(dict[str, StepState])
+    conv.register_structure_hook(
+        StepMap, lambda value, _: StepMap(as_dict(value, dict[str, StepState]))
+    )
+    conv.register_unstructure_hook(StepMap, conv.get_unstructure_hook(dict[str, StepState]))
 
 
 converter = make_strict_converter()
@@ -159,6 +169,7 @@ def make_trusting_converter() -> cattrs.Converter:
         conv.register_structure_hook(kind, _as_is)
     # Inputs and outputs are plain data that msgpack has just built: as they are.
     conv.register_structure_hook_func(lambda kind: kind == dict[str, Any], _as_is)
+    _step_map_hooks(conv)
     return conv
 
 
@@ -290,7 +301,7 @@ _NO_WORKFLOW = {"id": "-", "steps": []}
 
 
 def structure_job(
-    data: dict[str, Any], workflow: WorkflowSpec, steps: dict[str, StepState] | None = None
+    data: dict[str, Any], workflow: WorkflowSpec, steps: Mapping[str, StepState] | None = None
 ) -> JobState:
     """A JobState from plain data kept without its workflow, which is given as a record.
 

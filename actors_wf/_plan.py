@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import collections
 import functools
-from collections.abc import Iterator, Mapping
+from collections.abc import Container, Iterator, Mapping
 from typing import Any
 
 import attrs
@@ -135,9 +135,9 @@ class Plan:
         """The spec of a step, in O(1)."""
         return self.specs[step_id]
 
-    def ready(self, step_id: str, done: set[str]) -> bool:
+    def ready(self, step_id: str, done: Container[str]) -> bool:
         """Whether every dependency of ``step_id`` is in ``done``."""
-        return all(d in done for d in self.deps[step_id])
+        return all(map(done.__contains__, self.deps[step_id]))
 
 
 def compile_plan(spec: WorkflowSpec) -> Plan:

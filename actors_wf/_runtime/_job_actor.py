@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import attrs
@@ -33,7 +33,7 @@ from .._messages import (
 from .._plan import resolve
 from .._records import Attempt, ErrorInfo, JobState, StepState
 from .._registry import COMPONENT
-from .._spec import ComponentDefinition, RetryPolicy
+from .._spec import ComponentDefinition, RetryPolicy, StepSpec
 from .._state._events import Event
 from .._state._manager import StaleWrite
 from .._state._transitions import Transition, move_job, step_path
@@ -81,12 +81,13 @@ class JobActor(EngineActor):
         # steps here and the next JobState is made once, by ``_save``: one copy
         # of a 1,000-step mapping per result, not one per status change.
         self.steps: dict[str, StepState] = dict(self.state.steps)
+        self.moved: dict[str, StepState] = {}  # the steps moved since the last save
         self.pending: list[Transition] = []  # journal entries not yet stored
         self.plan = plan_of(self.state.workflow)
         self.urn: str = self.actor_urn
         self.deadlines: dict[str, float] = {}  # step id -> total_timeout deadline (clock time)
         steps = self.steps.values()
-        self.succeeded = {s.step_id for s in steps if s.status is StepStatus.SUCCEEDED}
+        self.outputs = _outputs(self.steps)  # of the SUCCEEDED steps, by step id
         self.open = sum(not s.status.is_terminal for s in steps)
         self.ready: dict[str, None] = {}  # READY steps waiting for resources, in order
         self.due: set[str] = set()  # retries whose wait ended while the job was pausing
@@ -268,13 +269,7 @@ class JobActor(EngineActor):
                 definition = None  # the StepActor reports the missing component
             if not isinstance(definition, ComponentDefinition):
                 definition = _NO_DEFINITION
-            settings = self.settings[step_id] = _Settings(
-                need={STEPS: 1, **(spec.resources or definition.resources)},
-                retry=spec.retry or definition.retry or _NO_RETRY,
-                timeout=spec.timeout or definition.timeout,
-                total_timeout=spec.total_timeout or definition.total_timeout,
-                heartbeat_timeout=spec.heartbeat_timeout or definition.heartbeat_timeout,
-            )
+            settings = self.settings[step_id] = _merged(spec, definition)
         return settings
 
     def _skip_after(self, step_id: str) -> None:
@@ -329,7 +324,7 @@ class JobActor(EngineActor):
         fresh = []
         for sid in candidates:
             status = steps[sid].status
-            if status is StepStatus.PENDING and self.plan.ready(sid, self.succeeded):
+            if status is StepStatus.PENDING and self.plan.ready(sid, self.outputs):
                 self.ready[sid] = None  # moved to READY below, or to RUNNING at once
                 fresh.append(sid)
             elif status is StepStatus.READY:
@@ -391,7 +386,7 @@ class JobActor(EngineActor):
             path.insert(0, StepEvent.READY)
         self._steps_path(step_id, path, attempts=(*step.attempts, attempt))
         try:
-            inputs = resolve(spec.inputs, self.state.inputs, _Outputs(self.steps))
+            inputs = resolve(spec.inputs, self.state.inputs, self.outputs)
         except LookupError as exc:
             error = ErrorInfo("ReferenceError", str(exc), step_id=step_id)
             failed = StepFailed(
@@ -515,13 +510,13 @@ class JobActor(EngineActor):
         step = self.steps[step_id]
         was = step.status
         step, entries = step_path(self.job_id, step, events, cause, **changes)
-        self.steps[step_id] = step
+        self.steps[step_id] = self.moved[step_id] = step
         self.pending += entries
         now = step.status
         # Kept as we go, not recounted: a 1,000-step job must not pay O(n) per step.
         self.open += was.is_terminal - now.is_terminal
         if now is StepStatus.SUCCEEDED:
-            self.succeeded.add(step_id)
+            self.outputs[step_id] = step.output
 
     def _close_attempt(
         self, step_id: str, attempt: int, finished_at: float, error: ErrorInfo | None
@@ -551,7 +546,8 @@ class JobActor(EngineActor):
         """Store the state with its journal entries; rebase over a write made meanwhile."""
         if not self.pending:
             return  # every change comes with a journal entry: nothing moved
-        steps = dict(self.steps)  # the stored record's own: self.steps moves on
+        # A new version of the stored steps that shares all but the moved ones.
+        steps = self.state.steps.updated(self.moved)
         for _ in range(_REBASES):
             try:
                 self.state = self.runtime.state.save(self.state, self.pending, steps=steps)
@@ -560,9 +556,11 @@ class JobActor(EngineActor):
                 self.state = rebase(self.base, attrs.evolve(self.state, steps=steps), theirs)
                 steps = self.state.steps
                 self.steps = dict(steps)
+                self.outputs = _outputs(steps)
                 continue
             self.base = self.state
             self.pending = []
+            self.moved = {}
             return
         raise StaleWrite(self.job_id, self.state.version, -1)
 
@@ -578,6 +576,30 @@ class _Settings:
     heartbeat_timeout: float | None
 
 
+def _merged(spec: StepSpec, definition: ComponentDefinition) -> _Settings:
+    """A step's settings: merged once per step of a workflow, not per step of every job."""
+    key = (id(spec), id(definition))
+    cached = _SETTINGS.get(key)
+    if cached is not None and cached[0] is spec and cached[1] is definition:
+        return cached[2]
+    settings = _Settings(
+        need={STEPS: 1, **(spec.resources or definition.resources)},
+        retry=spec.retry or definition.retry or _NO_RETRY,
+        timeout=spec.timeout or definition.timeout,
+        total_timeout=spec.total_timeout or definition.total_timeout,
+        heartbeat_timeout=spec.heartbeat_timeout or definition.heartbeat_timeout,
+    )
+    if len(_SETTINGS) >= _SETTINGS_KEPT:
+        _SETTINGS.clear()
+    _SETTINGS[key] = (spec, definition, settings)  # kept alive: no id is reused meanwhile
+    return settings
+
+
+# (step spec, definition) by identity -> settings. The jobs of one workflow
+# share its plan's step specs, and a definition changes only by registering
+# the component again (a new object, so a new entry).
+_SETTINGS: dict[tuple[int, int], tuple[StepSpec, ComponentDefinition, _Settings]] = {}
+_SETTINGS_KEPT = 10_000
 _NO_DEFINITION = ComponentDefinition()
 # How often a save is retried over writes made by others (update_state) meanwhile.
 _REBASES = 5
@@ -613,24 +635,6 @@ def rebase(base: JobState, mine: JobState, theirs: JobState) -> JobState:
     return attrs.evolve(theirs, steps=steps, **changes)
 
 
-class _Outputs(Mapping[str, Any]):
-    """The outputs of the SUCCEEDED steps, read from the state without copying it."""
-
-    def __init__(self, steps: Mapping[str, StepState]) -> None:
-        self._steps = steps
-
-    def __getitem__(self, step_id: str) -> Any:
-        step = self._steps[step_id]
-        if step.status is not StepStatus.SUCCEEDED:
-            raise KeyError(step_id)
-        return step.output
-
-    def __contains__(self, step_id: object) -> bool:
-        step = self._steps.get(step_id) if isinstance(step_id, str) else None
-        return step is not None and step.status is StepStatus.SUCCEEDED
-
-    def __iter__(self) -> Iterator[str]:
-        return (sid for sid, s in self._steps.items() if s.status is StepStatus.SUCCEEDED)
-
-    def __len__(self) -> int:
-        return sum(1 for _ in self)
+def _outputs(steps: Mapping[str, StepState]) -> dict[str, Any]:
+    """The outputs of the SUCCEEDED steps: what ``$steps.ID.output`` reads."""
+    return {sid: s.output for sid, s in steps.items() if s.status is StepStatus.SUCCEEDED}

@@ -27,11 +27,13 @@ class Resources:
 
     def try_acquire(self, need: Mapping[str, int]) -> bool:
         """Take all of ``need`` if there is room for all of it."""
+        used, capacity = self._used, self.capacity
         with self._lock:
-            if any(self._used[n] + a > self.capacity[n] for n, a in need.items()):
-                return False
             for name, amount in need.items():
-                self._used[name] += amount
+                if used[name] + amount > capacity[name]:
+                    return False
+            for name, amount in need.items():
+                used[name] += amount
             return True
 
     def release(self, need: Mapping[str, int], owner: str | None = None) -> None:
@@ -43,6 +45,8 @@ class Resources:
         with self._lock:
             for name, amount in need.items():
                 self._used[name] -= amount
+            if not self._waiters:
+                return  # the common case: nobody waits
             mine = self._waiters.pop(owner, None) if owner is not None else None
             waiters = list(self._waiters.values())
             self._waiters.clear()

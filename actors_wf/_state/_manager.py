@@ -128,7 +128,7 @@ class StateManager:
         new = state.version == 0
         if not new:
             self._refuse_if_final(state, entries)
-        stored = attrs.evolve(state, version=state.version + 1, **changes)
+        stored = state.next_version(**changes)
         if not self.store.commit(stored, entries, None if new else state.version):
             current = self.store.load(state.job_id)
             raise StaleWrite(state.job_id, state.version, current.version if current else -1)

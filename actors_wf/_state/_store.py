@@ -66,7 +66,7 @@ class MemoryStore:
             self._states[state.job_id] = state
             if entries:
                 journal = self._journal.setdefault(state.job_id, [])
-                journal.extend((state.version, e) for e in entries)
+                journal.extend([(state.version, e) for e in entries])
         return True
 
     def history(self, job_id: str) -> list[Transition]:

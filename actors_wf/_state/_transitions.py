@@ -95,6 +95,14 @@ def move_step(
     return state.with_step(attrs.evolve(step, status=to, **changes)), entry
 
 
+# The step table with the names a journal entry carries: one lookup per move
+# instead of the table and three Enum.value descriptors (several moves a step).
+_STEP_MOVES = {
+    (status, event): (to, event.value, status.value, to.value)
+    for (status, event), to in STEP_TRANSITIONS.items()
+}
+
+
 def step_path(
     job_id: str, step: StepState, events: list[StepEvent], cause: str = "", **changes: Any
 ) -> tuple[StepState, list[Transition]]:
@@ -103,14 +111,15 @@ def step_path(
     Raises:
         InvalidTransition: the table does not allow one of them.
     """
-    status = step.status
+    status, step_id, at = step.status, step.step_id, time.time()
     entries = []
     for event in events:
-        to = next_step_status(job_id, step.step_id, status, event)
-        entries.append(
-            Transition(job_id, step.step_id, event.value, status.value, to.value, cause=cause)
-        )
-        status = to
+        try:
+            status, name, before, after = _STEP_MOVES[status, event]
+        except KeyError:
+            next_step_status(job_id, step_id, status, event)  # raises, naming the moves allowed
+            raise
+        entries.append(Transition(job_id, step_id, name, before, after, at, cause))
     return step.moved(status, **changes), entries
 
 
