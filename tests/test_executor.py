@@ -3,6 +3,8 @@
 import logging
 import threading
 
+import pytest
+
 from actors_wf._codec import decode
 from actors_wf._messages import RunStep, StepFailed
 from actors_wf._runtime._executor import ThreadExecutor
@@ -11,8 +13,8 @@ WAIT = 10.0
 RUN = RunStep("j", "s", 1, "c.x", {}, "urn:j")
 
 
-def test_every_outcome_is_delivered_and_finished_calls_are_forgotten():
-    executor = ThreadExecutor(max_workers=1)
+def test_every_outcome_is_delivered_and_idle_workers_are_reused():
+    executor = ThreadExecutor(max_workers=4)
     got: list[bytes] = []
     arrived = threading.Semaphore(0)
 
@@ -20,12 +22,57 @@ def test_every_outcome_is_delivered_and_finished_calls_are_forgotten():
         got.append(outcome)
         arrived.release()
 
-    for i in range(300):  # one at a time: each prune finds the earlier calls done
+    for i in range(300):  # one at a time: each finds the last worker idle
         executor.run(lambda i=i: str(i).encode(), RUN, (), deliver)
         assert arrived.acquire(timeout=WAIT)
     assert got == [str(i).encode() for i in range(300)]
-    assert len(executor._inflight) <= 2 * 1 + 64 + 1  # pruned as it grew, not 300
+    assert executor.threads <= 4  # reused; one more may start while the last asks for work
     assert executor.shutdown(WAIT)
+
+
+def test_busy_workers_start_more_up_to_the_bound_and_the_rest_queue():
+    executor = ThreadExecutor(max_workers=3)
+    release, started = threading.Event(), threading.Semaphore(0)
+    arrived = threading.Semaphore(0)
+
+    def hold() -> bytes:
+        started.release()
+        assert release.wait(WAIT)
+        return b"x"
+
+    for _ in range(5):
+        executor.run(hold, RUN, (), lambda outcome: arrived.release())
+    for _ in range(3):
+        assert started.acquire(timeout=WAIT)
+    assert executor.threads == 3 and not started.acquire(timeout=0)  # two wait their turn
+    release.set()
+    for _ in range(5):
+        assert arrived.acquire(timeout=WAIT)
+    assert executor.threads == 3
+    assert executor.shutdown(WAIT)
+
+
+def test_shutdown_drops_calls_not_started_reports_stuck_ones_and_refuses_more(caplog):
+    executor = ThreadExecutor(max_workers=1)
+    release, started = threading.Event(), threading.Event()
+    ran: list[str] = []
+
+    def stuck() -> bytes:
+        started.set()
+        release.wait(WAIT)
+        return b"late"
+
+    executor.run(stuck, RUN, (), lambda outcome: None)
+    executor.run(lambda: ran.append("queued") or b"", RUN, (), lambda outcome: None)
+    assert started.wait(WAIT)
+    with caplog.at_level(logging.ERROR, logger="actors_wf.executor"):
+        assert executor.shutdown(0.0) is False
+    assert "1 component call(s) still running after 0s" in caplog.text
+    with pytest.raises(RuntimeError, match="shut down"):
+        executor.run(lambda: b"", RUN, (), lambda outcome: None)
+    release.set()
+    assert executor.shutdown(WAIT)  # the stuck call ended: its worker is gone
+    assert ran == []
 
 
 def test_a_failing_delivery_is_logged_and_the_worker_serves_on(caplog):

@@ -1,6 +1,6 @@
 """Executors: where component code runs, never on an actor's message loop.
 
-The thread executor hands calls to a ``concurrent.futures`` pool. A call
+The thread executor hands calls to a pool of worker threads. A call
 returns the encoded outcome message (``StepSucceeded`` or ``StepFailed``), so
 the encoding, and the error for an output msgpack cannot carry, happen on the
 worker thread too.
@@ -8,14 +8,14 @@ worker thread too.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import inspect
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import wait as wait_futures
 from typing import Any
 
 from .._codec import encode
@@ -286,17 +286,24 @@ Deliver = Callable[[bytes], None]
 
 
 class ThreadExecutor:
-    """Runs attempts on a pool of worker threads."""
+    """Runs attempts on a pool of worker threads.
+
+    A ``SimpleQueue`` of calls and up to ``max_workers`` threads that take
+    them, started as calls find no idle one. Not ``concurrent.futures``: the
+    worker delivers each outcome itself, so nothing would read a future, and
+    its future, work item and idle semaphore (a Python ``Condition``) per call
+    cost the engine a tenth of a step. Workers are daemon threads: a
+    thread-mode component that never returns cannot keep the process from
+    exiting.
+    """
 
     def __init__(self, max_workers: int = 32) -> None:
-        self._pool = ThreadPoolExecutor(
-            max_workers=max_workers, thread_name_prefix="actors_wf-step"
-        )
-        # Calls not known to be done, for shutdown to wait on. Pruned as it
-        # grows, instead of a done-callback per call (each takes the future's lock).
-        self._inflight: set[Future[None]] = set()
-        self._prune_at = 2 * max_workers + 64
+        self._max = max_workers
+        self._calls: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+        self._idle = 0  # workers that have asked for a call and were not yet given one
         self._lock = threading.Lock()
+        self._closed = False
 
     def start(
         self, entry: RegistryEntry, msg: RunStep, ctx: StepContext, deliver: Deliver
@@ -309,35 +316,71 @@ class ThreadExecutor:
     ) -> None:
         """Schedule ``fn(*args)`` for the attempt ``msg``; the outcome goes to ``deliver``.
 
-        The worker does both: no future callbacks, no second thread. Should
-        ``fn`` raise (it is meant to return the outcome of any failure), the
-        outcome is a ``StepFailed`` with that error.
+        The worker does both. Should ``fn`` raise (it is meant to return the
+        outcome of any failure), the outcome is a ``StepFailed`` with that error.
+
+        Raises:
+            RuntimeError: the executor is shut down.
         """
-        future = self._pool.submit(_call, fn, msg, args, deliver)
+        thread = None
         with self._lock:
-            self._inflight.add(future)
-            if len(self._inflight) > self._prune_at:
-                self._inflight = {f for f in self._inflight if not f.done()}
-                self._prune_at = 2 * len(self._inflight) + 64
+            if self._closed:
+                raise RuntimeError("the thread executor is shut down")
+            if self._idle:
+                self._idle -= 1  # one waiting worker takes it
+            elif len(self._threads) < self._max:
+                thread = threading.Thread(
+                    target=self._work, name=f"actors_wf-step-{len(self._threads)}", daemon=True
+                )
+                self._threads.append(thread)
+        self._calls.put((fn, msg, args, deliver))
+        if thread is not None:
+            thread.start()
+
+    def _work(self) -> None:
+        calls, lock = self._calls, self._lock
+        while True:
+            call = calls.get()
+            if call is None:
+                return
+            _call(*call)
+            del call  # its arguments are not kept alive while this worker waits
+            with lock:
+                self._idle += 1
+
+    @property
+    def threads(self) -> int:
+        """How many worker threads have been started."""
+        return len(self._threads)
 
     def shutdown(self, timeout: float = 10.0) -> bool:
-        """Stop the pool, waiting up to ``timeout`` for running calls.
+        """Stop the pool: drop the calls not started, wait up to ``timeout`` for the running ones.
 
         Returns:
             ``False`` when calls were still running at the deadline: a thread
             cannot be killed, so they run on and their results are dropped.
         """
-        self._pool.shutdown(wait=False, cancel_futures=True)
         with self._lock:
-            running = {f for f in self._inflight if not f.done()}
-        _, not_done = wait_futures(running, timeout=timeout)
-        if not_done:
+            self._closed = True
+            threads = list(self._threads)
+        with contextlib.suppress(queue.Empty):
+            while True:
+                self._calls.get_nowait()
+        for _ in threads:
+            self._calls.put(None)
+        deadline = time.monotonic() + timeout
+        for thread in threads:
+            thread.join(max(deadline - time.monotonic(), 0.0))
+        stuck = sum(thread.is_alive() for thread in threads)
+        if stuck:
             log.error(
                 "%d component call(s) still running after %gs; they ignore cancellation "
                 "and cannot be stopped in thread mode (use isolation: process)",
-                len(not_done),
+                stuck,
                 timeout,
             )
             return False
-        self._pool.shutdown(wait=True)
         return True
+
+
+_Call = tuple[Callable[..., bytes], RunStep, tuple[Any, ...], "Deliver"]

@@ -416,9 +416,8 @@ class JobActor(EngineActor):
         )
 
     def _launch(self, run: RunStep) -> None:
-        child = self.runtime.steps.acquire(lambda: StepActor.start(self.runtime))
+        child = self.runtime.steps.acquire(self._new_step_actor)
         self.children[run.step_id] = child
-        child.tell(encode(run))
         self.runtime.publish(
             Event(
                 "StepStarted",
@@ -428,6 +427,10 @@ class JobActor(EngineActor):
                 component=run.component,
             )
         )
+        child.tell(encode(run))  # last: the StepActor's thread wakes wanting the GIL
+
+    def _new_step_actor(self) -> pykka.ActorRef[Any]:
+        return StepActor.start(self.runtime)
 
     def _step_event(
         self,

@@ -122,9 +122,9 @@ class StepActor(EngineActor):
         def deliver(outcome: bytes) -> None:
             # Runs on the worker thread: only tells, never blocks.
             if quiet and ctx.returned():
+                pool.release(me)  # first: the JobActor, once told, wants this thread's GIL
                 if job is not None:
                     tell_quietly(job, outcome)
-                pool.release(me)
                 return
             if not ctx.cancelled and job is not None:
                 tell_quietly(job, outcome)
