@@ -116,10 +116,10 @@ class Engine:
             store = open_store(store)
         self.state = StateManager(store)
         self._metrics = MetricsRecorder()
-        recorders: list[Callable[[Event], None]] = [self._metrics.record]
-        if tracer is not None or (tracing and Tracer.available()):
-            recorders.append(Tracer(tracer).record)
-        self._events = EventBus(record=_fan_out(recorders))
+        traced = tracer is not None or (tracing and Tracer.available())
+        self._events = EventBus(
+            record=Tracer(tracer).record if traced else None, count=self._metrics.count_step
+        )
         self._executor = ThreadExecutor(max_workers)
         self._registry_actor = RegistryActor.start()
         self.registry = Registry(self._registry_actor)
@@ -305,17 +305,6 @@ class Engine:
         self.state.close()
         self._events.close()
         log.debug("engine closed")
-
-
-def _fan_out(recorders: list[Callable[[Event], None]]) -> Callable[[Event], None]:
-    if len(recorders) == 1:
-        return recorders[0]
-
-    def record(event: Event) -> None:
-        for recorder in recorders:
-            recorder(event)
-
-    return record
 
 
 MAX_MESSAGE = 16 * 1024 * 1024

@@ -52,3 +52,25 @@ def test_a_slow_subscriber_never_blocks_publish_and_drops_are_counted():
     unsubscribe()
     release.set()
     bus.close()
+
+
+def test_a_step_event_is_counted_always_and_made_only_for_those_who_read_it(monkeypatch):
+    counted, recorded = [], []
+    made = []
+    monkeypatch.setattr(
+        "actors_wf._state._events.Event", lambda *a, **k: made.append(k) or Event(*a, **k)
+    )
+    bus = EventBus(count=lambda *figures: counted.append(figures))
+    bus.publish_step("StepSucceeded", "j", "s", 1, "c.x", 0.5, 0.25, output=3)
+    assert counted == [("StepSucceeded", "c.x", 0.5, 0.25)] and made == []
+
+    bus = EventBus(record=recorded.append, count=lambda *figures: counted.append(figures))
+    bus.publish_step("StepStarted", "j", "s", 2, "c.x")
+    (event,) = recorded
+    assert (event.kind, event.job_id, event.step_id, event.attempt) == ("StepStarted", "j", "s", 2)
+    assert event.component == "c.x" and event.duration is None and len(counted) == 2
+
+    bus.publish(Event("StepFailed", "j", step_id="s", attempt=2, component="c.x", duration=1.0))
+    bus.publish(Event("JobCompleted", "j"))  # not a step's: nothing to count
+    assert counted[-1] == ("StepFailed", "c.x", 1.0, None) and len(counted) == 3
+    assert [e.kind for e in recorded] == ["StepStarted", "StepFailed", "JobCompleted"]

@@ -418,14 +418,8 @@ class JobActor(EngineActor):
     def _launch(self, run: RunStep) -> None:
         child = self.runtime.steps.acquire(self._new_step_actor)
         self.children[run.step_id] = child
-        self.runtime.publish(
-            Event(
-                "StepStarted",
-                self.job_id,
-                step_id=run.step_id,
-                attempt=run.attempt,
-                component=run.component,
-            )
+        self.runtime.events.publish_step(
+            "StepStarted", self.job_id, run.step_id, run.attempt, run.component
         )
         child.tell(encode(run))  # last: the StepActor's thread wakes wanting the GIL
 
@@ -444,17 +438,15 @@ class JobActor(EngineActor):
         """Publish a step's end with its component and timings (for metrics)."""
         launched = self.steps[step_id].attempts[attempt - 1].started_at
         ran = started > 0  # 0: it never reached its code (input error, no component)
-        self.runtime.publish(
-            Event(
-                kind,
-                self.job_id,
-                step_id=step_id,
-                attempt=attempt,
-                component=self.plan.step(step_id).component,
-                duration=max(finished - started, 0.0) if ran else None,
-                queue_wait=max(started - launched, 0.0) if ran else None,
-                **extra,
-            )
+        self.runtime.events.publish_step(
+            kind,
+            self.job_id,
+            step_id,
+            attempt,
+            self.plan.step(step_id).component,
+            max(finished - started, 0.0) if ran else None,
+            max(started - launched, 0.0) if ran else None,
+            **extra,
         )
 
     def _complete(self) -> None:

@@ -70,16 +70,30 @@ class Event:
 
 
 Subscriber = Callable[[Event], None]
+# (kind, component, duration, queue_wait) of a step event: what metrics count.
+StepCounter = Callable[[str, str, "float | None", "float | None"], None]
 _STOP = object()
 
 
 class EventBus:
-    """Fans events out to subscribers on one dispatcher thread."""
+    """Fans events out to subscribers on one dispatcher thread.
+
+    ``record`` sees every event as it is published (the tracer), ``count``
+    the figures of every step event (the metrics). A step event's record is
+    made only when a subscriber or ``record`` will read it
+    (:meth:`publish_step`): most engines run thousands of steps with no one
+    listening.
+    """
 
     def __init__(
-        self, *, buffer: int = 10_000, record: Callable[[Event], None] | None = None
+        self,
+        *,
+        buffer: int = 10_000,
+        record: Callable[[Event], None] | None = None,
+        count: StepCounter | None = None,
     ) -> None:
         self._record = record
+        self._count = count
         self._subscribers: list[Subscriber] = []
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=buffer)
         self._thread: threading.Thread | None = None
@@ -107,6 +121,40 @@ class EventBus:
 
     def publish(self, event: Event) -> None:
         """Queue an event for the subscribers; never blocks."""
+        if self._count is not None and event.component is not None:
+            self._count(event.kind, event.component, event.duration, event.queue_wait)
+        self._deliver(event)
+
+    def publish_step(
+        self,
+        kind: str,
+        job_id: str,
+        step_id: str,
+        attempt: int,
+        component: str,
+        duration: float | None = None,
+        queue_wait: float | None = None,
+        **extra: Any,
+    ) -> None:
+        """Publish a step event, making its :class:`Event` only if anyone reads it."""
+        if self._count is not None:
+            self._count(kind, component, duration, queue_wait)
+        if self._record is None and not self._subscribers:
+            return
+        self._deliver(
+            Event(
+                kind,
+                job_id,
+                step_id=step_id,
+                attempt=attempt,
+                component=component,
+                duration=duration,
+                queue_wait=queue_wait,
+                **extra,
+            )
+        )
+
+    def _deliver(self, event: Event) -> None:
         if self._record is not None:
             self._record(event)
         if not self._subscribers:

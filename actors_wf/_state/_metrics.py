@@ -123,20 +123,26 @@ class MetricsRecorder:
         self._now = now
 
     def record(self, event: Event) -> None:
-        """Count one event."""
-        counter = _STEP_COUNTERS.get(event.kind)
-        if counter is None or event.component is None:
+        """Count one event (only step events with a component count)."""
+        if event.component is not None:
+            self.count_step(event.kind, event.component, event.duration, event.queue_wait)
+
+    def count_step(
+        self, kind: str, component: str, duration: float | None, queue_wait: float | None
+    ) -> None:
+        """Count a step event of ``kind`` (``StepStarted``, ...) without its record."""
+        counter = _STEP_COUNTERS.get(kind)
+        if counter is None:
             return
-        component = event.component
         with self._lock:
             counts = self._counts.get(component)
             if counts is None:  # not setdefault: that would build a Counter per event
                 counts = self._counts[component] = collections.Counter()
             counts[counter] += 1
-            if event.duration is not None:
-                self._sample(self._durations, component, event.duration)
-            if event.queue_wait is not None:
-                self._sample(self._waits, component, event.queue_wait)
+            if duration is not None:
+                self._sample(self._durations, component, duration)
+            if queue_wait is not None:
+                self._sample(self._waits, component, queue_wait)
             if counter != "started":
                 now = self._now()
                 self._finished.append(now)
