@@ -123,6 +123,7 @@ JOB_TRANSITIONS: Mapping[tuple[JobStatus, JobEvent], JobStatus] = {
 
 STEP_TRANSITIONS: Mapping[tuple[StepStatus, StepEvent], StepStatus] = {
     (S.PENDING, SE.READY): S.READY,
+    (S.PENDING, SE.START): S.RUNNING,  # its dependencies are done and a slot is free
     (S.PENDING, SE.SKIP): S.SKIPPED,
     (S.PENDING, SE.CANCEL): S.CANCELLED,
     (S.READY, SE.START): S.RUNNING,

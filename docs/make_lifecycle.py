@@ -68,6 +68,10 @@ changes it.
 {_diagram(STEP_TRANSITIONS, "PENDING", steps_terminal)}
 
 {_table(STEP_TRANSITIONS)}
+
+A step whose dependencies are done starts at once (PENDING → RUNNING) when
+its resources are free; it is READY only while it waits for them, or for
+its next attempt after an interruption or a retry's backoff.
 """
 
 

@@ -36,7 +36,7 @@ from .._registry import COMPONENT
 from .._spec import ComponentDefinition, RetryPolicy, StepSpec
 from .._state._events import Event
 from .._state._manager import StaleWrite
-from .._state._transitions import Transition, move_job, step_path
+from .._state._transitions import Transition, move_job, step_after
 from .._status import JobEvent, JobStatus, StepEvent, StepStatus
 from ._resources import STEPS
 from ._runtime import Runtime, plan_of
@@ -381,10 +381,8 @@ class JobActor(EngineActor):
         spec = self.plan.step(step_id)
         step = self.steps[step_id]
         attempt = Attempt(len(step.attempts) + 1, time.time())
-        path = [StepEvent.START]
-        if step.status is StepStatus.PENDING:
-            path.insert(0, StepEvent.READY)
-        self._steps_path(step_id, path, attempts=(*step.attempts, attempt))
+        # From PENDING (it never waited for a slot) or READY.
+        self._step(step_id, StepEvent.START, attempts=(*step.attempts, attempt))
         try:
             inputs = resolve(spec.inputs, self.state.inputs, self.outputs)
         except LookupError as exc:
@@ -497,16 +495,11 @@ class JobActor(EngineActor):
         self.pending.append(entry)
 
     def _step(self, step_id: str, event: StepEvent, cause: str = "", **changes: Any) -> None:
-        self._steps_path(step_id, [event], cause, **changes)
-
-    def _steps_path(
-        self, step_id: str, events: list[StepEvent], cause: str = "", **changes: Any
-    ) -> None:
         step = self.steps[step_id]
         was = step.status
-        step, entries = step_path(self.job_id, step, events, cause, **changes)
+        step, entry = step_after(self.job_id, step, event, cause, **changes)
         self.steps[step_id] = self.moved[step_id] = step
-        self.pending += entries
+        self.pending.append(entry)
         now = step.status
         # Kept as we go, not recounted: a 1,000-step job must not pay O(n) per step.
         self.open += was.is_terminal - now.is_terminal

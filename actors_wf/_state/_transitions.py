@@ -87,40 +87,35 @@ def move_step(
         InvalidTransition: the table does not allow it.
         KeyError: no such step.
     """
-    step = state.steps[step_id]
-    to = next_step_status(state.job_id, step_id, step.status, event)
-    entry = Transition(
-        state.job_id, step_id, event.value, step.status.value, to.value, cause=cause
-    )
-    return state.with_step(attrs.evolve(step, status=to, **changes)), entry
+    step, entry = step_after(state.job_id, state.steps[step_id], event, cause, **changes)
+    return state.with_step(step), entry
 
 
 # The step table with the names a journal entry carries: one lookup per move
-# instead of the table and three Enum.value descriptors (several moves a step).
+# instead of the table and three Enum.value descriptors.
 _STEP_MOVES = {
     (status, event): (to, event.value, status.value, to.value)
     for (status, event), to in STEP_TRANSITIONS.items()
 }
 
 
-def step_path(
-    job_id: str, step: StepState, events: list[StepEvent], cause: str = "", **changes: Any
-) -> tuple[StepState, list[Transition]]:
-    """One step after several moves in a row, and their journal entries.
+def step_after(
+    job_id: str, step: StepState, event: StepEvent, cause: str = "", **changes: Any
+) -> tuple[StepState, Transition]:
+    """One step after ``event``, with ``changes`` to its other fields, and the journal entry.
+
+    The runtime moves steps one by one and makes the JobState once per save.
 
     Raises:
-        InvalidTransition: the table does not allow one of them.
+        InvalidTransition: the table does not allow it.
     """
-    status, step_id, at = step.status, step.step_id, time.time()
-    entries = []
-    for event in events:
-        try:
-            status, name, before, after = _STEP_MOVES[status, event]
-        except KeyError:
-            next_step_status(job_id, step_id, status, event)  # raises, naming the moves allowed
-            raise
-        entries.append(Transition(job_id, step_id, name, before, after, at, cause))
-    return step.moved(status, **changes), entries
+    try:
+        to, name, before, after = _STEP_MOVES[step.status, event]
+    except KeyError:
+        next_step_status(job_id, step.step_id, step.status, event)  # raises, naming the moves
+        raise
+    entry = Transition(job_id, step.step_id, name, before, after, time.time(), cause)
+    return step.moved(to, **changes), entry
 
 
 def job_event_to(current: JobStatus, target: JobStatus) -> JobEvent | None:
