@@ -9,6 +9,7 @@ field and ``"no"`` into ``True`` for a ``bool`` one; here both are refused.
 
 from __future__ import annotations
 
+import types
 import typing
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
@@ -155,7 +156,33 @@ converter = make_strict_converter()
 
 
 def _message_hooks(conv: cattrs.Converter) -> dict[str, tuple[Callable[..., Any], type[Any]]]:
-    return {tag: (conv.get_structure_hook(cls), cls) for tag, cls in MESSAGE_TYPES.items()}
+    return {
+        tag: (_construct if _flat(cls) else conv.get_structure_hook(cls), cls)
+        for tag, cls in MESSAGE_TYPES.items()
+    }
+
+
+# Field types msgpack gives back as they were packed; the trusting converter
+# passes them through as they are.
+_PLAIN: frozenset[Any] = frozenset({str, int, float, bool, bytes, Any, dict[str, Any]})
+
+
+def _flat(cls: type[Any]) -> bool:
+    """Whether every field of a message is plain data, or ``None`` (nothing to structure)."""
+    return all(
+        kind in _PLAIN
+        or (
+            typing.get_origin(kind) in (typing.Union, types.UnionType)
+            and all(arg in _PLAIN or arg is type(None) for arg in typing.get_args(kind))
+        )
+        for kind in (field.type for field in attrs.fields(attrs.resolve_types(cls)))
+    )
+
+
+def _construct(raw: dict[str, Any], cls: type[Any]) -> Any:
+    # For a flat message, cattrs' trusting structure hook only passes each field
+    # through its identity hook; calling the class does the same in one step.
+    return cls(**raw)
 
 
 def make_trusting_converter() -> cattrs.Converter:
