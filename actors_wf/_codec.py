@@ -155,9 +155,12 @@ def _step_map_hooks(conv: cattrs.Converter) -> None:
 converter = make_strict_converter()
 
 
-def _message_hooks(conv: cattrs.Converter) -> dict[str, tuple[Callable[..., Any], type[Any]]]:
+def _message_hooks(
+    conv: cattrs.Converter,
+) -> dict[str, tuple[Callable[..., Any] | None, type[Any]]]:
+    """Per tag: its structure hook (``None``: a flat message, built by its class) and class."""
     return {
-        tag: (_construct if _flat(cls) else conv.get_structure_hook(cls), cls)
+        tag: (None if _flat(cls) else conv.get_structure_hook(cls), cls)
         for tag, cls in MESSAGE_TYPES.items()
     }
 
@@ -177,12 +180,6 @@ def _flat(cls: type[Any]) -> bool:
         )
         for kind in (field.type for field in attrs.fields(attrs.resolve_types(cls)))
     )
-
-
-def _construct(raw: dict[str, Any], cls: type[Any]) -> Any:
-    # For a flat message, cattrs' trusting structure hook only passes each field
-    # through its identity hook; calling the class does the same in one step.
-    return cls(**raw)
 
 
 def make_trusting_converter() -> cattrs.Converter:
@@ -269,7 +266,9 @@ def decode_trusted(data: bytes) -> Message:
     try:
         raw = msgpack.unpackb(data)
         hook, cls = _TRUSTED[raw.pop(TAG_FIELD)]
-        message: Message = hook(raw, cls)
+        # A flat message: cattrs would only pass each field through an identity
+        # hook; calling the class does the same in one step.
+        message: Message = cls(**raw) if hook is None else hook(raw, cls)
     except Exception:
         return decode(data)
     return message

@@ -89,7 +89,9 @@ class StepState:
         Raises:
             TypeError: a change names another field.
         """
-        if changes.keys() - _MOVABLE:
+        if not changes:
+            return StepState(self.step_id, status, self.attempts, self.output, self.error)
+        if not _MOVABLE.issuperset(changes):
             raise TypeError(f"StepState.moved() cannot change {sorted(changes.keys() - _MOVABLE)}")
         get = changes.get
         return StepState(
@@ -275,7 +277,23 @@ class JobState:
         Raises:
             TypeError: a change names no field of ``JobState``, or ``version``.
         """
-        if changes.keys() - _JOB_FIELDS:
+        if changes.keys() == _STEPS_ONLY:  # a runtime save
+            steps = changes["steps"]
+            return JobState(
+                self.job_id,
+                self.workflow,
+                self.status,
+                self.inputs,
+                self.priority,
+                steps,
+                self.created_at,
+                self.outputs,
+                self.error,
+                self.started_at,
+                self.finished_at,
+                self.version + 1,
+            )
+        if not _JOB_FIELDS.issuperset(changes):
             raise TypeError(f"JobState.next_version() cannot change {sorted(changes)}")
         get = changes.get
         return JobState(
@@ -295,3 +313,4 @@ class JobState:
 
 
 _JOB_FIELDS = frozenset(a.name for a in attrs.fields(JobState)) - {"version"}
+_STEPS_ONLY = {"steps"}

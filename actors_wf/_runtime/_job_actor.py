@@ -333,7 +333,8 @@ class JobActor(EngineActor):
         launching = self.state.status is JobStatus.RUNNING
         while launching and self.ready:
             sid = next(iter(self.ready))  # the oldest; no copy of a long queue per result
-            need = self._settings(sid).need
+            settings = self._settings(sid)
+            need = settings.need
             if not self.runtime.resources.try_acquire(need):
                 # First come, first served within a job, and O(1) per release:
                 # the steps behind this one wait too.
@@ -341,7 +342,7 @@ class JobActor(EngineActor):
                 break
             del self.ready[sid]
             self.held[sid] = need
-            run = self._prepare(sid)
+            run = self._prepare(sid, settings)
             if run is not None:
                 runs.append(run)
         for sid in fresh:
@@ -376,11 +377,16 @@ class JobActor(EngineActor):
         for step_id in list(self.held):
             self._give_back(step_id)
 
-    def _prepare(self, step_id: str) -> RunStep | None:
-        """Move a step to RUNNING with a new attempt; ``None`` if its inputs fail."""
-        spec = self.plan.step(step_id)
+    def _prepare(self, step_id: str, settings: _Settings) -> RunStep | None:
+        """Move a step to RUNNING with a new attempt and make its RunStep.
+
+        ``None`` if its inputs fail. The attempt runs with the step's time
+        limits, else its component's.
+        """
+        spec = self.plan.specs[step_id]
         step = self.steps[step_id]
-        attempt = Attempt(len(step.attempts) + 1, time.time())
+        number = len(step.attempts) + 1
+        attempt = Attempt(number, time.time())
         # From PENDING (it never waited for a slot) or READY.
         self._step(step_id, StepEvent.START, attempts=(*step.attempts, attempt))
         try:
@@ -388,15 +394,10 @@ class JobActor(EngineActor):
         except LookupError as exc:
             error = ErrorInfo("ReferenceError", str(exc), step_id=step_id)
             failed = StepFailed(
-                self.job_id, step_id, attempt.number, error, attempt.started_at, time.time()
+                self.job_id, step_id, number, error, attempt.started_at, time.time()
             )
             self.actor_ref.tell(encode(failed))
             return None
-        return self._run_message(step_id, attempt.number, inputs)
-
-    def _run_message(self, step_id: str, attempt: int, inputs: dict[str, Any]) -> RunStep:
-        """The RunStep of an attempt, with its timeouts from the step, else its component."""
-        settings = self._settings(step_id)
         timeout, total = settings.timeout, settings.total_timeout
         if total is not None:
             now = self.runtime.clock.now()
@@ -405,8 +406,8 @@ class JobActor(EngineActor):
         return RunStep(
             self.job_id,
             step_id,
-            attempt,
-            self.plan.step(step_id).component,
+            number,
+            spec.component,
             inputs,
             self.urn,
             timeout,

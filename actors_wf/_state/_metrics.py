@@ -114,9 +114,7 @@ class MetricsRecorder:
 
     def __init__(self, *, window: int = 1000, now: Callable[[], float] = time.monotonic) -> None:
         self._lock = threading.Lock()
-        self._counts: dict[str, collections.Counter[str]] = {}
-        self._durations: dict[str, collections.deque[float]] = {}
-        self._waits: dict[str, collections.deque[float]] = {}
+        self._components: dict[str, _Figures] = {}
         self._finished: collections.deque[float] = collections.deque()
         self._total = 0
         self._window = window
@@ -135,42 +133,47 @@ class MetricsRecorder:
         if counter is None:
             return
         with self._lock:
-            counts = self._counts.get(component)
-            if counts is None:  # not setdefault: that would build a Counter per event
-                counts = self._counts[component] = collections.Counter()
-            counts[counter] += 1
+            figures = self._components.get(component)
+            if figures is None:
+                figures = self._components[component] = _Figures(self._window)
+            figures.counts[counter] += 1
             if duration is not None:
-                self._sample(self._durations, component, duration)
+                figures.durations.append(duration)
             if queue_wait is not None:
-                self._sample(self._waits, component, queue_wait)
+                figures.waits.append(queue_wait)
             if counter != "started":
                 now = self._now()
                 self._finished.append(now)
                 self._total += 1
-                while self._finished and self._finished[0] < now - 60:
+                while self._finished[0] < now - 60:
                     self._finished.popleft()
-
-    def _sample(self, table: dict[str, collections.deque[float]], key: str, value: float) -> None:
-        samples = table.get(key)
-        if samples is None:
-            samples = table[key] = collections.deque(maxlen=self._window)
-        samples.append(value)
 
     def snapshot(self, job_statuses: Iterable[str], dropped: int) -> Metrics:
         """The figures now."""
         with self._lock:
             components = {
                 name: ComponentMetrics(
-                    **{k: counts.get(k, 0) for k in ("started", "succeeded", "failed", "retried")},
-                    duration=_quantiles(self._durations.get(name, ())),
-                    queue_wait=_quantiles(self._waits.get(name, ())),
+                    **figures.counts,
+                    duration=_quantiles(figures.durations),
+                    queue_wait=_quantiles(figures.waits),
                 )
-                for name, counts in self._counts.items()
+                for name, figures in self._components.items()
             }
             finished = len(self._finished)
             total = self._total
         jobs = collections.Counter(job_statuses)
         return Metrics(dict(jobs), components, finished / 60.0, total, dropped)
+
+
+class _Figures:
+    """One component's counts and last timings (mutable; under the recorder's lock)."""
+
+    __slots__ = ("counts", "durations", "waits")
+
+    def __init__(self, window: int) -> None:
+        self.counts = dict.fromkeys(("started", "succeeded", "failed", "retried"), 0)
+        self.durations: collections.deque[float] = collections.deque(maxlen=window)
+        self.waits: collections.deque[float] = collections.deque(maxlen=window)
 
 
 def _quantiles(samples: Iterable[float]) -> dict[str, float]:
