@@ -130,6 +130,27 @@ class Plan:
     dependants: Mapping[str, tuple[str, ...]]
     order: tuple[str, ...]
     specs: Mapping[str, StepSpec] = attrs.Factory(dict)
+    bindings: Mapping[str, tuple[Binding, ...]] = attrs.Factory(dict)
+
+    def inputs_of(
+        self, step_id: str, inputs: Mapping[str, Any], outputs: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """A step's inputs with their references resolved: :func:`resolve`, compiled once.
+
+        Raises:
+            LookupError: as :func:`resolve`.
+        """
+        result = {}
+        for name, how, what in self.bindings[step_id]:
+            if how == _OUTPUT:
+                result[name] = outputs.get(what)  # None: it FAILED (continue) or was SKIPPED
+            elif how == _INPUT:
+                result[name] = inputs.get(what)
+            elif how == _VALUE:
+                result[name] = what
+            else:
+                result[name] = resolve(what, inputs, outputs)
+        return result
 
     def step(self, step_id: str) -> StepSpec:
         """The spec of a step, in O(1)."""
@@ -164,7 +185,29 @@ def compile_plan(spec: WorkflowSpec) -> Plan:
         for d in deps[sid]:
             dependants[d].append(sid)
     specs = {s.id: s for s in spec.steps}
-    return Plan(deps, {k: tuple(v) for k, v in dependants.items()}, order, specs)
+    bindings = {s.id: tuple(_binding(k, v) for k, v in s.inputs.items()) for s in spec.steps}
+    return Plan(deps, {k: tuple(v) for k, v in dependants.items()}, order, specs, bindings)
+
+
+# How one input of a step gets its value, decided once per workflow: (name, how, what).
+Binding = tuple[str, str, Any]
+_VALUE, _INPUT, _OUTPUT, _RESOLVE = "value", "input", "output", "resolve"
+
+
+def _binding(name: str, value: Any) -> Binding:
+    if isinstance(value, str):
+        if value.startswith("$$"):
+            return name, _VALUE, value[1:]
+        ref = parse_ref(value)
+        if ref is None:
+            return name, _VALUE, value
+        if ref.source == "inputs":
+            return name, _INPUT, ref.name
+        if not ref.fields:
+            return name, _OUTPUT, ref.name
+    elif value is None or isinstance(value, int | float):  # bool is an int
+        return name, _VALUE, value
+    return name, _RESOLVE, value  # fields to follow, or a list or dict: a new one each time
 
 
 def _step_deps(spec: WorkflowSpec, index: int, ids: set[str], problems: list[str]) -> set[str]:

@@ -1,4 +1,6 @@
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from actors_wf import SpecError, WorkflowSpec
 from actors_wf._codec import converter
@@ -116,3 +118,47 @@ def test_cycles_are_refused():
 def spec_of(data: dict) -> WorkflowSpec:
     """Records straight from the converter: no validation in the way of compile_plan."""
     return converter.structure(data, WorkflowSpec)
+
+
+_VALUES = st.sampled_from(
+    [
+        "$inputs.n",
+        "$inputs.missing",
+        "$steps.a.output",
+        "$steps.a.output.user",
+        "$steps.gone.output",
+        "$$inputs.n",
+        "plain",
+        3,
+        2.5,
+        True,
+        None,
+        ["$inputs.n", 1],
+        {"k": "$steps.a.output"},
+    ]
+)
+
+
+@given(st.dictionaries(st.text("xyz", min_size=1, max_size=3), _VALUES, max_size=6))
+def test_a_steps_compiled_inputs_resolve_as_resolve_does(inputs):
+    spec = converter.structure(
+        {
+            "id": "w",
+            "inputs": {"n": {"type": "int"}, "missing": {"type": "int", "default": 0}},
+            "steps": [
+                {"id": "a", "component": "c.x"},
+                {"id": "gone", "component": "c.x"},
+                {"id": "b", "component": "c.x", "inputs": inputs},
+            ],
+        },
+        WorkflowSpec,
+    )
+    plan = compile_plan(spec)
+    job_inputs, outputs = {"n": 7}, {"a": {"user": "ada"}}
+
+    got = plan.inputs_of("b", job_inputs, outputs)
+
+    assert got == resolve(spec.steps[2].inputs, job_inputs, outputs)
+    for name, value in got.items():  # lists and dicts are the attempt's own
+        if isinstance(value, list | dict):
+            assert value is not spec.steps[2].inputs[name]

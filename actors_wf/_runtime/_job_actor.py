@@ -390,7 +390,7 @@ class JobActor(EngineActor):
         # From PENDING (it never waited for a slot) or READY.
         self._step(step_id, StepEvent.START, attempts=(*step.attempts, attempt))
         try:
-            inputs = resolve(spec.inputs, self.state.inputs, self.outputs)
+            inputs = self.plan.inputs_of(step_id, self.state.inputs, self.outputs)
         except LookupError as exc:
             error = ErrorInfo("ReferenceError", str(exc), step_id=step_id)
             failed = StepFailed(
