@@ -24,7 +24,7 @@ from ._errors import (
 )
 from ._jobs import JobManager, JobManagerSync
 from ._orchestrator import ComponentExecutor, Orchestrator
-from ._records import Attempt, ErrorInfo, JobState, StepState
+from ._records import Attempt, ErrorInfo, JobState, StepMap, StepState
 from ._registry import COMPONENT, WORKFLOW, Registry, RegistryEntry, component
 from ._runtime._executor import LogContextFilter, StepCancelledError, StepContext
 from ._spec import ComponentDefinition, InputSpec, RetryPolicy, StepSpec, WorkflowSpec
@@ -77,6 +77,7 @@ __all__ = [
     "StateManager",
     "StepCancelledError",
     "StepContext",
+    "StepMap",
     "StepSpec",
     "StepState",
     "StepStatus",

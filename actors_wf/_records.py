@@ -236,7 +236,8 @@ class JobState:
         status: where the job is.
         inputs: the job's inputs, defaults filled in.
         priority: larger runs first.
-        steps: step id to its state.
+        steps: step id to its state, a read-only :class:`StepMap` (a dict given
+            here is converted).
         outputs: the workflow's outputs once the job completed.
         error: why the job failed, if it did.
         created_at / started_at / finished_at: wall-clock seconds since the epoch.

@@ -41,6 +41,7 @@ EXPECTED = {
     "StateManager",
     "StepCancelledError",
     "StepContext",
+    "StepMap",
     "StepSpec",
     "StepState",
     "StepStatus",
