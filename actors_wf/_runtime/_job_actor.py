@@ -78,8 +78,8 @@ class JobActor(EngineActor):
         self.state: JobState = runtime.state.get(job_id)
         self.base = self.state  # the last stored state
         # The steps as this handler has moved them so far. A handler changes
-        # steps here and the next JobState is made once, by ``_save``: one copy
-        # of a 1,000-step mapping per result, not one per status change.
+        # steps here and in ``moved``; ``_save`` makes the next JobState once,
+        # its steps a new version of the stored StepMap with the moved ones.
         self.steps: dict[str, StepState] = dict(self.state.steps)
         self.moved: dict[str, StepState] = {}  # the steps moved since the last save
         self.pending: list[Transition] = []  # journal entries not yet stored

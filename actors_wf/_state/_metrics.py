@@ -1,8 +1,9 @@
 """Metrics: counters and timing percentiles per component, from the lifecycle events.
 
-Events are recorded when they are published (a few dict updates under a
-lock), not by a subscriber, so a slow subscriber's dropped events never make
-the figures wrong. Timings keep the last ``window`` samples per component.
+Step events are counted as they are published (``EventBus(count=...)``: a
+few dict updates under a lock), not by a subscriber, so a slow subscriber's
+dropped events never make the figures wrong. Timings keep the last
+``window`` samples per component.
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 
 import attrs
-
-from ._events import Event
 
 _STEP_COUNTERS = {
     "StepStarted": "started",
@@ -119,11 +118,6 @@ class MetricsRecorder:
         self._total = 0
         self._window = window
         self._now = now
-
-    def record(self, event: Event) -> None:
-        """Count one event (only step events with a component count)."""
-        if event.component is not None:
-            self.count_step(event.kind, event.component, event.duration, event.queue_wait)
 
     def count_step(
         self, kind: str, component: str, duration: float | None, queue_wait: float | None
