@@ -193,7 +193,14 @@ def next_step_status(
     try:
         return STEP_TRANSITIONS[status, event]
     except KeyError:
-        allowed = [e.value for (s, e) in STEP_TRANSITIONS if s is status]
-        raise InvalidTransition(
-            f"step {step_id!r} of job {job_id}", status.value, event.value, allowed
-        ) from None
+        raise step_refusal(job_id, step_id, status, event) from None
+
+
+def step_refusal(
+    job_id: str, step_id: str, status: StepStatus, event: StepEvent
+) -> InvalidTransition:
+    """The error for a step move the table does not have, naming the ones it has."""
+    allowed = [e.value for (s, e) in STEP_TRANSITIONS if s is status]
+    return InvalidTransition(
+        f"step {step_id!r} of job {job_id}", status.value, event.value, allowed
+    )

@@ -263,3 +263,22 @@ def test_component_executor_calls_one_component_with_its_checks(engine):
     assert engine.component_executor.execute("t.double", {"x": 21}, timeout=WAIT) == 42
     with pytest.raises(WorkflowInvalid, match="WF208"):  # refused before it runs
         engine.component_executor.execute("t.typed", {"x": "a"}, timeout=WAIT)
+
+
+def test_throughput_counts_the_steps_of_the_last_minute_on_the_recorders_clock():
+    from actors_wf._state._metrics import MetricsRecorder
+
+    now = [1000.0]
+    metrics = MetricsRecorder(window=2, now=lambda: now[0])
+    for duration in (1.0, 2.0, 3.0):
+        metrics.count_step("StepSucceeded", "c.x", duration, 0.5)
+    metrics.count_step("StepStarted", "c.x", None, None)
+    metrics.count_step("JobCompleted", "c.x", None, None)  # not a step's: not counted
+    now[0] += 61
+    metrics.count_step("StepFailed", "c.x", 4.0, None)
+
+    figures = metrics.snapshot([], dropped=0)
+    component = figures.components["c.x"]
+    assert (component.started, component.succeeded, component.failed) == (1, 3, 1)
+    assert component.duration["0.99"] == 4.0 and min(component.duration.values()) >= 3.0
+    assert figures.steps_finished == 4 and figures.steps_per_second == 1 / 60

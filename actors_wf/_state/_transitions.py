@@ -23,7 +23,7 @@ from .._status import (
     StepEvent,
     StepStatus,
     next_job_status,
-    next_step_status,
+    step_refusal,
 )
 
 RESTORE = "restore"
@@ -112,8 +112,7 @@ def step_after(
     try:
         to, name, before, after = _STEP_MOVES[step.status, event]
     except KeyError:
-        next_step_status(job_id, step.step_id, step.status, event)  # raises, naming the moves
-        raise
+        raise step_refusal(job_id, step.step_id, step.status, event) from None
     entry = Transition(job_id, step.step_id, name, before, after, time.time(), cause)
     return step.moved(to, **changes), entry
 
