@@ -267,8 +267,8 @@ class JobState:
         return self.steps[step_id]
 
     def with_step(self, step: StepState) -> JobState:
-        """A copy with one step replaced."""
-        return attrs.evolve(self, steps={**self.steps, step.step_id: step})
+        """A copy with one step replaced (sharing the steps that did not move)."""
+        return attrs.evolve(self, steps=self.steps.updated({step.step_id: step}))
 
     def next_version(self, **changes: Any) -> JobState:
         """A copy one version on, with ``changes`` to other fields.

@@ -103,3 +103,16 @@ def test_moved_and_next_version_name_a_field_they_cannot_change() -> None:
     assert job.next_version(priority=3) == attrs.evolve(job, priority=3, version=1)
     with pytest.raises(TypeError, match="version"):
         job.next_version(version=7)
+
+
+def test_moving_one_step_of_a_job_shares_the_others():
+    job = JobState(
+        "j", WorkflowSpec(id="w", steps=()), JobStatus.FAILED, {}, 0, steps_of(100), 1.0
+    )
+
+    moved = job.with_step(StepState("s40", StepStatus.CANCELLED))
+
+    assert moved.steps["s40"].status is StepStatus.CANCELLED
+    assert moved.steps._where is job.steps._where  # not a new map of every step
+    pairs = zip(job.steps._chunks, moved.steps._chunks, strict=True)
+    assert sum(a is not b for a, b in pairs) == 1
