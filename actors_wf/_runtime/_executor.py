@@ -240,7 +240,7 @@ def _call(fn: Callable[..., bytes], msg: RunStep, args: tuple[Any, ...], deliver
         outcome = encode(StepFailed(msg.job_id, msg.step_id, msg.attempt, error, now, now))
     try:
         deliver(outcome)
-    except Exception:  # an engine bug; the pool would keep it in a future nobody reads
+    except Exception:  # an engine bug: logged here, or nobody would ever see it
         log.exception("step %r of job %s: delivering its outcome failed", msg.step_id, msg.job_id)
 
 
