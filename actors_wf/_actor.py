@@ -98,6 +98,13 @@ class EngineActor(pykka.ThreadingActor):
         # cost, on every message of every step.
         return queue.SimpleQueue()
 
+    def _handle_receive(self, message: Any) -> Any:
+        # Every engine message is bytes: straight to on_receive, past Pykka's
+        # four isinstance tests for its own messages (stop, proxy calls).
+        if message.__class__ is bytes:
+            return self.on_receive(message)
+        return super()._handle_receive(message)
+
     def on_receive(self, message: Any) -> Any:
         """Decode a message, run its handler and encode the reply."""
         record = decode_trusted(message) if isinstance(message, bytes) else message
