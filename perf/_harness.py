@@ -40,6 +40,28 @@ def sample(fn: Callable[[], object], runs: int, *, warmup: int = 20) -> list[flo
     return times
 
 
+def interleaved(
+    fns: Sequence[Callable[[], object]], runs: int, *, warmup: int = 1
+) -> list[list[float]]:
+    """Time each of ``fns`` once per round, ``runs`` rounds; seconds, one list per fn.
+
+    On a machine whose speed drifts from minute to minute, a baseline timed
+    in the same rounds as what it is compared with sees the same drift: the
+    ratio holds where the absolute figures move.
+    """
+    for _ in range(warmup):
+        for fn in fns:
+            fn()
+    gc.collect()
+    times: list[list[float]] = [[] for _ in fns]
+    for _ in range(runs):
+        for fn, own in zip(fns, times, strict=True):
+            start = time.perf_counter()
+            fn()
+            own.append(time.perf_counter() - start)
+    return times
+
+
 def summarise(
     name: str,
     times: Sequence[float],

@@ -15,7 +15,7 @@ import pykka
 
 from actors_wf import COMPONENT, Engine
 
-from ._harness import Row, sample, summarise
+from ._harness import Row, interleaved, sample, summarise
 from .bench_foundation import linear, noop
 
 
@@ -103,6 +103,9 @@ def raw_chain(n: int, pool: ThreadPoolExecutor) -> None:
     ref.stop()
 
 
+ROUNDS = 7
+
+
 def per_step(times: list[float], n: int) -> list[float]:
     return [t / n for t in times]
 
@@ -115,33 +118,25 @@ def run() -> list[Row]:
         engine.registry.register_workflow(linear(n))
         engine.registry.register_workflow(fan_out(n))
         with ThreadPoolExecutor(1) as pool:
-            raw = per_step(sample(lambda: raw_chain(n, pool), 5, warmup=1), n)
-            floor = per_step(sample(lambda: topology_floor(n, pool), 5, warmup=1), n)
-        rows.append(
-            summarise(
-                "floor: the engine's 3 hops per step, no work",
-                floor,
-                baseline=("pykka ask + pool per step", raw),
+            # In rounds (raw, floor, chain, fan-out), so the baseline sees the
+            # same machine as the engine: this VM's speed drifts by up to 2x.
+            raw, floor, chain, fan = (
+                per_step(times, n)
+                for times in interleaved(
+                    [
+                        lambda: raw_chain(n, pool),
+                        lambda: topology_floor(n, pool),
+                        lambda: engine.run(f"linear{n}", timeout=120),
+                        lambda: engine.run(f"fan{n}", timeout=120),
+                    ],
+                    ROUNDS,
+                )
             )
-        )
-        chain = per_step(sample(lambda: engine.run(f"linear{n}", timeout=120), 5, warmup=1), n)
-        rows.append(
-            summarise(
-                f"per step, {n}-step chain",
-                chain,
-                baseline=("pykka ask + pool per step", raw),
-                bar="< 150 µs",
-            )
-        )
-        fan = per_step(sample(lambda: engine.run(f"fan{n}", timeout=120), 5, warmup=1), n)
-        rows.append(
-            summarise(
-                f"per step, {n}-wide fan-out",
-                fan,
-                baseline=("pykka ask + pool per step", raw),
-                bar="< 150 µs",
-            )
-        )
+        base = ("pykka ask + pool per step", raw)
+        floor_row = "floor: the engine's 3 hops per step, no work"
+        rows.append(summarise(floor_row, floor, baseline=base))
+        for name, times in ((f"{n}-step chain", chain), (f"{n}-wide fan-out", fan)):
+            rows.append(summarise(f"per step, {name}", times, baseline=base, bar="< 150 µs"))
         rows.append(_throughput(engine))
         engine.registry.register(COMPONENT, "bench.proc", {"isolation": "process"}, noop)
         proc_chain = linear(5)
