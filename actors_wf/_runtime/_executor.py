@@ -8,7 +8,7 @@ worker thread too.
 
 from __future__ import annotations
 
-import collections
+import contextlib
 import contextvars
 import inspect
 import logging
@@ -230,17 +230,14 @@ def output_problem(entry: RegistryEntry, msg: RunStep, output: Any) -> ErrorInfo
     )
 
 
-def _outcome(fn: Callable[..., bytes], msg: RunStep, args: tuple[Any, ...]) -> bytes:
+def _call(fn: Callable[..., bytes], msg: RunStep, args: tuple[Any, ...], deliver: Deliver) -> None:
     try:
-        return fn(*args)
+        outcome = fn(*args)
     except Exception as exc:  # an engine bug: the step fails with it, nothing hangs
         log.exception("step %r of job %s: the engine failed to run it", msg.step_id, msg.job_id)
         error = ErrorInfo.from_exception(exc, msg.step_id)
         now = time.time()
-        return encode(StepFailed(msg.job_id, msg.step_id, msg.attempt, error, now, now))
-
-
-def _deliver(deliver: Deliver, msg: RunStep, outcome: bytes) -> None:
+        outcome = encode(StepFailed(msg.job_id, msg.step_id, msg.attempt, error, now, now))
     try:
         deliver(outcome)
     except Exception:  # an engine bug: logged here, or nobody would ever see it
@@ -291,27 +288,20 @@ Deliver = Callable[[bytes], None]
 class ThreadExecutor:
     """Runs attempts on a pool of worker threads.
 
-    Up to ``max_workers`` threads, started as calls find no idle one; calls
-    that find every worker busy wait in a backlog. A call goes to the worker
-    that became idle last, so a stream of steps one after another keeps to
-    one warm thread, as few as it needs, however many an earlier burst
-    started (handed round all of them, the 1,000-step chain took 18% longer
-    after a fan-out). A worker counts as idle before it delivers its outcome:
-    the next step, which that outcome starts, finds it free.
-
-    Not ``concurrent.futures``: the worker delivers each outcome itself, so
-    nothing would read a future, and its future, work item and idle
-    semaphore (a Python ``Condition``) per call cost the engine a tenth of a
-    step. Workers are daemon threads: a thread-mode component that never
-    returns cannot keep the process from exiting.
+    A ``SimpleQueue`` of calls and up to ``max_workers`` threads that take
+    them, started as calls find no idle one. Not ``concurrent.futures``: the
+    worker delivers each outcome itself, so nothing would read a future, and
+    its future, work item and idle semaphore (a Python ``Condition``) per call
+    cost the engine a tenth of a step. Workers are daemon threads: a
+    thread-mode component that never returns cannot keep the process from
+    exiting.
     """
 
     def __init__(self, max_workers: int = 32) -> None:
         self._max = max_workers
+        self._calls: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
-        # The inboxes of the idle workers, the one idle last on top.
-        self._idle: list[queue.SimpleQueue[_Call | None]] = []
-        self._backlog: collections.deque[_Call] = collections.deque()
+        self._idle = 0  # workers that have asked for a call and were not yet given one
         self._lock = threading.Lock()
         self._closed = False
 
@@ -332,47 +322,31 @@ class ThreadExecutor:
         Raises:
             RuntimeError: the executor is shut down.
         """
-        call: _Call = (fn, msg, args, deliver)
         thread = None
         with self._lock:
             if self._closed:
                 raise RuntimeError("the thread executor is shut down")
             if self._idle:
-                inbox = self._idle.pop()
+                self._idle -= 1  # one waiting worker takes it
             elif len(self._threads) < self._max:
-                inbox = queue.SimpleQueue()
                 thread = threading.Thread(
-                    target=self._work,
-                    args=(inbox,),
-                    name=f"actors_wf-step-{len(self._threads)}",
-                    daemon=True,
+                    target=self._work, name=f"actors_wf-step-{len(self._threads)}", daemon=True
                 )
                 self._threads.append(thread)
-            else:
-                self._backlog.append(call)
-                return
-        inbox.put(call)
+        self._calls.put((fn, msg, args, deliver))
         if thread is not None:
             thread.start()
 
-    def _work(self, inbox: queue.SimpleQueue[_Call | None]) -> None:
-        lock, idle, backlog = self._lock, self._idle, self._backlog
-        call = inbox.get()
-        while call is not None:
-            fn, msg, args, deliver = call
+    def _work(self) -> None:
+        calls, lock = self._calls, self._lock
+        while True:
+            call = calls.get()
+            if call is None:
+                return
+            _call(*call)
             del call  # its arguments are not kept alive while this worker waits
-            outcome = _outcome(fn, msg, args)
             with lock:
-                if backlog:
-                    call = backlog.popleft()
-                elif self._closed:
-                    call = None
-                else:
-                    idle.append(inbox)  # before delivering: see the class's docstring
-                    call = _WAIT
-            _deliver(deliver, msg, outcome)
-            if call is _WAIT:
-                call = inbox.get()
+                self._idle += 1
 
     @property
     def threads(self) -> int:
@@ -389,10 +363,11 @@ class ThreadExecutor:
         with self._lock:
             self._closed = True
             threads = list(self._threads)
-            self._backlog.clear()
-            idle, self._idle = self._idle, []
-        for inbox in idle:
-            inbox.put(None)
+        with contextlib.suppress(queue.Empty):
+            while True:
+                self._calls.get_nowait()
+        for _ in threads:
+            self._calls.put(None)
         deadline = time.monotonic() + timeout
         for thread in threads:
             thread.join(max(deadline - time.monotonic(), 0.0))
@@ -409,5 +384,3 @@ class ThreadExecutor:
 
 
 _Call = tuple[Callable[..., bytes], RunStep, tuple[Any, ...], "Deliver"]
-# What a worker that has just gone idle waits for: a call in its own inbox.
-_WAIT: Any = object()
