@@ -230,14 +230,17 @@ def output_problem(entry: RegistryEntry, msg: RunStep, output: Any) -> ErrorInfo
     )
 
 
-def _call(fn: Callable[..., bytes], msg: RunStep, args: tuple[Any, ...], deliver: Deliver) -> None:
+def _outcome(fn: Callable[..., bytes], msg: RunStep, args: tuple[Any, ...]) -> bytes:
     try:
-        outcome = fn(*args)
+        return fn(*args)
     except Exception as exc:  # an engine bug: the step fails with it, nothing hangs
         log.exception("step %r of job %s: the engine failed to run it", msg.step_id, msg.job_id)
         error = ErrorInfo.from_exception(exc, msg.step_id)
         now = time.time()
-        outcome = encode(StepFailed(msg.job_id, msg.step_id, msg.attempt, error, now, now))
+        return encode(StepFailed(msg.job_id, msg.step_id, msg.attempt, error, now, now))
+
+
+def _deliver(deliver: Deliver, msg: RunStep, outcome: bytes) -> None:
     try:
         deliver(outcome)
     except Exception:  # an engine bug: logged here, or nobody would ever see it
@@ -288,20 +291,37 @@ Deliver = Callable[[bytes], None]
 class ThreadExecutor:
     """Runs attempts on a pool of worker threads.
 
-    A ``SimpleQueue`` of calls and up to ``max_workers`` threads that take
-    them, started as calls find no idle one. Not ``concurrent.futures``: the
-    worker delivers each outcome itself, so nothing would read a future, and
-    its future, work item and idle semaphore (a Python ``Condition``) per call
-    cost the engine a tenth of a step. Workers are daemon threads: a
-    thread-mode component that never returns cannot keep the process from
-    exiting.
+    A ``SimpleQueue`` of calls and up to ``max_workers`` threads, started as
+    calls find no idle one. A worker that finishes a call takes the next one
+    waiting without sleeping. Of the idle workers, one listens on the queue
+    and the others are parked, each on its own inbox; a call that waits with
+    nobody listening unparks the one parked last (or starts a thread), and a
+    worker that takes a call from the queue does the same for the calls
+    behind it, so a burst still gets as many workers as it has calls.
+
+    Why one listener: with every idle worker waiting on the queue, the
+    kernel hands calls round all of them in turn, so a chain of steps after a
+    burst ran each step on a cold thread: 7.5 voluntary context switches a
+    step instead of 3, and 7-13% more time (see docs/performance.md). Waking
+    a chosen worker for every call instead (a stack of idle workers) kept a
+    chain on one thread but cost a fan-out more: there, most calls are best
+    taken by a worker that has just finished one.
+
+    Not ``concurrent.futures``: the worker delivers each outcome itself, so
+    nothing would read a future, and its future, work item and idle
+    semaphore (a Python ``Condition``) per call cost the engine a tenth of a
+    step. Workers are daemon threads: a thread-mode component that never
+    returns cannot keep the process from exiting.
     """
 
     def __init__(self, max_workers: int = 32) -> None:
         self._max = max_workers
-        self._calls: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
-        self._idle = 0  # workers that have asked for a call and were not yet given one
+        self._calls: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
+        # At most one idle worker waits on the calls; the other idle ones are
+        # parked, each on its own inbox, the one parked last on top.
+        self._listening = 0
+        self._parked: list[queue.SimpleQueue[bool]] = []
         self._lock = threading.Lock()
         self._closed = False
 
@@ -322,31 +342,72 @@ class ThreadExecutor:
         Raises:
             RuntimeError: the executor is shut down.
         """
-        thread = None
         with self._lock:
             if self._closed:
                 raise RuntimeError("the thread executor is shut down")
-            if self._idle:
-                self._idle -= 1  # one waiting worker takes it
-            elif len(self._threads) < self._max:
-                thread = threading.Thread(
-                    target=self._work, name=f"actors_wf-step-{len(self._threads)}", daemon=True
-                )
-                self._threads.append(thread)
-        self._calls.put((fn, msg, args, deliver))
-        if thread is not None:
-            thread.start()
+            self._calls.put((fn, msg, args, deliver))
+            if self._listening:
+                return  # the listener takes it
+            wake = self._new_listener()
+        if wake is not None:
+            wake.put(True)
 
-    def _work(self) -> None:
+    def _new_listener(self) -> queue.SimpleQueue[bool] | None:
+        """Calls wait and nobody listens: unpark a worker to listen, or start one.
+
+        Returns the parked worker's inbox, to be woken once the lock is let
+        go; ``None`` when a thread was started, or every worker is busy (one
+        takes the call when it is done). Called under the lock: a thread is
+        started under it, so ``shutdown`` never finds one not yet started.
+        """
+        if self._parked:
+            self._listening += 1
+            return self._parked.pop()
+        if len(self._threads) < self._max:
+            self._listening += 1
+            thread = threading.Thread(
+                target=self._work,
+                args=(queue.SimpleQueue(),),
+                name=f"actors_wf-step-{len(self._threads)}",
+                daemon=True,
+            )
+            self._threads.append(thread)
+            thread.start()
+        return None
+
+    def _work(self, parked: queue.SimpleQueue[bool]) -> None:
         calls, lock = self._calls, self._lock
         while True:
-            call = calls.get()
-            if call is None:
-                return
-            _call(*call)
-            del call  # its arguments are not kept alive while this worker waits
+            call = calls.get()  # listening
+            wake = None
             with lock:
-                self._idle += 1
+                self._listening -= 1
+                if not self._closed and not calls.empty():  # more wait: hand the queue on
+                    wake = self._new_listener()
+            if wake is not None:
+                wake.put(True)
+            while call is not None:
+                fn, msg, args, deliver = call
+                call = _NOTHING  # not kept alive while this worker waits
+                _deliver(deliver, msg, _outcome(fn, msg, args))
+                del fn, msg, args, deliver
+                if not calls.empty():  # more waiting: taken without a sleep
+                    with contextlib.suppress(queue.Empty):  # unless another worker was quicker
+                        call = calls.get_nowait()
+                if call is _NOTHING:
+                    break
+            if call is None:
+                return  # the executor is shut down
+            with lock:
+                if self._closed:
+                    return
+                listen = not self._listening
+                if listen:
+                    self._listening += 1
+                else:
+                    self._parked.append(parked)
+            if not listen and not parked.get():
+                return
 
     @property
     def threads(self) -> int:
@@ -363,11 +424,14 @@ class ThreadExecutor:
         with self._lock:
             self._closed = True
             threads = list(self._threads)
+            parked, self._parked = self._parked, []
         with contextlib.suppress(queue.Empty):
             while True:
                 self._calls.get_nowait()
         for _ in threads:
             self._calls.put(None)
+        for wake in parked:
+            wake.put(False)
         deadline = time.monotonic() + timeout
         for thread in threads:
             thread.join(max(deadline - time.monotonic(), 0.0))
@@ -384,3 +448,4 @@ class ThreadExecutor:
 
 
 _Call = tuple[Callable[..., bytes], RunStep, tuple[Any, ...], "Deliver"]
+_NOTHING: Any = object()  # a worker's "no call in hand"
