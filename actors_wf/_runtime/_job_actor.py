@@ -137,7 +137,7 @@ class JobActor(EngineActor):
         closed = self._close_attempt(msg.step_id, msg.attempt, msg.finished_at, None)
         if closed is None:
             return
-        self._step(msg.step_id, StepEvent.SUCCEED, output=msg.output, attempts=closed)
+        self._step(msg.step_id, _SUCCEED, output=msg.output, attempts=closed)
         self._step_event(
             "StepSucceeded",
             msg.step_id,
@@ -324,13 +324,13 @@ class JobActor(EngineActor):
         fresh = []
         for sid in candidates:
             status = steps[sid].status
-            if status is StepStatus.PENDING and self.plan.ready(sid, self.outputs):
+            if status is _PENDING and self.plan.ready(sid, self.outputs):
                 self.ready[sid] = None  # moved to READY below, or to RUNNING at once
                 fresh.append(sid)
-            elif status is StepStatus.READY:
+            elif status is _READY:
                 self.ready[sid] = None  # woken from a retry wait, or recovered
         runs = []
-        launching = self.state.status is JobStatus.RUNNING
+        launching = self.state.status is _JOB_RUNNING
         while launching and self.ready:
             sid = next(iter(self.ready))  # the oldest; no copy of a long queue per result
             settings = self._settings(sid)
@@ -346,12 +346,12 @@ class JobActor(EngineActor):
             if run is not None:
                 runs.append(run)
         for sid in fresh:
-            if self.steps[sid].status is StepStatus.PENDING:
-                self._step(sid, StepEvent.READY)
+            if self.steps[sid].status is _PENDING:
+                self._step(sid, _BE_READY)
         if self.open == 0:
             self._complete()
             return
-        if self.state.status is JobStatus.PAUSING:
+        if self.state.status is _JOB_PAUSING:
             self._pause_if_quiet()
             return
         self._save()
@@ -363,7 +363,7 @@ class JobActor(EngineActor):
 
     def on_resources_free(self, msg: ResourcesFree) -> None:
         """Something was given back: try the READY steps again."""
-        if self.state.status is JobStatus.RUNNING and self.ready:
+        if self.state.status is _JOB_RUNNING and self.ready:
             self._advance([])
 
     def _give_back(self, step_id: str) -> None:
@@ -388,7 +388,7 @@ class JobActor(EngineActor):
         number = len(step.attempts) + 1
         attempt = Attempt(number, time.time())
         # From PENDING (it never waited for a slot) or READY.
-        self._step(step_id, StepEvent.START, attempts=(*step.attempts, attempt))
+        self._step(step_id, _START, attempts=(*step.attempts, attempt))
         try:
             inputs = self.plan.inputs_of(step_id, self.state.inputs, self.outputs)
         except LookupError as exc:
@@ -503,8 +503,8 @@ class JobActor(EngineActor):
         self.pending.append(entry)
         now = step.status
         # Kept as we go, not recounted: a 1,000-step job must not pay O(n) per step.
-        self.open += was.is_terminal - now.is_terminal
-        if now is StepStatus.SUCCEEDED:
+        self.open += (was in _ENDED) - (now in _ENDED)
+        if now is _SUCCEEDED:
             self.outputs[step_id] = step.output
 
     def _close_attempt(
@@ -518,7 +518,7 @@ class JobActor(EngineActor):
         live = (
             not self.state.status.is_terminal
             and step is not None
-            and step.status is StepStatus.RUNNING
+            and step.status is _RUNNING
             and len(step.attempts) == attempt
         )
         if not live:
@@ -593,6 +593,18 @@ _NO_DEFINITION = ComponentDefinition()
 # How often a save is retried over writes made by others (update_state) meanwhile.
 _REBASES = 5
 _STARTABLE = frozenset({StepStatus.PENDING, StepStatus.READY})
+# Members read on every step, as module globals: read through its class, a
+# member costs ~1,000 instructions on Python 3.11 (EnumType has a
+# __getattr__, which sends every class attribute down the slow lookup).
+_PENDING, _READY, _RUNNING, _SUCCEEDED = (
+    StepStatus.PENDING,
+    StepStatus.READY,
+    StepStatus.RUNNING,
+    StepStatus.SUCCEEDED,
+)
+_JOB_RUNNING, _JOB_PAUSING = JobStatus.RUNNING, JobStatus.PAUSING
+_SUCCEED, _START, _BE_READY = StepEvent.SUCCEED, StepEvent.START, StepEvent.READY
+_ENDED = frozenset(status for status in StepStatus if status.is_terminal)  # no call per test
 _NO_RETRY = RetryPolicy()
 _TIMEOUTS = frozenset({"StepTimeout", "StepAbandoned"})
 # Retrying these cannot help: the same inputs give the same error, or the old
