@@ -4,11 +4,13 @@ import collections
 import logging
 import threading
 
+import attrs
 import pytest
 
 from actors_wf._codec import decode
 from actors_wf._messages import RunStep, StepFailed
-from actors_wf._runtime._executor import ThreadExecutor
+from actors_wf._registry import make_component_entry
+from actors_wf._runtime._executor import ThreadExecutor, input_problem
 
 WAIT = 10.0
 RUN = RunStep("j", "s", 1, "c.x", {}, "urn:j")
@@ -153,3 +155,20 @@ def test_a_call_that_raises_is_delivered_as_the_steps_failure(caplog):
     assert failed.error.type == "KeyError" and "engine bug" in failed.error.message
     assert "the engine failed to run it" in caplog.text
     assert executor.shutdown(WAIT)
+
+
+def test_inputs_that_do_not_fit_are_named_in_the_error():
+    def add(a: int, b: int, c: int = 0) -> int:
+        return a + b + c
+
+    entry = make_component_entry("m.add", None, add)
+    run = attrs.evolve(RUN, component="m.add")
+    assert input_problem(entry, attrs.evolve(run, inputs={"a": 1, "b": 2})) is None
+    missing = input_problem(entry, attrs.evolve(run, inputs={"c": 1}))
+    assert missing is not None and missing.type == "ComponentInputError"
+    assert missing.message == "step 's' (m.add): input 'a' (int) is required"  # the first by name
+    extra = input_problem(entry, attrs.evolve(run, inputs={"a": 1, "b": 2, "d": 3}))
+    assert extra is not None and extra.message == "step 's' (m.add): 'm.add' takes no input 'd'"
+    wrong = input_problem(entry, attrs.evolve(run, inputs={"a": 1, "b": True}))
+    assert wrong is not None
+    assert wrong.message == "step 's' (m.add): input 'b': expected int, got bool True"

@@ -193,17 +193,21 @@ def _run_of(target: Any) -> Any:
 def input_problem(entry: RegistryEntry, msg: RunStep) -> ErrorInfo | None:
     """A ``ComponentInputError`` if the inputs do not fit the component's declared types."""
     declared = getattr(entry.definition, "inputs", None) or {}
-    for name in sorted(entry.required_inputs - set(msg.inputs)):
-        return _input_error(msg, f"input {name!r} ({declared.get(name, 'any')}) is required")
-    for name, value in msg.inputs.items():
+    given = msg.inputs
+    if not given.keys() >= entry.required_inputs:
+        missing = min(entry.required_inputs - given.keys())
+        return _input_error(msg, f"input {missing!r} ({declared.get(missing, 'any')}) is required")
+    for name, value in given.items():
         kind = declared.get(name)
         if kind is None:
             if not entry.takes_any_input:
                 return _input_error(msg, f"{msg.component!r} takes no input {name!r}")
             continue
-        problem = parse_type(kind).problem(value, f"input {name!r}")
-        if problem:
-            return _input_error(msg, problem)
+        expected = parse_type(kind)
+        # Checked without naming the input first: the name is spelled out only
+        # for the message, not for every input of every step that fits.
+        if expected.problem(value) is not None:
+            return _input_error(msg, str(expected.problem(value, f"input {name!r}")))
     return None
 
 
