@@ -44,14 +44,18 @@ def test_a_chain_after_a_burst_keeps_to_one_worker():
         assert release.wait(WAIT)
         return b""
 
-    for _ in range(3):  # a burst of calls that block: three workers, at once
-        executor.run(hold, RUN, (), lambda outcome: done.release())
-    for _ in range(3):
-        assert started.acquire(timeout=WAIT)
-    assert executor.threads == 3
-    release.set()
-    for _ in range(3):
-        assert done.acquire(timeout=WAIT)
+    def burst() -> None:  # three calls that block: three workers, at once
+        release.clear()
+        for _ in range(3):
+            executor.run(hold, RUN, (), lambda outcome: done.release())
+        for _ in range(3):
+            assert started.acquire(timeout=WAIT)
+        assert executor.threads == 3
+        release.set()
+        for _ in range(3):
+            assert done.acquire(timeout=WAIT)
+
+    burst()
     names: list[str] = []
 
     def whoami() -> bytes:
@@ -66,15 +70,7 @@ def test_a_chain_after_a_burst_keeps_to_one_worker():
     # comes while that one is still delivering may unpark another.
     most = collections.Counter(names).most_common(1)[0][1]
     assert most >= 18, names
-    release.clear()
-    for _ in range(3):  # another burst: the parked workers are woken, no thread is added
-        executor.run(hold, RUN, (), lambda outcome: done.release())
-    for _ in range(3):
-        assert started.acquire(timeout=WAIT)
-    assert executor.threads == 3
-    release.set()
-    for _ in range(3):
-        assert done.acquire(timeout=WAIT)
+    burst()  # the parked workers are woken again, and no thread is added
     assert executor.shutdown(WAIT)
 
 
