@@ -47,11 +47,7 @@ class Resources:
                 self._used[name] -= amount
             if not self._waiters:
                 return  # the common case: nobody waits
-            mine = self._waiters.pop(owner, None) if owner is not None else None
-            waiters = list(self._waiters.values())
-            self._waiters.clear()
-            if owner is not None and mine is not None:
-                self._waiters[owner] = mine
+            waiters = [self._waiters.pop(who) for who in list(self._waiters) if who != owner]
         for notify in waiters:
             notify()
 
