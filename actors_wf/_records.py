@@ -147,11 +147,11 @@ class StepMap(Mapping[str, StepState]):
         where, chunks = self._where, list(self._chunks)
         copied: dict[int, list[StepState]] = {}
         for sid, step in changes.items():
-            i = where[sid]
-            chunk = copied.get(i // _CHUNK)
+            n, k = divmod(where[sid], _CHUNK)
+            chunk = copied.get(n)
             if chunk is None:
-                chunk = copied[i // _CHUNK] = list(chunks[i // _CHUNK])
-            chunk[i % _CHUNK] = step
+                chunk = copied[n] = list(chunks[n])
+            chunk[k] = step
         for n, chunk in copied.items():
             chunks[n] = tuple(chunk)
         new = object.__new__(StepMap)
