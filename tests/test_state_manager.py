@@ -20,7 +20,7 @@ from actors_wf import (
 from actors_wf._codec import PartCache
 from actors_wf._records import StepState
 from actors_wf._spec import StepSpec
-from actors_wf._state._transitions import move_job, move_step, replay
+from actors_wf._state._transitions import JournalEntry, Transition, move_job, move_step, replay
 from actors_wf._status import JobEvent, StepEvent
 
 from .strategies import job_states
@@ -211,3 +211,16 @@ def test_describe_and_history_for_people(state):
     assert "step 'a': PENDING -ready-> READY" in lines[-1]
     with pytest.raises(JobNotFound):
         state.history("zz")
+
+
+def test_journal_entries_are_read_back_as_records_of_their_version(state):
+    job, entry = move_job(state.get("j1"), JobEvent.ENQUEUE, "start_job")
+    assert type(entry) is JournalEntry
+    first = state.save(job, [entry])
+    job, moved = move_step(first, "a", StepEvent.READY)  # through step_after's fast path
+    second = state.save(job, [moved])
+    assert type(moved) is JournalEntry and moved.step_id == "a" and moved.to_status == "READY"
+    history = state.history("j1")
+    assert all(type(t) is Transition for t in history)
+    assert history == [entry.stored(first.version), moved.stored(second.version)]
+    assert [(t.event, t.version) for t in history] == [("enqueue", 2), ("ready", 3)]

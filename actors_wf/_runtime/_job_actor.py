@@ -36,7 +36,7 @@ from .._registry import COMPONENT
 from .._spec import ComponentDefinition, RetryPolicy, StepSpec
 from .._state._events import Event
 from .._state._manager import StaleWrite
-from .._state._transitions import Transition, move_job, step_after
+from .._state._transitions import JournalEntry, move_job, step_after
 from .._status import JobEvent, JobStatus, StepEvent, StepStatus
 from ._resources import STEPS
 from ._runtime import Runtime, plan_of
@@ -82,7 +82,7 @@ class JobActor(EngineActor):
         # its steps a new version of the stored StepMap with the moved ones.
         self.steps: dict[str, StepState] = dict(self.state.steps)
         self.moved: dict[str, StepState] = {}  # the steps moved since the last save
-        self.pending: list[Transition] = []  # journal entries not yet stored
+        self.pending: list[JournalEntry] = []  # journal entries not yet stored
         self.plan = plan_of(self.state.workflow)
         self.urn: str = self.actor_urn
         self.deadlines: dict[str, float] = {}  # step id -> total_timeout deadline (clock time)

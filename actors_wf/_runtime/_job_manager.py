@@ -35,7 +35,7 @@ from .._records import PRIORITIES, ErrorInfo, JobState, StepState
 from .._registry import WORKFLOW
 from .._spec import WorkflowSpec
 from .._state._events import Event
-from .._state._transitions import Transition, move_job, move_step
+from .._state._transitions import JournalEntry, move_job, move_step
 from .._status import (
     JOB_TRANSITIONS,
     JobEvent,
@@ -341,7 +341,7 @@ class JobManagerActor(EngineActor):
 _CANCEL_HERE = frozenset({JobStatus.CREATED, JobStatus.QUEUED, JobStatus.PAUSED})
 
 
-def _cancel_idle(job: JobState) -> tuple[JobState, list[Transition]]:
+def _cancel_idle(job: JobState) -> tuple[JobState, list[JournalEntry]]:
     """Cancel a job no JobActor runs: it and its unfinished steps."""
     cancelled, entry = move_job(job, JobEvent.CANCEL, "cancel_job", finished_at=time.time())
     entries = [entry]
@@ -359,14 +359,14 @@ _INTERRUPTED = ErrorInfo(
 )
 
 
-def interrupted(job: JobState) -> tuple[JobState, list[Transition]]:
+def interrupted(job: JobState) -> tuple[JobState, list[JournalEntry]]:
     """The job as a new engine takes it over after the old one stopped.
 
     RUNNING goes back to QUEUED, PAUSING to PAUSED, CANCELLING to CANCELLED;
     attempts that were running are closed as interrupted and their steps are
     READY to run again; waiting retries are READY at once.
     """
-    entries: list[Transition] = []
+    entries: list[JournalEntry] = []
     now = time.time()
     for step in list(job.steps.values()):
         if step.status is StepStatus.RUNNING and step.attempts:

@@ -26,6 +26,7 @@ from ._describe import describe_job, diff_states
 from ._snapshot import Snapshot
 from ._store import MemoryStore, Store
 from ._transitions import (
+    JournalEntry,
     Transition,
     job_event_to,
     restore_entries,
@@ -114,7 +115,7 @@ class StateManager:
     # -- writes (the runtime's) -------------------------------------------------------
 
     def save(
-        self, state: JobState, entries: Sequence[Transition] = (), **changes: Any
+        self, state: JobState, entries: Sequence[JournalEntry] = (), **changes: Any
     ) -> JobState:
         """Store ``state`` as the next version of its job, with its journal entries.
 
@@ -136,7 +137,7 @@ class StateManager:
             self._wake(stored)
         return stored
 
-    def _refuse_if_final(self, state: JobState, entries: Sequence[Transition]) -> None:
+    def _refuse_if_final(self, state: JobState, entries: Sequence[JournalEntry]) -> None:
         """A terminal job changes only by leaving its status (a retry) or by a restore."""
         current = self.store.load(state.job_id)
         if current is None or not current.status.is_terminal or current.version != state.version:
@@ -180,7 +181,7 @@ class StateManager:
         with self._job_lock(job_id):
             state = self.get(job_id)
             if transaction:
-                entries: list[Transition] = []
+                entries: list[JournalEntry] = []
                 work = state
                 for update in batch:
                     work, more = apply_update(work, update)
@@ -302,7 +303,7 @@ class Transaction:
     def __init__(self, base: JobState) -> None:
         self.base = base
         self.state = base
-        self.entries: list[Transition] = []
+        self.entries: list[JournalEntry] = []
 
     def update(self, update: Update) -> JobState:
         """Apply one update to the working copy (see ``StateManager.update_state``)."""
@@ -311,7 +312,7 @@ class Transaction:
         return self.state
 
 
-def apply_update(state: JobState, update: Update) -> tuple[JobState, list[Transition]]:
+def apply_update(state: JobState, update: Update) -> tuple[JobState, list[JournalEntry]]:
     """Apply a user's update; check fields, types and status moves.
 
     Raises:
@@ -363,8 +364,9 @@ def _check_types(state: JobState) -> None:
         raise TypeError("; ".join(describe_errors(exc))) from None
 
 
-def _status_moves(old: JobState, new: JobState) -> list[Transition]:
+def _status_moves(old: JobState, new: JobState) -> list[JournalEntry]:
     entries = []
+    now = time.time()
     if old.status is not new.status:
         event = job_event_to(old.status, new.status)
         if event is None:
@@ -375,13 +377,14 @@ def _status_moves(old: JobState, new: JobState) -> list[Transition]:
                 allowed_job_events(old.status),
             )
         entries.append(
-            Transition(
+            JournalEntry(
                 old.job_id,
                 None,
                 event.value,
                 old.status.value,
                 new.status.value,
-                cause="update_state",
+                now,
+                "update_state",
             )
         )
     for step_id, step in new.steps.items():
@@ -394,13 +397,14 @@ def _status_moves(old: JobState, new: JobState) -> list[Transition]:
                 f"step {step_id!r} of job {old.job_id}", before.value, f"-> {step.status.value}"
             )
         entries.append(
-            Transition(
+            JournalEntry(
                 old.job_id,
                 step_id,
                 step_event.value,
                 before.value,
                 step.status.value,
-                cause="update_state",
+                now,
+                "update_state",
             )
         )
     return entries

@@ -34,7 +34,7 @@ import msgpack
 from .._codec import SPECS, converter, job_header, structure_job
 from .._errors import ActorsWfError
 from .._records import JobState
-from ._transitions import Transition
+from ._transitions import JournalEntry, Transition
 
 SCHEMA_VERSION = 2
 DURABILITY = {"process": "NORMAL", "power": "FULL"}
@@ -208,7 +208,7 @@ class SQLiteStore:
 
     # -- writes -----------------------------------------------------------------
 
-    def commit(self, state: JobState, entries: Sequence[Transition], base: int | None) -> bool:
+    def commit(self, state: JobState, entries: Sequence[JournalEntry], base: int | None) -> bool:
         """Write the state and its journal entries in one transaction, if ``base`` holds."""
         blob = msgpack.packb(self._plain(state))
         rows = [

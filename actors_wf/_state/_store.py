@@ -11,10 +11,8 @@ import threading
 from collections.abc import Iterator, Sequence
 from typing import Protocol
 
-import attrs
-
 from .._records import JobState
-from ._transitions import Transition
+from ._transitions import JournalEntry, Transition
 
 
 class Store(Protocol):
@@ -23,7 +21,7 @@ class Store(Protocol):
     def load(self, job_id: str) -> JobState | None:
         """The latest state of a job, or ``None``."""
 
-    def commit(self, state: JobState, entries: Sequence[Transition], base: int | None) -> bool:
+    def commit(self, state: JobState, entries: Sequence[JournalEntry], base: int | None) -> bool:
         """Store ``state`` and append ``entries``, if the stored version is still ``base``.
 
         ``base`` is ``None`` for a new job (none may exist). The entries are
@@ -50,14 +48,14 @@ class MemoryStore:
     def __init__(self) -> None:
         self._states: dict[str, JobState] = {}
         # Entries with the version they belong to; stamped when read, not per write.
-        self._journal: dict[str, list[tuple[int, Transition]]] = {}
+        self._journal: dict[str, list[tuple[int, JournalEntry]]] = {}
         self._lock = threading.Lock()
 
     def load(self, job_id: str) -> JobState | None:
         """The latest state of a job, or ``None``."""
         return self._states.get(job_id)
 
-    def commit(self, state: JobState, entries: Sequence[Transition], base: int | None) -> bool:
+    def commit(self, state: JobState, entries: Sequence[JournalEntry], base: int | None) -> bool:
         """Store a state and its journal entries, if the version check passes."""
         with self._lock:
             current = self._states.get(state.job_id)
@@ -73,7 +71,7 @@ class MemoryStore:
         """The job's journal, oldest first."""
         with self._lock:
             entries = list(self._journal.get(job_id, ()))
-        return [attrs.evolve(e, version=v) for v, e in entries]
+        return [e.stored(v) for v, e in entries]
 
     def iter_jobs(self) -> Iterator[JobState]:
         """Every job's latest state, oldest first."""

