@@ -2,6 +2,15 @@
 
 Each message carries a stable ``TAG`` (never the class name) so that renaming
 a class does not break a stored journal or a client of the control interface.
+
+Messages are frozen, but for the two that every step sends: :class:`RunStep`
+and :class:`StepSucceeded`. A frozen attrs class sets each field through
+``object.__setattr__``, about 870 instructions a field against about 20; made
+and read back from bytes twice a step, these two cost 6% of a step frozen
+(measured with ``python -m perf.instructions``). Between actors they travel
+as bytes; the worker that runs a step only reads its RunStep. Nothing
+changes one once made (a convention, as for the dicts inside the records)
+and nothing hashes them.
 """
 
 from __future__ import annotations
@@ -162,7 +171,7 @@ class JobFinished:
     status: str
 
 
-@attrs.frozen
+@attrs.define  # not frozen: see the module's docstring
 class RunStep:
     """JobActor to StepActor: run one attempt of a step.
 
@@ -240,7 +249,7 @@ class ResourcesFree:
     job_id: str
 
 
-@attrs.frozen
+@attrs.define  # not frozen: see the module's docstring
 class StepSucceeded:
     """StepActor to JobActor: the attempt returned ``output``."""
 

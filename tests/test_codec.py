@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from actors_wf import JobState, MessageError
 from actors_wf._codec import (
     _TRUSTED,
+    MESSAGE_TYPES,
     converter,
     decode,
     decode_trusted,
@@ -43,6 +44,18 @@ def test_step_messages_round_trip(job, step, attempt, output, error):
 def test_trusted_decoding_reads_what_the_strict_one_reads(state):
     data = encode(JobReply(state))
     assert decode_trusted(data) == decode(data)
+
+
+def test_messages_are_frozen_but_the_two_every_step_sends():
+    # A message left unfrozen is a choice made for speed (see _messages), not drift.
+    unfrozen = {
+        cls
+        for cls in MESSAGE_TYPES.values()
+        if cls.__setattr__ is object.__setattr__  # attrs.frozen installs its own
+    }
+    assert unfrozen == {RunStep, StepSucceeded}
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        CancelJob("j").job_id = "k"
 
 
 def test_messages_carry_their_stable_tag():
