@@ -22,6 +22,7 @@ _STEP_COUNTERS = {
     "StepTimedOut": "failed",
     "StepRetrying": "retried",
 }
+_COUNTS = tuple(dict.fromkeys(_STEP_COUNTERS.values()))  # started, succeeded, failed, retried
 QUANTILES = (0.5, 0.95, 0.99)
 
 
@@ -77,7 +78,7 @@ class Metrics:
             "# TYPE actors_wf_jobs gauge",
             *(f'actors_wf_jobs{{status="{s}"}} {n}' for s, n in sorted(self.jobs.items())),
         ]
-        for field in ("started", "succeeded", "failed", "retried"):
+        for field in _COUNTS:
             name = f"actors_wf_step_attempts_{field}_total"
             lines += [f"# HELP {name} Step attempts {field}.", f"# TYPE {name} counter"]
             lines += [
@@ -165,7 +166,7 @@ class _Figures:
     __slots__ = ("counts", "durations", "waits")
 
     def __init__(self, window: int) -> None:
-        self.counts = dict.fromkeys(("started", "succeeded", "failed", "retried"), 0)
+        self.counts = dict.fromkeys(_COUNTS, 0)
         self.durations: collections.deque[float] = collections.deque(maxlen=window)
         self.waits: collections.deque[float] = collections.deque(maxlen=window)
 

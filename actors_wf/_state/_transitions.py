@@ -85,7 +85,7 @@ class JournalEntry(NamedTuple):
 
     def stored(self, version: int) -> Transition:
         """The record of this entry, stored as part of ``version``."""
-        return Transition(*self, version)
+        return Transition(**self._asdict(), version=version)  # by name: order may drift
 
 
 def move_job(
