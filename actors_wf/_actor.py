@@ -18,6 +18,8 @@ from typing import Any, ClassVar
 import pykka
 
 from ._codec import decode_trusted, encode
+from ._errors import ActorsWfError
+from ._messages import Message, Retold
 
 log = logging.getLogger("actors_wf")
 
@@ -112,6 +114,13 @@ class EngineActor(pykka.ThreadingActor):
         reply = handler(record)
         return None if reply is None else encode(reply)
 
+    def on_retold(self, msg: Retold) -> None:
+        """Run a command told again; a refusal is logged, as nobody waits for it."""
+        try:
+            self.on_receive(msg.command)
+        except ActorsWfError as exc:
+            log.debug("%s: a command told again was refused: %s", type(self).__name__, exc)
+
     def on_failure(self, exc_type: Any, exc_value: Any, tb: Any) -> None:
         """Log the death of an actor with its name; Pykka logs the traceback."""
         log.error(
@@ -128,3 +137,8 @@ def tell_quietly(ref: pykka.ActorRef[Any], message: bytes) -> None:
         ref.tell(message)
     except pykka.ActorDeadError:
         log.debug("dropped a message to a stopped actor: %s", ref)
+
+
+def retell(ref: pykka.ActorRef[Any], command: Message) -> None:
+    """Tell ``ref`` a command again (see :class:`Retold`); a stopped actor drops it."""
+    tell_quietly(ref, encode(Retold(encode(command))))

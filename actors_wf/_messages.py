@@ -242,6 +242,18 @@ class WakeStep:
 
 
 @attrs.frozen
+class Retold:
+    """A command told again by an actor, not asked: nobody waits for its reply.
+
+    Its handler runs as the command's, but a refusal (the job moved on
+    meanwhile) is logged, where in a tell it would kill the actor.
+    """
+
+    TAG: ClassVar[str] = "retold"
+    command: bytes
+
+
+@attrs.frozen
 class ResourcesFree:
     """Resources to JobActor: something was given back; try the READY steps again."""
 
@@ -293,6 +305,7 @@ Message = (
     | PauseJob
     | ResumeJob
     | RetryJob
+    | Retold
     | ListJobs
     | JobList
     | GetJob

@@ -117,6 +117,8 @@ JOB_TRANSITIONS: Mapping[tuple[JobStatus, JobEvent], JobStatus] = {
     (J.PAUSED, JE.CANCEL): J.CANCELLED,
     (J.CANCELLING, JE.CANCELLED): J.CANCELLED,
     (J.CANCELLING, JE.INTERRUPT): J.CANCELLED,
+    # Every step's outcome came back before the cancel reached it: the outcome won.
+    (J.CANCELLING, JE.COMPLETE): J.COMPLETED,
     (J.CANCELLING, JE.FAIL): J.FAILED,
     (J.FAILED, JE.RETRY): J.QUEUED,
 }

@@ -130,6 +130,7 @@ _SCALARS: dict[object, st.SearchStrategy[object]] = {
     float: st.floats(allow_nan=False),  # NaN never equals itself
     str: st.text(max_size=10),
     bool: st.booleans(),
+    bytes: st.binary(max_size=10),
     type(None): st.none(),
 }
 

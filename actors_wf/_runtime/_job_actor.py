@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import attrs
 import pykka
 
-from .._actor import EngineActor, tell_quietly
+from .._actor import EngineActor, retell, tell_quietly
 from .._codec import encode
 from .._messages import (
     CancelJob,
@@ -155,7 +155,7 @@ class JobActor(EngineActor):
         if closed is None:
             return
         delay = self._retry_delay(msg.step_id, msg.error)
-        if delay is not None:
+        if delay is not None and self.state.status is not JobStatus.CANCELLING:
             self._retry(msg, delay, closed)
             return
         self._step(
@@ -165,7 +165,9 @@ class JobActor(EngineActor):
         self._step_event(
             kind, msg.step_id, msg.attempt, msg.started_at, msg.finished_at, error=msg.error
         )
-        if self.plan.step(msg.step_id).on_failure == "continue":
+        if self.state.status is JobStatus.CANCELLING:
+            self._finish_cancel_if_quiet()  # failed before the cancel reached it
+        elif self.plan.step(msg.step_id).on_failure == "continue":
             self._skip_after(msg.step_id)
             self._advance([])
         else:
@@ -214,7 +216,7 @@ class JobActor(EngineActor):
         if self.state.status is JobStatus.PAUSED:
             # Paused and ending already: the manager, which has our JobFinished
             # before this, queues the job again.
-            tell_quietly(self.manager, encode(msg))
+            retell(self.manager, msg)
             return
         if self.state.status is not JobStatus.PAUSING:
             return
@@ -293,7 +295,14 @@ class JobActor(EngineActor):
         """Cancel every running step; the job ends CANCELLED when they have stopped.
 
         A second, forced cancel while cancelling cuts the grace period short.
+        One that crossed the job's end is dropped (the end won); one that
+        crossed its pause goes back to the manager, which cancels a paused job.
         """
+        if self.state.status.is_terminal:
+            return
+        if self.state.status is JobStatus.PAUSED:
+            retell(self.manager, msg)
+            return
         if self.state.status is not JobStatus.CANCELLING:
             self._job(JobEvent.CANCEL, "cancel_job")
             self.runtime.resources.forget(self.urn)
@@ -348,6 +357,9 @@ class JobActor(EngineActor):
         for sid in fresh:
             if self.steps[sid].status is _PENDING:
                 self._step(sid, _BE_READY)
+        if self.state.status is _JOB_CANCELLING:
+            self._finish_cancel_if_quiet()  # an outcome crossed the cancel
+            return
         if self.open == 0:
             self._complete()
             return
@@ -463,10 +475,13 @@ class JobActor(EngineActor):
         self._end(JobEvent.FAIL, error=error)
 
     def _finish_cancel_if_quiet(self) -> None:
-        if self.state.status is JobStatus.CANCELLING and not self.children:
-            self._end(JobEvent.CANCELLED)
-        else:
+        """CANCELLED once no attempt runs; COMPLETED if every step's outcome beat the cancel."""
+        if self.state.status is not JobStatus.CANCELLING or self.children:
             self._save()
+        elif all(s.status is _SUCCEEDED for s in self.steps.values()):
+            self._complete()
+        else:
+            self._end(JobEvent.CANCELLED)
 
     def _cancel_idle_steps(self) -> None:
         for step in list(self.steps.values()):
@@ -601,7 +616,11 @@ _PENDING, _READY, _RUNNING, _SUCCEEDED = (
     StepStatus.RUNNING,
     StepStatus.SUCCEEDED,
 )
-_JOB_RUNNING, _JOB_PAUSING = JobStatus.RUNNING, JobStatus.PAUSING
+_JOB_RUNNING, _JOB_PAUSING, _JOB_CANCELLING = (
+    JobStatus.RUNNING,
+    JobStatus.PAUSING,
+    JobStatus.CANCELLING,
+)
 _SUCCEED, _START, _BE_READY = StepEvent.SUCCEED, StepEvent.START, StepEvent.READY
 _ENDED = frozenset(status for status in StepStatus if status.is_terminal)  # no call per test
 _NO_RETRY = RetryPolicy()

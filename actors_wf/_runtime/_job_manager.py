@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 import attrs
 import pykka
 
-from .._actor import EngineActor
+from .._actor import EngineActor, retell
 from .._codec import encode
 from .._inputs import check_inputs
 from .._messages import (
@@ -28,6 +28,7 @@ from .._messages import (
     PauseJob,
     RecoverJobs,
     ResumeJob,
+    Retold,
     RetryJob,
     StartJob,
 )
@@ -120,6 +121,7 @@ class JobManagerActor(EngineActor):
         ListJobs: "on_list",
         JobFinished: "on_job_finished",
         RecoverJobs: "on_recover",
+        Retold: "on_retold",
     }
 
     def __init__(self, runtime: Runtime, *, max_concurrent_jobs: int, aging: float = 0.1) -> None:
@@ -160,8 +162,8 @@ class JobManagerActor(EngineActor):
                 JobStatus.PAUSING.value if job.job_id in self.pausing else job.status.value,
             )  # pausing twice is harmless
         ref = self.jobs.get(job.job_id)
-        if ref is not None and job.status is JobStatus.RUNNING:
-            ref.tell(encode(msg))
+        if ref is not None and job.status in (JobStatus.QUEUED, JobStatus.RUNNING):
+            self._tell_job(ref, msg)
             # The JobActor moves to PAUSING when it reads this; until then the
             # store still says RUNNING, so remember it for a quick resume.
             self.pausing.add(job.job_id)
@@ -182,12 +184,19 @@ class JobManagerActor(EngineActor):
             except pykka.ActorDeadError:
                 # It paused and ended meanwhile; its JobFinished is in this inbox,
                 # so this resume, sent behind it, finds the job PAUSED.
-                self.actor_ref.tell(encode(msg))
+                retell(self.actor_ref, msg)
             return Ack(job.job_id, JobStatus.RUNNING.value)
         job = self._move(job.job_id, JobEvent.RESUME, "resume_job")
         self.runtime.publish(Event("JobResumed", job.job_id))
         self._enqueue(job)
         return Ack(job.job_id, job.status.value)
+
+    def _tell_job(self, ref: pykka.ActorRef[Any], msg: CancelJob | PauseJob) -> None:
+        """Tell a JobActor; one that ended meanwhile has its JobFinished in this inbox."""
+        try:
+            ref.tell(encode(msg))
+        except pykka.ActorDeadError:
+            retell(self.actor_ref, msg)  # read again behind that JobFinished
 
     def on_cancel(self, msg: CancelJob) -> Ack:
         """Cancel a job wherever it is; cancelling a cancelled job is harmless."""
@@ -199,8 +208,8 @@ class JobManagerActor(EngineActor):
                     ref.tell(encode(msg))  # a forced cancel cuts the grace period short
             return Ack(job.job_id, job.status.value)
         ref = self.jobs.get(msg.job_id)
-        if ref is not None and job.status in (JobStatus.RUNNING, JobStatus.PAUSING):
-            ref.tell(encode(msg))
+        if ref is not None and job.status in _OWNED:
+            self._tell_job(ref, msg)  # its JobActor owns the job: the one writer
             return Ack(job.job_id, JobStatus.CANCELLING.value)
         if job.status.is_terminal or job.status not in _CANCEL_HERE:
             raise refuse_command(job.job_id, job.status, "cancel_job")
@@ -339,6 +348,8 @@ class JobManagerActor(EngineActor):
 
 
 _CANCEL_HERE = frozenset({JobStatus.CREATED, JobStatus.QUEUED, JobStatus.PAUSED})
+# Stored as QUEUED while its JobActor starts (it writes RUNNING first thing).
+_OWNED = frozenset({JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.PAUSING})
 
 
 def _cancel_idle(job: JobState) -> tuple[JobState, list[JournalEntry]]:
