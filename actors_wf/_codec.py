@@ -242,8 +242,8 @@ def decode(data: bytes) -> Message:
         raw = msgpack.unpackb(data)
     except Exception as exc:  # msgpack raises several unrelated types
         raise MessageError(f"not msgpack: {exc}") from None
-    if not isinstance(raw, dict) or raw.get(TAG_FIELD) not in MESSAGE_TYPES:
-        tag = raw.get(TAG_FIELD) if isinstance(raw, dict) else None
+    tag = raw.get(TAG_FIELD) if isinstance(raw, dict) else None
+    if not isinstance(tag, str) or tag not in MESSAGE_TYPES:  # a list or map is unhashable
         known = ", ".join(sorted(MESSAGE_TYPES))
         raise MessageError(f"unknown message type {tag!r}; known types: {known}")
     try:

@@ -68,3 +68,19 @@ def make_adder():
 
 def hog(mib: int) -> int:
     return len(bytearray(mib * 2**20))
+
+
+def bad_output(kind: str) -> object:
+    """An output that is not plain data, of the kind asked for."""
+    if kind == "int_keys":
+        return {1: "a"}
+    if kind == "set":
+        return {1, 2}
+    if kind == "deep":
+        deep: list[object] = []
+        for _ in range(200):
+            deep = [deep]
+        return deep
+    cycle: list[object] = []
+    cycle.append(cycle)
+    return cycle

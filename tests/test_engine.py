@@ -163,7 +163,7 @@ def test_missing_output_field_and_unserialisable_output_fail_clearly(engine):
             ],
         }
     )
-    with pytest.raises(JobFailed, match="cannot be stored") as info:
+    with pytest.raises(JobFailed, match="not carry as it is; return plain data") as info:
         engine.run("obj", timeout=WAIT)
     assert info.value.error_type == "ComponentOutputError"
     with pytest.raises(JobFailed, match="has no field 'b'") as info:

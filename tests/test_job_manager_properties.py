@@ -21,7 +21,8 @@ WAIT = 10.0
 values = plain_data(nan=True, text=10, items=3, keys=5, leaves=8)
 wrong_messages = st.builds(
     lambda tag, fields: msgpack.packb({"type": tag, **fields}),
-    st.sampled_from(sorted(MESSAGE_TYPES)),
+    # A tag of any kind: a list or a map as the type once raised TypeError.
+    st.sampled_from(sorted(MESSAGE_TYPES)) | values,
     st.dictionaries(
         st.sampled_from(
             ["job_id", "workflow_id", "inputs", "priority", "force", "status", "start", "x"]
@@ -45,6 +46,9 @@ def test_handle_answers_any_bytes_with_a_reply_and_never_breaks():
                 assert reply.code and reply.message
 
         answers()
+        for tag in ([1], {"a": 1}, None, 3.5):
+            reply = decode(eng.handle(msgpack.packb({"type": tag, "job_id": "x"})))
+            assert isinstance(reply, ErrorReply) and reply.code == "bad_message"
         assert eng.run("one", timeout=WAIT) == {}  # the engine runs on
 
 

@@ -21,6 +21,7 @@ from typing import Any
 from .._codec import encode
 from .._errors import MessageError
 from .._messages import RunStep, StepFailed, StepSucceeded
+from .._plain import PLAIN_TYPES, plain_problem
 from .._records import ErrorInfo
 from .._registry import CONTEXT_PARAM, RegistryEntry
 from .._types import parse_type
@@ -220,13 +221,22 @@ def _input_error(msg: RunStep, text: str) -> ErrorInfo:
 
 
 def output_problem(entry: RegistryEntry, msg: RunStep, output: Any) -> ErrorInfo | None:
-    """A ``ComponentOutputError`` if the output does not fit the declared output type."""
+    """A ``ComponentOutputError`` if the output is not plain data or not of the declared type.
+
+    The same check in every mode: a thread's output and a process's alike.
+    """
+    problem = plain_problem(output)
+    if problem is not None:
+        return bad_output(msg, f"{problem}; return plain data ({PLAIN_TYPES})")
     declared = getattr(entry.definition, "output", None)
     if not declared:
         return None
     problem = parse_type(declared).problem(output, "output")
-    if problem is None:
-        return None
+    return None if problem is None else bad_output(msg, str(problem))
+
+
+def bad_output(msg: RunStep, problem: str) -> ErrorInfo:
+    """The ``ComponentOutputError`` of an attempt."""
     return ErrorInfo(
         "ComponentOutputError",
         f"step {msg.step_id!r} ({msg.component}): {problem}",

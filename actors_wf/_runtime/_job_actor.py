@@ -471,8 +471,19 @@ class JobActor(EngineActor):
 
     def _fail(self, error: ErrorInfo) -> None:
         self._cancel_idle_steps()
-        self._cancel_children(force=False)  # their results no longer matter
+        self._cancel_running("job failed")
         self._end(JobEvent.FAIL, error=error)
+
+    def _cancel_running(self, cause: str) -> None:
+        """Stop the running attempts: their results no longer matter, so they end CANCELLED."""
+        running = list(self.children)
+        self._cancel_children(force=False)
+        now = time.time()
+        for step_id in running:
+            attempts = self.steps[step_id].attempts
+            last = attempts[-1]
+            closed = (*attempts[:-1], Attempt(last.number, last.started_at, now, None))
+            self._step(step_id, StepEvent.CANCEL, cause, attempts=closed)
 
     def _finish_cancel_if_quiet(self) -> None:
         """CANCELLED once no attempt runs; COMPLETED if every step's outcome beat the cancel."""

@@ -26,7 +26,14 @@ from .._codec import encode
 from .._messages import RunStep, StepFailed, StepSucceeded
 from .._records import ErrorInfo
 from .._registry import RegistryEntry, import_path
-from ._executor import Deliver, StepContext, ThreadExecutor, input_problem, output_problem
+from ._executor import (
+    Deliver,
+    StepContext,
+    ThreadExecutor,
+    bad_output,
+    input_problem,
+    output_problem,
+)
 from ._frames import read_frame, write_frame
 
 log = logging.getLogger("actors_wf.process")
@@ -204,9 +211,11 @@ def run_in_process(
     if "error" in reply:
         error = ErrorInfo(step_id=msg.step_id, **reply["error"])
         return _failed(msg, started, error)
-    bad_output = output_problem(entry, msg, reply["output"])
-    if bad_output is not None:
-        return _failed(msg, started, bad_output)
+    if "bad_output" in reply:
+        return _failed(msg, started, bad_output(msg, reply["bad_output"]))
+    bad = output_problem(entry, msg, reply["output"])
+    if bad is not None:
+        return _failed(msg, started, bad)
     return encode(
         StepSucceeded(msg.job_id, msg.step_id, msg.attempt, reply["output"], started, time.time())
     )

@@ -25,8 +25,7 @@ import traceback
 from collections.abc import Iterator
 from typing import IO, Any
 
-import msgpack
-
+from .._plain import PLAIN_TYPES, plain_problem
 from ._frames import read_frame, write_frame
 
 
@@ -109,18 +108,9 @@ def _run(task: dict[str, Any], out: IO[bytes], current: list[_ChildContext]) -> 
         return {"error": _error(exc)}
     finally:
         current.clear()
-    try:
-        msgpack.packb(output)
-    except Exception as exc:
-        return {
-            "error": {
-                "type": "ComponentOutputError",
-                "message": f"the output ({type(output).__name__}) cannot cross the process "
-                f"boundary: {exc}; return plain data "
-                "(dict, list, str, int, float, bool, bytes, None)",
-                "traceback": "",
-            }
-        }
+    problem = plain_problem(output)
+    if problem is not None:  # the engine words it as for a thread
+        return {"bad_output": f"{problem}; return plain data ({PLAIN_TYPES})"}
     return {"output": output}
 
 
