@@ -391,3 +391,15 @@ def test_handle_after_close_replies_engine_closed():
 def test_get_job_of_an_unknown_job(engine):
     with pytest.raises(JobNotFound):
         engine.jobs_sync.get_job("nope")
+
+
+def test_create_with_start_is_one_commit_so_no_crash_leaves_a_created_job(tmp_path):
+    with Engine(store=tmp_path / "jobs.db") as eng:
+        eng.registry.register(COMPONENT, "t.one", None, lambda: 1)
+        eng.registry.register_workflow({"id": "one", "steps": [{"id": "a", "component": "t.one"}]})
+        reply = decode(eng.handle(encode(CreateJob("one", {}, start=True))))
+        assert isinstance(reply, JobCreated)
+        eng.jobs_sync.wait(reply.job_id, WAIT)
+        first = eng.state.history(reply.job_id)[0]
+    # The job's first stored version is already QUEUED: no version of it is CREATED.
+    assert (first.version, first.from_status, first.to_status) == (1, "CREATED", "QUEUED")

@@ -141,10 +141,15 @@ class JobManagerActor(EngineActor):
         assert isinstance(spec, WorkflowSpec)
         self.runtime.validator.check(spec)
         inputs = check_inputs(spec, msg.inputs)
-        job = self.runtime.state.save(new_job_state(spec, inputs, priority_value(msg.priority)))
+        job = new_job_state(spec, inputs, priority_value(msg.priority))
+        entries = []
+        if msg.start:  # created and queued in one commit: a crash leaves neither half
+            job, entry = move_job(job, JobEvent.ENQUEUE, "start_job")
+            entries.append(entry)
+        job = self.runtime.state.save(job, entries)
         self.runtime.publish(Event("JobCreated", job.job_id))
         if msg.start:
-            self.on_start_job(StartJob(job.job_id))
+            self._enqueue(job)
         return JobCreated(job.job_id)
 
     def on_start_job(self, msg: StartJob) -> Ack:
