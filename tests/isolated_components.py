@@ -84,3 +84,31 @@ def bad_output(kind: str) -> object:
     cycle: list[object] = []
     cycle.append(cycle)
     return cycle
+
+
+def echoes() -> str:
+    """Runs a subprocess that writes to stdout, and prints: neither may touch the frames."""
+    subprocess.run(["echo", "hi from echo"], check=True)
+    print("hi from print", flush=True)
+    print("and stderr", file=sys.stderr, flush=True)
+    return "done"
+
+
+def detaches(pid_file: str, hang: bool) -> str:
+    """Starts a child in its own session that keeps stdout open, then returns or hangs."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True
+    )
+    with open(pid_file, "w") as out:
+        out.write(str(child.pid))
+    while hang:
+        pass
+    return "returned"
+
+
+def runs_long(pid_file: str) -> str:
+    """Writes its worker's pid, then runs (as a hung component would) until killed."""
+    with open(pid_file, "w") as out:
+        out.write(str(os.getpid()))
+    while True:
+        pass

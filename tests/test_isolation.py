@@ -1,8 +1,10 @@
 """isolation: process — a crash, a hang or a blow-up costs the attempt only."""
 
 import asyncio
+import logging
 import os
 import select
+import signal
 import threading
 
 import pytest
@@ -28,6 +30,8 @@ def engine():
             "raises",
             "cooperative",
             "spawns",
+            "echoes",
+            "detaches",
         ):
             eng.registry.register(
                 COMPONENT, f"p.{name}", {"isolation": "process"}, getattr(comps, name)
@@ -69,6 +73,36 @@ def test_a_hung_process_is_killed_at_its_timeout_and_retried(engine):
     assert info.value.error_type == "StepTimeout"
     state = engine.jobs.get_job(info.value.job_id)
     assert [a.error.type for a in state.steps["s"].attempts] == ["StepTimeout", "StepTimeout"]
+
+
+def test_a_subprocess_and_prints_cannot_touch_the_frames_and_go_to_the_log(engine, caplog):
+    caplog.set_level(logging.INFO, logger="actors_wf.component")
+    assert engine.run(one_step(engine, "p.echoes"), timeout=WAIT) == {"out": "done"}
+    (record,) = [r for r in caplog.records if r.name == "actors_wf.component"]
+    assert record.step_id == "s" and record.attempt == 1
+    for line in ("hi from echo", "hi from print", "and stderr"):
+        assert line in record.getMessage()
+    # The worker is still sound: the next attempt runs on it.
+    assert engine.run(one_step(engine, "p.double", {"x": 2}), timeout=WAIT) == {"out": 4}
+
+
+@pytest.mark.parametrize("hang", [False, True])
+def test_a_detached_child_that_keeps_stdout_open_does_not_keep_the_step_running(
+    engine, tmp_path, hang
+):
+    pid_file = tmp_path / "child.pid"
+    wf = one_step(engine, "p.detaches", {"pid_file": str(pid_file), "hang": hang}, timeout=0.5)
+    try:
+        if hang:  # killed at its timeout, though its detached child holds stdout
+            with pytest.raises(JobFailed) as info:
+                engine.run(wf, timeout=WAIT)
+            assert info.value.error_type == "StepTimeout"
+        else:
+            assert engine.run(wf, timeout=WAIT) == {"out": "returned"}
+    finally:
+        child = int(pid_file.read_text())
+        os.kill(child, signal.SIGKILL)  # in its own session: nothing of ours kills it
+    assert _ends(child)
 
 
 def test_force_cancel_kills_the_process_group_at_once(engine, tmp_path):
@@ -136,7 +170,6 @@ def test_the_worker_loop_in_this_process(monkeypatch):
     """The child's side, run here (coverage does not follow worker processes)."""
     import io
     import signal
-    import types
 
     from actors_wf._runtime import _worker
     from actors_wf._runtime._frames import read_frame, write_frame
@@ -177,8 +210,6 @@ def test_the_worker_loop_in_this_process(monkeypatch):
     tasks.seek(0)
     replies = io.BytesIO()
     previous = signal.getsignal(signal.SIGTERM)
-    monkeypatch.setattr("sys.stdin", types.SimpleNamespace(buffer=tasks))
-    monkeypatch.setattr("sys.stdout", types.SimpleNamespace(buffer=replies))
 
     real_heartbeat = _worker._ChildContext.heartbeat
 
@@ -188,7 +219,7 @@ def test_the_worker_loop_in_this_process(monkeypatch):
 
     monkeypatch.setattr(_worker._ChildContext, "heartbeat", heartbeat_then_sigterm)
     try:
-        _worker.main()
+        _worker.serve(tasks, replies)
     finally:
         signal.signal(signal.SIGTERM, previous)
     replies.seek(0)

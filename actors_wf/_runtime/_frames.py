@@ -11,15 +11,27 @@ _HEADER = struct.Struct(">I")
 
 
 def read_frame(stream: IO[bytes]) -> Any:
-    """Read one frame; ``None`` at end of stream."""
-    header = stream.read(_HEADER.size)
-    if len(header) < _HEADER.size:
+    """Read one frame; ``None`` at end of stream (a frame cut short included)."""
+    header = _read_exactly(stream, _HEADER.size)
+    if header is None:
         return None
     (size,) = _HEADER.unpack(header)
-    body = stream.read(size)
-    if len(body) < size:
-        return None
-    return msgpack.unpackb(body)
+    body = _read_exactly(stream, size)
+    return None if body is None else msgpack.unpackb(body)
+
+
+def _read_exactly(stream: IO[bytes], size: int) -> bytes | None:
+    """``size`` bytes, or ``None`` if the stream ends first; an unbuffered pipe reads short."""
+    data = stream.read(size)
+    if data is None or len(data) == size:
+        return data
+    parts = bytearray(data)
+    while len(parts) < size:
+        chunk = stream.read(size - len(parts))
+        if not chunk:
+            return None
+        parts += chunk
+    return bytes(parts)
 
 
 def write_frame(stream: IO[bytes], data: Any) -> None:

@@ -13,11 +13,14 @@ tens of milliseconds here; a worker is never shared by two attempts at once.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
 import os
+import select
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from typing import Any
@@ -37,20 +40,54 @@ from ._executor import (
 from ._frames import read_frame, write_frame
 
 log = logging.getLogger("actors_wf.process")
+_COMPONENT_LOG = logging.getLogger("actors_wf.component")
 
 
 class Worker:
-    """One child process serving attempts one at a time."""
+    """One child process serving attempts one at a time.
 
-    def __init__(self) -> None:
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "actors_wf._runtime._worker"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            env=env,
-            start_new_session=True,  # its own process group: killpg reaches its children
+    It talks over two pipes of its own (not stdin or stdout); its fds 1 and 2
+    go to ``output``, a file read after each attempt; a pidfd tells the
+    engine the moment it exits, whatever its children still hold open.
+    """
+
+    def __init__(self, lock: int | None = None) -> None:
+        task_r, task_w = os.pipe()
+        reply_r, reply_w = os.pipe()
+        self.output = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close()
+        fcntl.fcntl(
+            self.output, fcntl.F_SETFL, fcntl.fcntl(self.output, fcntl.F_GETFL) | os.O_APPEND
         )
+        path = os.pathsep.join(p for p in sys.path if p)
+        keep = (task_r, reply_w) if lock is None else (task_r, reply_w, lock)
+        try:
+            self.proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-P",
+                    "-m",
+                    "actors_wf._runtime._worker",
+                    str(task_r),
+                    str(reply_w),
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=self.output,
+                stderr=self.output,
+                pass_fds=keep,
+                env={**os.environ, "PYTHONPATH": path},
+                start_new_session=True,  # its own process group: killpg reaches its children
+            )
+        except BaseException:
+            for fd in (task_w, reply_r):
+                os.close(fd)
+            self.output.close()
+            raise
+        finally:
+            for fd in (task_r, reply_w):
+                os.close(fd)  # the child's ends: the pipes close when it exits
+        self.tasks = os.fdopen(task_w, "wb")
+        self.replies = os.fdopen(reply_r, "rb", buffering=0)  # poll() sees every byte
+        self.pidfd = os.pidfd_open(self.proc.pid)
         self.killed = False
 
     @property
@@ -68,18 +105,42 @@ class Worker:
             self.killed = True
         return True
 
+    def wait_reply(self) -> bool:
+        """Wait until a reply can be read (``True``) or the process has exited (``False``)."""
+        poll = select.poll()
+        poll.register(self.replies, select.POLLIN)
+        poll.register(self.pidfd, select.POLLIN)
+        events = dict(poll.poll())
+        # Data first: a worker that replied and then died still gave its reply.
+        return bool(events.get(self.replies.fileno(), 0) & select.POLLIN)
+
+    def printed(self) -> str:
+        """What the process wrote to stdout and stderr since the last call (its tail)."""
+        fd = self.output.fileno()
+        size = os.fstat(fd).st_size
+        if not size:
+            return ""
+        start = max(0, size - MAX_PRINTED)
+        text = os.pread(fd, size - start, start).decode("utf-8", "replace")
+        os.ftruncate(fd, 0)
+        return text if not start else f"[{start:,} bytes cut]...{text}"
+
     def close(self) -> None:
-        """End the worker: close its stdin, then kill what is left, and reap it."""
-        if self.proc.stdin is not None:
-            with contextlib.suppress(OSError):  # it may be dead already
-                self.proc.stdin.close()
+        """End the worker: close its task pipe (it exits, its group killed), and reap it."""
+        with contextlib.suppress(OSError):  # it may be dead already
+            self.tasks.close()
         try:
             self.proc.wait(timeout=2)
         except subprocess.TimeoutExpired:
             self.signal(signal.SIGKILL)
             self.proc.wait()
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
+        self.replies.close()
+        self.output.close()
+        os.close(self.pidfd)
+
+
+# The tail of what one attempt printed that is kept for the log.
+MAX_PRINTED = 64 * 1024
 
 
 class WorkerPool:
@@ -125,15 +186,14 @@ class WorkerPool:
         worker.close()
 
     def close(self) -> None:
-        """End every worker, busy ones included (they are killed)."""
+        """End every worker: idle ones now, busy ones killed (their threads close them)."""
         with self._lock:
             self._closed = True
-            workers = [*self._idle, *self._busy]
+            idle, busy = list(self._idle), list(self._busy)
             self._idle.clear()
-            self._busy.clear()
-        for worker in workers:
-            if worker.alive:
-                worker.signal(signal.SIGKILL)
+        for worker in busy:
+            worker.signal(signal.SIGKILL)  # its attempt's thread sees it exit, then releases it
+        for worker in idle:
             worker.close()
 
 
@@ -177,9 +237,8 @@ def run_in_process(
     crash = None
     try:
         try:
-            assert worker.proc.stdin is not None and worker.proc.stdout is not None
             write_frame(
-                worker.proc.stdin,
+                worker.tasks,
                 {
                     "module": path[0],
                     "qualname": path[1],
@@ -204,6 +263,7 @@ def run_in_process(
         # which may serve another attempt next.
         ctx.on_kill(_over)
         ctx.on_cancel(_over)
+        _log_printed(worker, msg)
         pool.release(worker)
     if crash is not None:
         return _failed(msg, started, crash)
@@ -221,20 +281,33 @@ def run_in_process(
     )
 
 
+def _log_printed(worker: Worker, msg: RunStep) -> None:
+    printed = worker.printed()
+    if printed:
+        _COMPONENT_LOG.info(
+            "step %r of job %s (attempt %d) printed:\n%s",
+            msg.step_id,
+            msg.job_id,
+            msg.attempt,
+            printed.rstrip("\n"),
+            extra={"job_id": msg.job_id, "step_id": msg.step_id, "attempt": msg.attempt},
+        )
+
+
 def _over() -> bool:
     return True  # nothing left to stop
 
 
 def _read_reply(worker: Worker, ctx: StepContext) -> dict[str, Any] | None:
-    assert worker.proc.stdout is not None
-    while True:
-        frame = read_frame(worker.proc.stdout)
+    while worker.wait_reply():
+        frame = read_frame(worker.replies)
         if frame is None or not isinstance(frame, dict):
             return None
         if frame.get("heartbeat"):
             ctx.heartbeat()
             continue
         return frame
+    return None
 
 
 def _crash(worker: Worker, step_id: str) -> ErrorInfo:

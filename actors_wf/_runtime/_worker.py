@@ -1,15 +1,21 @@
-"""The child side of process isolation: run component calls sent over stdin.
+"""The child side of process isolation: run component calls the engine sends.
 
-Started as ``python -m actors_wf._runtime._worker`` in its own session (so the
-engine can kill it and everything it started with one ``killpg``). Frames are
-a 4-byte big-endian length and a msgpack map, both ways:
+Started as ``python -P -m actors_wf._runtime._worker TASKS REPLIES`` in its
+own session (so the engine can kill it and everything it started with one
+``killpg``), with the engine's import path and not its working directory
+(``-P``). TASKS and REPLIES are pipe descriptors of their own: fd 0 is
+/dev/null and fds 1 and 2 go to a file the engine reads after each attempt,
+so a component's ``print()`` or a subprocess it starts cannot touch the
+frames. Frames are a 4-byte big-endian length and a msgpack map, both ways:
 
 - in: ``{"module", "qualname", "inputs", "job_id", "step_id", "attempt", "context"}``
-- out: ``{"heartbeat": true}`` any number of times, then ``{"output": ...}`` or
-  ``{"error": {"type", "message", "traceback"}}``.
+- out: ``{"heartbeat": true}`` any number of times, then ``{"output": ...}``,
+  ``{"bad_output": why}`` or ``{"error": {"type", "message", "traceback"}}``.
 
 SIGTERM asks the running component to stop (``ctx.cancelled``); the engine
-sends SIGKILL after the grace period.
+sends SIGKILL after the grace period. When the engine dies (SIGKILL
+included) its end of TASKS closes, and a watchdog thread kills this
+process's whole group at once: no attempt outlives the engine that ran it.
 """
 
 from __future__ import annotations
@@ -17,7 +23,9 @@ from __future__ import annotations
 import contextlib
 import importlib
 import inspect
+import os
 import resource
+import select
 import signal
 import sys
 import threading
@@ -123,10 +131,8 @@ def _error(exc: BaseException) -> dict[str, str]:
     return {"type": name, "message": str(exc), "traceback": text}
 
 
-def main() -> None:
-    """Serve tasks until stdin closes."""
-    inp, out = sys.stdin.buffer, sys.stdout.buffer
-    sys.stdout = sys.stderr  # a component's print() must not break the frames
+def serve(inp: IO[bytes], out: IO[bytes]) -> None:
+    """Serve tasks from ``inp`` until it ends, replying on ``out``."""
     current: list[_ChildContext] = []
 
     def on_term(signum: int, frame: Any) -> None:
@@ -139,6 +145,25 @@ def main() -> None:
         if task is None:
             return
         write_frame(out, _run(task, out, current))
+
+
+def _watch_engine(tasks: int) -> None:
+    """Kill this process group once the engine's end of the task pipe has closed."""
+    poll = select.poll()
+    # Not POLLIN (the tasks are the main loop's): only a hang-up or an error wakes this.
+    poll.register(tasks, 0)
+    poll.poll()
+    os.killpg(os.getpgrp(), signal.SIGKILL)
+
+
+def main() -> None:
+    """Serve the engine on the two descriptors named on the command line."""
+    tasks, replies = (int(fd) for fd in sys.argv[1:3])
+    for fd in (tasks, replies):
+        os.set_inheritable(fd, False)  # a subprocess of a component must not hold them
+    threading.Thread(target=_watch_engine, args=(tasks,), daemon=True).start()
+    with os.fdopen(tasks, "rb") as inp, os.fdopen(replies, "wb") as out:
+        serve(inp, out)
 
 
 if __name__ == "__main__":
