@@ -32,6 +32,7 @@ from ._state._events import Event
 from ._state._manager import StaleWrite, StateManager
 from ._state._metrics import ComponentMetrics, Metrics
 from ._state._snapshot import Snapshot
+from ._state._sqlite import StoreCorrupt, StoreError
 from ._status import JobStatus, StepStatus
 from ._validation._problems import Problem, ValidationResult, WorkflowInvalid
 from ._validation._validator import Validator, load_workflow
@@ -81,6 +82,8 @@ __all__ = [
     "StepSpec",
     "StepState",
     "StepStatus",
+    "StoreCorrupt",
+    "StoreError",
     "SystemClock",
     "ValidationResult",
     "Validator",

@@ -88,6 +88,9 @@ class EngineActor(pykka.ThreadingActor):
     """
 
     handlers: ClassVar[dict[type[Any], str]] = {}
+    # An engine left open must not keep the interpreter from exiting; an atexit
+    # hook closes it (see ``_engine``), so nothing is cut off mid-write.
+    use_daemon_thread = True
 
     @staticmethod
     def _create_future() -> NotifyingFuture:

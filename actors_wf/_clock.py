@@ -110,7 +110,9 @@ class SystemClock:
                 entry.cancel()
                 return entry
             if self._thread is None:
-                self._thread = threading.Thread(target=self._loop, name="actors_wf-timers")
+                self._thread = threading.Thread(
+                    target=self._loop, name="actors_wf-timers", daemon=True
+                )
                 self._thread.start()
         self._heap.push(entry)
         return entry

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import importlib
 import logging
 import os
+import weakref
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -34,13 +37,13 @@ from ._registry import Registry, RegistryActor
 from ._runtime._executor import ThreadExecutor
 from ._runtime._job_manager import JobManagerActor
 from ._runtime._pool import StepActorPool
-from ._runtime._process import ProcessExecutor, WorkerPool
+from ._runtime._process import AttemptLock, ProcessExecutor, WorkerPool
 from ._runtime._resources import STEPS, Resources
 from ._runtime._runtime import Runtime
 from ._state._events import Event, EventBus
 from ._state._manager import StateManager
 from ._state._metrics import Metrics, MetricsRecorder
-from ._state._sqlite import open_store
+from ._state._sqlite import SQLiteStore, open_store
 from ._state._store import Store
 from ._state._tracing import Tracer
 from ._status import JobStatus
@@ -115,20 +118,53 @@ class Engine:
         if isinstance(store, str | os.PathLike):
             store = open_store(store)
         self.state = StateManager(store)
+        try:
+            self._start(
+                max_concurrent_jobs,
+                max_concurrent_steps,
+                resources,
+                max_workers,
+                cancel_grace,
+                clock,
+                tracer is not None or (tracing and Tracer.available()),
+                tracer,
+                priority_aging,
+            )
+            if recover:
+                self.recover()
+        except BaseException:
+            self.close()  # what started stops: a failed start keeps nothing running
+            raise
+        _OPEN.add(self)
+        log.debug("engine started")
+
+    def _start(
+        self,
+        max_concurrent_jobs: int,
+        max_concurrent_steps: int | None,
+        resources: Mapping[str, int] | None,
+        max_workers: int,
+        cancel_grace: float,
+        clock: Clock | None,
+        traced: bool,
+        tracer: Any,
+        priority_aging: float,
+    ) -> None:
         self._metrics = MetricsRecorder()
-        traced = tracer is not None or (tracing and Tracer.available())
         self._events = EventBus(
             record=Tracer(tracer).record if traced else None, count=self._metrics.count_step
         )
         self._executor = ThreadExecutor(max_workers)
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        store = self.state.store
+        lock = AttemptLock(Path(f"{store.path}-lock")) if isinstance(store, SQLiteStore) else None
+        self._workers = WorkerPool(max_idle=max_workers, lock=lock)
         self._registry_actor = RegistryActor.start()
         self.registry = Registry(self._registry_actor)
         step_slots = max_concurrent_steps or 2 * max_workers
         self._steps = StepActorPool(max_idle=step_slots)
         self.resources = Resources({**(resources or {}), STEPS: step_slots})
         self.validator = Validator(self.registry, self.resources.capacity)
-        self.clock: Clock = clock if clock is not None else SystemClock()
-        self._workers = WorkerPool(max_idle=max_workers)
         self._runtime = Runtime(
             self.state,
             self.registry,
@@ -148,9 +184,6 @@ class Engine:
         self.jobs_sync = JobManagerSync(self._manager, self.state)
         self.orchestrator = Orchestrator(self)
         self.component_executor = ComponentExecutor(self.orchestrator)
-        log.debug("engine started")
-        if recover:
-            self.recover()
 
     def __enter__(self) -> Engine:
         return self
@@ -283,6 +316,9 @@ class Engine:
         no longer registered fails with that reason. Idempotent.
         """
         self._check_open()
+        if self._workers.lock is not None:
+            # No attempt of the last engine may still run beside one recovery starts.
+            self._workers.lock.exclusive(RECOVER_WAIT)
         reply = self.jobs.call_sync(RecoverJobs())
         assert isinstance(reply, JobsRecovered)
         return list(reply.job_ids)
@@ -291,20 +327,49 @@ class Engine:
         if self._closed:
             raise EngineClosed()
 
-    def close(self) -> None:
-        """Stop every actor and thread of this engine; safe to call twice."""
+    def close(self, timeout: float | None = None) -> None:
+        """Stop every actor, thread and worker process of this engine; safe to call twice.
+
+        Args:
+            timeout: seconds to wait for running components (``shutdown_timeout``
+                by default). An engine still open when the interpreter exits is
+                closed by an ``atexit`` hook with a short wait
+                (:data:`EXIT_TIMEOUT` seconds).
+        """
         if self._closed:
             return
         self._closed = True
-        self._manager.stop(block=True)
-        self.clock.close()
-        self._workers.close()  # kills attempts still running in processes
-        self._executor.shutdown(self._shutdown_timeout)
-        self._steps.close()
-        self._registry_actor.stop(block=True)
+        _OPEN.discard(self)
+        parts = vars(self)  # a start that failed half-way stops what it had started
+        if "_manager" in parts:
+            self._manager.stop(block=True)
+        if "clock" in parts:
+            self.clock.close()
+        if "_workers" in parts:
+            self._workers.close()  # kills attempts still running in processes
+        if "_executor" in parts:
+            self._executor.shutdown(self._shutdown_timeout if timeout is None else timeout)
+        if "_steps" in parts:
+            self._steps.close()
+        if "_registry_actor" in parts:
+            self._registry_actor.stop(block=True)
         self.state.close()
-        self._events.close()
+        if "_events" in parts:
+            self._events.close()
         log.debug("engine closed")
+
+
+# Engines not closed yet: the interpreter's exit closes them (their threads are daemons).
+_OPEN: weakref.WeakSet[Engine] = weakref.WeakSet()
+EXIT_TIMEOUT = 2.0
+# Seconds a recovery waits for the processes of the store's last engine to be gone.
+RECOVER_WAIT = 10.0
+
+
+@atexit.register
+def _close_left_open() -> None:
+    for engine in list(_OPEN):
+        engine.close(EXIT_TIMEOUT)
 
 
 MAX_MESSAGE = 16 * 1024 * 1024

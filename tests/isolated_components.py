@@ -112,3 +112,28 @@ def runs_long(pid_file: str) -> str:
         out.write(str(os.getpid()))
     while True:
         pass
+
+
+def one_at_a_time(pid_file: str) -> str:
+    """The first attempt runs until killed; a later one says whether the first still ran."""
+    try:
+        with open(pid_file) as old:
+            before = int(old.read())
+    except FileNotFoundError:
+        before = None
+    with open(pid_file, "w") as out:
+        out.write(str(os.getpid()))
+    if before is None:
+        with open(f"{pid_file}.fifo", "w") as ready:  # the test waits on it, not sleeping
+            ready.write("running")
+        while True:
+            pass
+    return "overlap" if _running(before) else "alone"
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rpartition(")")[2].split()[0] != "Z"  # a zombie has ended
+    except FileNotFoundError:
+        return False

@@ -2,6 +2,8 @@ import actors_wf
 
 EXPECTED = {
     "ComponentExecutor",
+    "StoreError",
+    "StoreCorrupt",
     "JobManagerSync",
     "ComponentMetrics",
     "LogContextFilter",

@@ -23,12 +23,14 @@ import sys
 import tempfile
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from .._codec import encode
 from .._messages import RunStep, StepFailed, StepSucceeded
 from .._records import ErrorInfo
 from .._registry import RegistryEntry, import_path
+from .._state._sqlite import StoreError
 from ._executor import (
     Deliver,
     StepContext,
@@ -62,14 +64,7 @@ class Worker:
         keep = (task_r, reply_w) if lock is None else (task_r, reply_w, lock)
         try:
             self.proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-P",
-                    "-m",
-                    "actors_wf._runtime._worker",
-                    str(task_r),
-                    str(reply_w),
-                ],
+                [sys.executable, "-P", "-m", "actors_wf._runtime._worker", *map(str, keep)],
                 stdin=subprocess.DEVNULL,
                 stdout=self.output,
                 stderr=self.output,
@@ -143,10 +138,65 @@ class Worker:
 MAX_PRINTED = 64 * 1024
 
 
+class AttemptLock:
+    """A lock file beside a store, held shared by its engine and every worker of it.
+
+    The engine's workers inherit its open file, so the lock stays held until
+    the last process of that engine has exited (the engine killed with
+    SIGKILL included: its workers follow it, see ``_worker``). A recovering
+    engine takes the lock exclusively first: it gets it only once no process
+    of an engine that used the store before still runs, so an attempt it runs
+    again never runs beside the old one.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            self._take(fcntl.LOCK_SH, LOCK_WAIT)  # held exclusively only while one recovers
+        except BaseException:
+            os.close(self.fd)
+            raise
+
+    def exclusive(self, timeout: float = 10.0) -> None:
+        """Wait until no process of another engine holds the lock, then hold it shared again.
+
+        Raises:
+            StoreError: still held after ``timeout`` seconds: another engine (or
+                a process it left) is using the store.
+        """
+        self._take(fcntl.LOCK_EX, timeout)
+        fcntl.flock(self.fd, fcntl.LOCK_SH)
+
+    def _take(self, kind: int, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(self.fd, kind | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise StoreError(
+                        f"store lock {str(self.path)!r} is still held after {timeout:g}s: "
+                        "another engine, or a worker process it left, is using the store "
+                        f"(`fuser {self.path}` names them); stop it, then recover"
+                    ) from None
+            time.sleep(0.01)  # a flock has no timeout; the old workers die within ms
+
+    def close(self) -> None:
+        """Let the lock go (workers still running keep it held)."""
+        os.close(self.fd)
+
+
+# Seconds a new engine waits for a recovering one to let go of the lock.
+LOCK_WAIT = 10.0
+
+
 class WorkerPool:
     """Warm workers, bounded; thread-safe."""
 
-    def __init__(self, max_idle: int = 8) -> None:
+    def __init__(self, max_idle: int = 8, lock: AttemptLock | None = None) -> None:
+        self.lock = lock
         self._idle: list[Worker] = []
         self._busy: set[Worker] = set()
         self._lock = threading.Lock()
@@ -169,7 +219,7 @@ class WorkerPool:
             gone.close()  # its pipes, and its exit status
         if worker is not None:
             return worker
-        worker = Worker()
+        worker = Worker(None if self.lock is None else self.lock.fd)
         with self._lock:
             self._busy.add(worker)
         return worker
@@ -195,6 +245,8 @@ class WorkerPool:
             worker.signal(signal.SIGKILL)  # its attempt's thread sees it exit, then releases it
         for worker in idle:
             worker.close()
+        if self.lock is not None:
+            self.lock.close()
 
 
 class ProcessExecutor:

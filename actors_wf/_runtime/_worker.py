@@ -1,6 +1,6 @@
 """The child side of process isolation: run component calls the engine sends.
 
-Started as ``python -P -m actors_wf._runtime._worker TASKS REPLIES`` in its
+Started as ``python -P -m actors_wf._runtime._worker TASKS REPLIES [LOCK]`` in its
 own session (so the engine can kill it and everything it started with one
 ``killpg``), with the engine's import path and not its working directory
 (``-P``). TASKS and REPLIES are pipe descriptors of their own: fd 0 is
@@ -16,6 +16,8 @@ SIGTERM asks the running component to stop (``ctx.cancelled``); the engine
 sends SIGKILL after the grace period. When the engine dies (SIGKILL
 included) its end of TASKS closes, and a watchdog thread kills this
 process's whole group at once: no attempt outlives the engine that ran it.
+LOCK, the store's attempt lock, is held open for as long as this process
+lives, so a recovering engine knows when every worker of the old one is gone.
 """
 
 from __future__ import annotations
@@ -158,8 +160,8 @@ def _watch_engine(tasks: int) -> None:
 
 def main() -> None:
     """Serve the engine on the two descriptors named on the command line."""
-    tasks, replies = (int(fd) for fd in sys.argv[1:3])
-    for fd in (tasks, replies):
+    tasks, replies, *lock = (int(fd) for fd in sys.argv[1:])
+    for fd in (tasks, replies, *lock):
         os.set_inheritable(fd, False)  # a subprocess of a component must not hold them
     threading.Thread(target=_watch_engine, args=(tasks,), daemon=True).start()
     with os.fdopen(tasks, "rb") as inp, os.fdopen(replies, "wb") as out:

@@ -110,7 +110,7 @@ class EventBus:
             self._subscribers = [*self._subscribers, callback]
             if self._thread is None:
                 self._thread = threading.Thread(
-                    target=self._run, name="actors_wf-events", daemon=False
+                    target=self._run, name="actors_wf-events", daemon=True
                 )
                 self._thread.start()
         return lambda: self._unsubscribe(callback)
