@@ -20,7 +20,7 @@ from ._errors import ActorsWfError, JobFailed, JobNotFound
 from ._spec import WorkflowSpec
 from ._state._events import Event
 from ._state._manager import StateManager
-from ._state._sqlite import StoreError, open_store
+from ._state._sqlite import open_store
 from ._validation._report import summary
 from ._validation._schema import workflow_schema
 from ._validation._validator import load_workflow
@@ -145,9 +145,7 @@ def _schema(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _inspect(args: argparse.Namespace, out: TextIO) -> int:
-    if "://" not in args.store and not Path(args.store).is_file():
-        raise StoreError(f"no store file {args.store!r}")
-    state = StateManager(open_store(args.store))
+    state = StateManager(open_store(args.store, read_only=True))
     try:
         job_id = _find_job(state, args.job_id)
         if args.json:

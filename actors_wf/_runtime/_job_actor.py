@@ -36,6 +36,7 @@ from .._registry import COMPONENT
 from .._spec import ComponentDefinition, RetryPolicy, StepSpec
 from .._state._events import Event
 from .._state._manager import StaleWrite
+from .._state._sqlite import StoreError
 from .._state._transitions import JournalEntry, move_job, step_after
 from .._status import JobEvent, JobStatus, StepEvent, StepStatus
 from ._resources import STEPS
@@ -107,10 +108,38 @@ class JobActor(EngineActor):
                 if step.status is StepStatus.RETRY_WAIT:  # paused or restarted during a wait
                     self._step(step.step_id, StepEvent.WAKE, "job resumed")
             self._advance(self.plan.order)
+        except StoreError as exc:
+            self._store_failed(exc)
         except Exception as exc:
             # Pykka does not call on_failure for on_start; do the same work.
             self.on_failure(type(exc), exc, exc.__traceback__)
             raise
+
+    def on_receive(self, message: Any) -> Any:
+        """Run a handler; a store that cannot be written stops the job (see ``_store_failed``)."""
+        try:
+            return super().on_receive(message)
+        except StoreError as exc:
+            self._store_failed(exc)
+            return None
+
+    def _store_failed(self, error: StoreError) -> None:
+        """The store refused a write: stop here, keeping what was committed.
+
+        The job's running attempts are stopped and its waiters get the error;
+        the store keeps the job as last committed (RUNNING, say), so that
+        ``engine.recover()`` runs it on once the store can be written again.
+        """
+        log.error("job %s stopped: %s", self.job_id, error)
+        self._cancel_children(force=True)
+        self._give_back_all()
+        # The manager first: a recover() the waiter sends next finds the job free.
+        self.manager.tell(encode(JobFinished(self.job_id, self.base.status.value)))
+        self.runtime.state.interrupt(self.job_id, error)
+        self.runtime.publish(
+            Event("JobInterrupted", self.job_id, error=ErrorInfo.from_exception(error))
+        )
+        self.stop()
 
     def on_failure(self, exc_type: Any, exc_value: Any, tb: Any) -> None:
         """An engine bug killed this actor: fail the job and free its slot."""

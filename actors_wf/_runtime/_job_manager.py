@@ -36,6 +36,7 @@ from .._records import PRIORITIES, ErrorInfo, JobState, StepState
 from .._registry import WORKFLOW
 from .._spec import WorkflowSpec
 from .._state._events import Event
+from .._state._sqlite import StoreError
 from .._state._transitions import JournalEntry, move_job, move_step
 from .._status import (
     JOB_TRANSITIONS,
@@ -342,8 +343,14 @@ class JobManagerActor(EngineActor):
             if item is None:
                 return
             self._dequeue(item.job_id)
+            try:
+                ref = JobActor.start(item.job_id, self.actor_ref, self.runtime)
+            except StoreError as exc:  # its state cannot be read: it stays where it is stored
+                log.error("job %s was not started: %s", item.job_id, exc)
+                self.runtime.state.interrupt(item.job_id, exc)
+                continue
             self.state = attrs.evolve(self.state, running=self.state.running | {item.job_id})
-            self.jobs[item.job_id] = JobActor.start(item.job_id, self.actor_ref, self.runtime)
+            self.jobs[item.job_id] = ref
 
     def on_stop(self) -> None:
         """Stop every JobActor (and through them every StepActor)."""

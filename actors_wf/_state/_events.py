@@ -34,6 +34,7 @@ EVENT_KINDS = (
     "JobCompleted",
     "JobFailed",
     "JobCancelled",
+    "JobInterrupted",  # the store could not be written: the job stopped, recoverable
 )
 
 
@@ -44,7 +45,8 @@ class Event:
     Attributes:
         kind: one of ``JobCreated``, ``JobQueued``, ``JobStarted``,
             ``StepStarted``, ``StepSucceeded``, ``StepFailed``, ``JobCompleted``,
-            ``JobFailed``, ``JobCancelled``.
+            ``JobFailed``, ``JobCancelled``, ``JobInterrupted`` (the store
+            could not be written; ``engine.recover()`` runs it on later).
         job_id: the job.
         at: wall-clock seconds since the epoch.
         step_id: the step, for step events.

@@ -279,6 +279,14 @@ class StateManager:
             with contextlib.suppress(InvalidStateError):  # a waiter gave up meanwhile
                 waiter.set_result(state)
 
+    def interrupt(self, job_id: str, error: BaseException) -> None:
+        """Fail the job's waiters with ``error``: it stopped, but its end could not be stored."""
+        with self._lock:
+            waiters = self._waiters.pop(job_id, [])
+        for waiter in waiters:
+            with contextlib.suppress(InvalidStateError):
+                waiter.set_exception(error)
+
     def close(self) -> None:
         """Fail every pending waiter with :class:`EngineClosed` and close the store."""
         with self._lock:

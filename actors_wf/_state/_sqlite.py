@@ -22,6 +22,8 @@ not an intact SQLite database.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import sqlite3
 import threading
@@ -36,14 +38,25 @@ from .._errors import ActorsWfError
 from .._records import JobState
 from ._transitions import JournalEntry, Transition
 
+log = logging.getLogger("actors_wf.store")
+
 SCHEMA_VERSION = 2
 DURABILITY = {"process": "NORMAL", "power": "FULL"}
 
 
 class StoreError(ActorsWfError, RuntimeError):
-    """The store file cannot be used."""
+    """The store file cannot be used (or no longer can be written).
+
+    Attributes:
+        cause: what went wrong in a word, when known: ``read-only``,
+            ``disk full``, ``I/O error``, ``deleted``...
+    """
 
     code = "store_error"
+
+    def __init__(self, message: str, *, cause: str = "") -> None:
+        super().__init__(message)
+        self.cause = cause
 
 
 class StoreCorrupt(StoreError):
@@ -121,39 +134,91 @@ class SQLiteStore:
     """A store in one SQLite file.
 
     Args:
-        path: the file; created with its folder if missing.
+        path: the file; created with its folder if missing, readable and
+            writable by its owner only (0600, and so are its -wal and -shm).
         durability: ``process`` (default) or ``power``; see the module doc.
+        read_only: open an existing file for reading only (``actors-wf
+            inspect``): nothing is created, migrated or written.
+
+    A file that is refused (damaged, another application's database, a newer
+    schema) is left exactly as it was: it is checked before anything is
+    written to it.
 
     Raises:
-        StoreCorrupt: the file is damaged or is not a SQLite database.
-        StoreError: the file comes from a newer actors_wf.
+        StoreCorrupt: the file is damaged or is not an actors_wf store.
+        StoreError: the file comes from a newer actors_wf, cannot be opened,
+            or (``read_only``) does not exist.
         ValueError: an unknown durability mode.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, durability: str = "process") -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        durability: str = "process",
+        read_only: bool = False,
+    ) -> None:
         if durability not in DURABILITY:
             raise ValueError(
                 f"unknown durability {durability!r}; use one of: {', '.join(DURABILITY)}"
             )
         self.path = Path(path)
         self.durability = durability
+        self.read_only = read_only
+        self.damaged: dict[str, str] = {}  # job id -> why its row cannot be read
         self._lock = threading.Lock()
         self._states: dict[str, JobState] = {}
         self._plain_steps: dict[str, dict[str, tuple[Any, Any]]] = {}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = self._open()
+        self._db = self._open_read_only() if read_only else self._open()
+        self._inode = os.stat(self.path).st_ino
 
     def _open(self) -> sqlite3.Connection:
         try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # Made here, not by SQLite (0644): its -wal and -shm take this mode too.
+            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o600))
             db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        except sqlite3.Error as exc:
+        except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open store {str(self.path)!r}: {exc}") from None
         try:
             _check_intact(db, self.path)
+            _check_schema(db, self.path)  # before WAL: a refused file is not touched
             db.execute("PRAGMA journal_mode=WAL")
             db.execute(f"PRAGMA synchronous={DURABILITY[self.durability]}")
             db.execute("PRAGMA busy_timeout=5000")
             _migrate(db, self.path)
+        except sqlite3.Error as exc:
+            db.close()
+            raise _write_error(self.path, "cannot open", exc) from None
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _open_read_only(self) -> sqlite3.Connection:
+        if not self.path.is_file():
+            raise StoreError(f"no store file {str(self.path)!r}")
+        # No -wal file: no engine has the store open and every commit is in the
+        # file, which is then read as immutable: no -wal or -shm is created beside it.
+        live = Path(f"{self.path}-wal").exists()
+        try:
+            db = sqlite3.connect(
+                f"{self.path.resolve().as_uri()}?mode=ro{'' if live else '&immutable=1'}",
+                uri=True,
+                check_same_thread=False,
+                isolation_level=None,
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open store {str(self.path)!r}: {exc}") from None
+        try:
+            _check_intact(db, self.path)
+            version = _check_schema(db, self.path)
+            if version != SCHEMA_VERSION:
+                raise StoreError(
+                    f"store {str(self.path)!r} has schema version {version}; this actors_wf "
+                    f"reads version {SCHEMA_VERSION} without changing the file: open it with "
+                    "an engine once to migrate it"
+                )
         except BaseException:
             db.close()
             raise
@@ -181,7 +246,14 @@ class SQLiteStore:
         with self._lock:
             ids = [r[0] for r in self._db.execute("SELECT job_id FROM jobs ORDER BY created_at")]
         for job_id in ids:
-            state = self.load(job_id)
+            try:
+                state = self.load(job_id)
+            except StoreCorrupt as exc:
+                # One damaged row must not hide every other job, nor stop recovery.
+                if job_id not in self.damaged:
+                    log.error("%s; the job is skipped", exc)
+                self.damaged[job_id] = str(exc)
+                continue
             if state is not None:
                 yield state
 
@@ -226,6 +298,7 @@ class SQLiteStore:
             for n, e in enumerate(entries)
         ]
         with self._lock:
+            self._check_same_file()
             try:
                 # DEFERRED is enough: this connection is the file's only writer in
                 # the process (the lock), and the UPDATE takes the write lock at once.
@@ -239,12 +312,36 @@ class SQLiteStore:
                     rows,
                 )
                 self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._roll_back()
+                raise _write_error(self.path, f"cannot save job {state.job_id}", exc) from None
             except BaseException:
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
+                self._roll_back()
                 raise
             self._states[state.job_id] = state
         return True
+
+    def _roll_back(self) -> None:
+        if self._db.in_transaction:
+            with contextlib.suppress(sqlite3.Error):  # a full disk may refuse that too
+                self._db.execute("ROLLBACK")
+
+    def _check_same_file(self) -> None:
+        """Refuse to write when the file was deleted or replaced under this engine.
+
+        SQLite would go on writing to the deleted file: every job lost, silently.
+        """
+        try:
+            inode = os.stat(self.path).st_ino
+        except FileNotFoundError:
+            inode = None
+        if inode != self._inode:
+            what = "deleted" if inode is None else "replaced by another file"
+            raise StoreError(
+                f"store {str(self.path)!r} was {what} while this engine used it; "
+                "nothing more is written: restore the file (or start an engine on a new one)",
+                cause="deleted",
+            )
 
     def _plain(self, state: JobState) -> dict[str, Any]:
         """The state as plain data, without its workflow; unchanged steps come from a cache.
@@ -323,7 +420,8 @@ def _check_intact(db: sqlite3.Connection, path: Path) -> None:
         )
 
 
-def _migrate(db: sqlite3.Connection, path: Path) -> None:
+def _check_schema(db: sqlite3.Connection, path: Path) -> int:
+    """The file's schema version; a newer one, or another application's database, is refused."""
     (version,) = db.execute("PRAGMA user_version").fetchone()
     if version > SCHEMA_VERSION:
         raise StoreError(
@@ -337,6 +435,32 @@ def _migrate(db: sqlite3.Connection, path: Path) -> None:
                 f"store {str(path)!r} is a SQLite database but not an actors_wf store "
                 "(it has tables and no schema version)"
             )
+    return int(version)
+
+
+# What SQLite's error says -> the cause a StoreError names.
+_CAUSES = (
+    ("readonly", "read-only"),
+    ("full", "disk full"),
+    ("disk i/o", "I/O error"),
+    ("locked", "locked by another process"),
+    ("unable to open", "cannot be opened"),
+)
+
+
+def _write_error(path: Path, what: str, exc: sqlite3.Error) -> StoreError:
+    """A StoreError naming the file and the cause (disk full, read-only, ...)."""
+    text = str(exc)
+    cause = next((name for key, name in _CAUSES if key in text.lower()), "database error")
+    return StoreError(
+        f"store {str(path)!r}: {what}: {cause} ({text}); what was committed before is kept, "
+        "and the jobs this stopped can be recovered once the store is writable again",
+        cause=cause,
+    )
+
+
+def _migrate(db: sqlite3.Connection, path: Path) -> None:
+    version = _check_schema(db, path)
     while version < SCHEMA_VERSION:
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -349,7 +473,7 @@ def _migrate(db: sqlite3.Connection, path: Path) -> None:
             raise
 
 
-def open_store(spec: str | os.PathLike[str]) -> SQLiteStore:
+def open_store(spec: str | os.PathLike[str], *, read_only: bool = False) -> SQLiteStore:
     """Open a store from a URL or a plain path.
 
     URLs are written as SQLAlchemy writes them: ``sqlite:///relative/jobs.db``,
@@ -370,4 +494,4 @@ def open_store(spec: str | os.PathLike[str]) -> SQLiteStore:
             if key != "durability":
                 raise ValueError(f"unknown store option {key!r}; known: durability")
             durability = value
-    return SQLiteStore(text, durability=durability)
+    return SQLiteStore(text, durability=durability, read_only=read_only)
