@@ -35,6 +35,7 @@ from ._state._snapshot import Snapshot
 from ._state._sqlite import StoreCorrupt, StoreError
 from ._status import JobStatus, StepStatus
 from ._validation._problems import Problem, ValidationResult, WorkflowInvalid
+from ._validation._source import WorkflowLimits
 from ._validation._validator import Validator, load_workflow
 
 __all__ = [
@@ -88,6 +89,7 @@ __all__ = [
     "ValidationResult",
     "Validator",
     "WorkflowInvalid",
+    "WorkflowLimits",
     "WorkflowSpec",
     "component",
     "load_workflow",

@@ -81,6 +81,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="MODULE",
         help="a module to import for its components (as for run)",
     )
+    check.add_argument(
+        "--components-beside",
+        action="store_true",
+        help="import the .py file beside the workflow for its components; without it (or "
+        "-c) validating runs no code, so an untrusted workflow can be checked safely",
+    )
     check.add_argument("--color", choices=("auto", "always", "never"), default="auto")
     check.set_defaults(func=_validate)
 
@@ -124,7 +130,7 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
 
 def _validate(args: argparse.Namespace, out: TextIO) -> int:
     path = Path(args.file)
-    _import_components(path, args.components)
+    _import_components(path, args.components, beside=args.components_beside)
     color = {"auto": None, "always": True, "never": False}[args.color]
     if args.output:
         color = False
@@ -187,24 +193,31 @@ def _print_event(event: Event, out: TextIO) -> None:
         )
 
 
-def _import_components(workflow_file: Path, modules: Sequence[str]) -> None:
-    """Import the component modules; a module that fails is named, not a traceback."""
+def _import_components(
+    workflow_file: Path, modules: Sequence[str], *, beside: bool = True
+) -> None:
+    """Import the component modules (and the .py beside the workflow, if ``beside``).
+
+    A module that fails is named, not a traceback.
+    """
     for module_path in modules:
         try:
             importlib.import_module(module_path)
         except Exception as exc:
             raise ComponentImportError(module_path, exc) from None
-    beside = workflow_file.with_suffix(".py")
-    if beside.is_file() and workflow_file.suffix in (".yaml", ".yml", ".json"):
-        name = f"_actors_wf_components_{beside.stem}"
-        spec = importlib.util.spec_from_file_location(name, beside)
+    if not beside:
+        return
+    beside_file = workflow_file.with_suffix(".py")
+    if beside_file.is_file() and workflow_file.suffix in (".yaml", ".yml", ".json"):
+        name = f"_actors_wf_components_{beside_file.stem}"
+        spec = importlib.util.spec_from_file_location(name, beside_file)
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
         try:
             spec.loader.exec_module(module)
         except Exception as exc:
-            raise ComponentImportError(str(beside), exc) from None
+            raise ComponentImportError(str(beside_file), exc) from None
 
 
 class ComponentImportError(ActorsWfError, ImportError):

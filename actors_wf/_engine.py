@@ -47,6 +47,7 @@ from ._state._sqlite import SQLiteStore, open_store
 from ._state._store import Store
 from ._state._tracing import Tracer
 from ._status import JobStatus
+from ._validation._source import DEFAULT_LIMITS, WorkflowLimits
 from ._validation._validator import Validator
 
 log = logging.getLogger("actors_wf.engine")
@@ -85,11 +86,13 @@ class Engine:
         tracer: an OpenTelemetry tracer to use instead of the global one.
         priority_aging: priority points a queued job gains per second it
             waits (0.1: a LOW job, 10, passes a MEDIUM one, 50, after 400 s).
+        workflow_limits: how large a workflow source may be (bytes, values
+            with aliases expanded, nesting, steps); past it, it is refused.
 
     Example::
 
         with Engine() as engine:
-            engine.registry.register_workflow("hello.yaml")
+            engine.registry.register_workflow(path="hello.yaml")
             print(engine.run("hello", {"name": "Ada"}))
     """
 
@@ -109,6 +112,7 @@ class Engine:
         tracing: bool = True,
         tracer: Any = None,
         priority_aging: float = 0.1,
+        workflow_limits: WorkflowLimits = DEFAULT_LIMITS,
     ) -> None:
         for module in components:
             importlib.import_module(module)
@@ -129,6 +133,7 @@ class Engine:
                 tracer is not None or (tracing and Tracer.available()),
                 tracer,
                 priority_aging,
+                workflow_limits,
             )
             if recover:
                 self.recover()
@@ -149,6 +154,7 @@ class Engine:
         traced: bool,
         tracer: Any,
         priority_aging: float,
+        limits: WorkflowLimits,
     ) -> None:
         self._metrics = MetricsRecorder()
         self._events = EventBus(
@@ -160,11 +166,11 @@ class Engine:
         lock = AttemptLock(Path(f"{store.path}-lock")) if isinstance(store, SQLiteStore) else None
         self._workers = WorkerPool(max_idle=max_workers, lock=lock)
         self._registry_actor = RegistryActor.start()
-        self.registry = Registry(self._registry_actor)
+        self.registry = Registry(self._registry_actor, limits=limits)
         step_slots = max_concurrent_steps or 2 * max_workers
         self._steps = StepActorPool(max_idle=step_slots)
         self.resources = Resources({**(resources or {}), STEPS: step_slots})
-        self.validator = Validator(self.registry, self.resources.capacity)
+        self.validator = Validator(self.registry, self.resources.capacity, limits)
         self._runtime = Runtime(
             self.state,
             self.registry,

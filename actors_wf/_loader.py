@@ -1,34 +1,13 @@
-"""Read workflow sources (a path or inline text) and component definitions."""
+"""Read component definitions."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
 from ._errors import SpecError
 from ._spec import ComponentDefinition
 from ._validation._problems import path_text
 from ._validation._structure import structure
-
-_SUFFIXES = (".yaml", ".yml", ".json")
-
-
-def read_source(source: str | os.PathLike[str]) -> tuple[str, str]:
-    """Return ``(text, name)`` for a path or for YAML/JSON text given inline.
-
-    Raises:
-        SpecError: a path that looks like a workflow file does not exist.
-    """
-    if isinstance(source, os.PathLike) or (
-        "\n" not in source and source.strip().endswith(_SUFFIXES)
-    ):
-        path = Path(source)
-        try:
-            return path.read_text(encoding="utf-8"), str(path)
-        except OSError as exc:
-            raise SpecError(f"cannot read workflow file {str(path)!r}", [str(exc)]) from None
-    return source, "<text>"
 
 
 def load_definition(

@@ -13,9 +13,11 @@ from __future__ import annotations
 import builtins
 import inspect
 import logging
+import os
 import threading
 import typing
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 import attrs
@@ -26,6 +28,7 @@ from ._errors import ComponentNotFound, DuplicateComponent, SpecError
 from ._loader import load_definition
 from ._spec import ComponentDefinition, WorkflowSpec
 from ._types import type_name_of
+from ._validation._source import DEFAULT_LIMITS, WorkflowLimits
 from ._validation._validator import SpecInput as WorkflowSource
 from ._validation._validator import load_workflow
 
@@ -298,13 +301,15 @@ def _hints(fn: Callable[..., Any]) -> dict[str, Any]:
         return {}
 
 
-def make_workflow_entry(component_id: str | None, source: WorkflowSource) -> RegistryEntry:
+def make_workflow_entry(
+    component_id: str | None, source: WorkflowSource, limits: WorkflowLimits = DEFAULT_LIMITS
+) -> RegistryEntry:
     """Build a workflow entry from any workflow source.
 
     Raises:
         WorkflowInvalid: the spec cannot be read or its graph is broken.
     """
-    spec = load_workflow(source)
+    spec = load_workflow(source, limits)
     if component_id is not None and component_id != spec.id:
         spec = attrs.evolve(spec, id=component_id)
     return RegistryEntry(WORKFLOW, spec.id, spec)
@@ -317,8 +322,15 @@ class Registry:
     unregister through this facade invalidates.
     """
 
-    def __init__(self, actor: pykka.ActorRef[RegistryActor], *, timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        actor: pykka.ActorRef[RegistryActor],
+        *,
+        timeout: float = 30.0,
+        limits: WorkflowLimits = DEFAULT_LIMITS,
+    ) -> None:
         self._actor = actor
+        self.limits = limits
         self._timeout = timeout
         self._cache: dict[tuple[str, str], RegistryEntry] = {}
         self._generation = 0
@@ -341,7 +353,8 @@ class Registry:
             component_type: ``component`` or ``workflow``.
             component_id: the id (for a workflow, ``None`` takes the spec's id).
             definition: a component's :class:`ComponentDefinition` or dict; a
-                workflow's spec (record, dict, YAML/JSON text or path).
+                workflow's spec (record, dict, YAML/JSON text as a str, or a
+                file as a :class:`~pathlib.Path`).
             implementation: a component's function or class with ``run()``.
             replace: replace an entry with the same id instead of refusing.
 
@@ -365,7 +378,7 @@ class Registry:
     ) -> RegistryEntry:
         _check_type(component_type)
         if component_type == WORKFLOW:
-            return make_workflow_entry(component_id, definition)
+            return make_workflow_entry(component_id, definition, self.limits)
         if not component_id:
             raise SpecError("component is malformed", ["component_id must be a non-empty string"])
         if implementation is None:
@@ -375,9 +388,29 @@ class Registry:
             )
         return make_component_entry(component_id, definition, implementation)
 
-    def register_workflow(self, source: WorkflowSource, *, replace: bool = False) -> str:
-        """Register a workflow from any source; return its id."""
-        return self.register(WORKFLOW, None, source, replace=replace).component_id
+    def register_workflow(
+        self,
+        source: WorkflowSource | None = None,
+        *,
+        path: str | os.PathLike[str] | None = None,
+        replace: bool = False,
+    ) -> str:
+        """Register a workflow; return its id.
+
+        Args:
+            source: a :class:`WorkflowSpec`, a dict, YAML/JSON text (a ``str`` is
+                always text, never a file name) or a file as a ``Path``.
+            path: the workflow's file, when given by name.
+            replace: replace a workflow with the same id instead of refusing.
+
+        Raises:
+            WorkflowInvalid: every problem, located.
+            TypeError: neither or both of ``source`` and ``path`` given.
+        """
+        if (source is None) == (path is None):
+            raise TypeError("register_workflow takes a source or path=, not both or neither")
+        spec = Path(path) if path is not None else source
+        return self.register(WORKFLOW, None, spec, replace=replace).component_id
 
     def component(
         self, component_id: str | None = None, definition: Any = None, **fields: Any

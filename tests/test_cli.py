@@ -142,3 +142,18 @@ def test_a_component_module_that_does_not_import_is_named(tmp_path, capsys):
     assert "cannot import components from no.such.module: ModuleNotFoundError" in (
         capsys.readouterr().err
     )
+
+
+def test_validate_runs_no_code_beside_the_workflow_unless_asked(tmp_path, capsys):
+    wf = tmp_path / "untrusted.yaml"
+    wf.write_text("id: untrusted\nsteps:\n  - {id: a, component: evil.thing}\n")
+    marker = tmp_path / "ran"
+    (tmp_path / "untrusted.py").write_text(
+        f"from actors_wf import component\nopen({str(marker)!r}, 'w').close()\n"
+        "@component('evil.thing')\ndef thing() -> int:\n    return 1\n"
+    )
+    assert main(["validate", str(wf), "--color", "never"]) == 1  # evil.thing is unknown
+    assert "WF201" in capsys.readouterr().out
+    assert not marker.exists()
+    assert main(["validate", str(wf), "--components-beside"]) == 0
+    assert marker.exists()

@@ -262,3 +262,13 @@ def test_a_memory_limit_turns_a_blow_up_into_a_memory_error_of_that_attempt():
         assert eng.component_executor.execute("p.hog", {"mib": 8}, timeout=WAIT) == 8 * 2**20
         with pytest.raises(SpecError, match="memory_limit needs isolation: process"):
             eng.registry.register(COMPONENT, "t.hog", {"memory_limit": 64}, comps.hog)
+
+
+def test_workers_import_from_the_engines_path_not_its_working_directory(tmp_path, monkeypatch):
+    marker = tmp_path / "imported"
+    (tmp_path / "msgpack.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    monkeypatch.chdir(tmp_path)  # a module named like one the worker imports, in the cwd
+    with Engine() as fresh:
+        fresh.registry.register(COMPONENT, "p.double", {"isolation": "process"}, comps.double)
+        assert fresh.run(one_step(fresh, "p.double", {"x": 2}), timeout=WAIT) == {"out": 4}
+    assert not marker.exists()

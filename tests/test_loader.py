@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import pytest
 
@@ -71,8 +72,17 @@ def test_json_dict_and_files_load_the_same(tmp_path):
     path = tmp_path / "hello.json"
     path.write_text(json.dumps(data))
     assert load_workflow(path) == spec
-    assert load_workflow(str(path)) == spec
     assert load_workflow(spec) is spec
+
+
+def test_a_str_is_text_never_a_file_name_and_the_error_says_how_to_read_a_file(tmp_path):
+    secret = tmp_path / "secret.yaml"
+    secret.write_text("password: hunter2\n")
+    with pytest.raises(WorkflowInvalid) as info:
+        load_workflow(str(secret))  # once read as a file, and its line quoted
+    report = str(info.value)
+    assert "hunter2" not in report
+    assert f"pass Path({str(secret)!r})" in report
 
 
 @pytest.mark.parametrize(
@@ -109,7 +119,15 @@ def test_malformed_specs_name_every_problem_and_where(source, expected):
 
 def test_missing_file_is_reported():
     with pytest.raises(SpecError, match="cannot read workflow file 'missing.yaml'"):
-        load_workflow("missing.yaml")
+        load_workflow(Path("missing.yaml"))
+
+
+def test_a_file_that_is_not_a_workflow_file_is_never_quoted(tmp_path):
+    env = tmp_path / ".env"
+    env.write_text("- DB_PASSWORD=hunter2\n")
+    with pytest.raises(WorkflowInvalid) as info:
+        load_workflow(env)
+    assert "WF003" in str(info.value) and "hunter2" not in str(info.value)
 
 
 def test_definitions_load_from_dicts():

@@ -166,7 +166,6 @@ def test_workflow_register_accepts_every_source_kind(engine, tmp_path):
     path.write_text(text)
     sources = [
         text,
-        str(path),
         path,
         {"id": "wf", "steps": [{"id": "a", "component": "math.inc"}]},
     ]
@@ -176,6 +175,9 @@ def test_workflow_register_accepts_every_source_kind(engine, tmp_path):
         assert entry.component_id == "wf"
     entry = engine.registry.register(WORKFLOW, "renamed", text)
     assert entry.definition.id == "renamed"
+    assert engine.registry.register_workflow(path=str(path), replace=True) == "wf"
+    with pytest.raises(TypeError, match="a source or path=, not both or neither"):
+        engine.registry.register_workflow()
 
 
 def test_register_and_unregister_are_logged(engine, caplog):

@@ -18,6 +18,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "WF001": (ERROR, "not valid YAML or JSON"),
     "WF002": (ERROR, "a key is written twice in one mapping"),
     "WF003": (ERROR, "the document is not a mapping"),
+    "WF004": (ERROR, "the source is over a limit (size, values, nesting, steps)"),
+    "WF005": (ERROR, "an alias refers to a value that contains it"),
     "WF101": (ERROR, "a required field is missing"),
     "WF102": (ERROR, "unknown field"),
     "WF103": (ERROR, "a field has the wrong type"),

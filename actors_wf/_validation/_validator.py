@@ -21,7 +21,6 @@ from typing import Any
 
 import attrs
 
-from .._loader import read_source
 from .._spec import InputSpec, StepSpec, WorkflowSpec
 from .._types import TypeExpr
 from ._graph import cycles, reaching
@@ -35,7 +34,7 @@ from ._semantic import (
     check_step,
     component_output,
 )
-from ._source import Source, parse
+from ._source import DEFAULT_LIMITS, Source, WorkflowLimits, parse, read_file
 from ._structure import structure
 
 SpecInput = WorkflowSpec | Mapping[str, Any] | str | os.PathLike[str]
@@ -93,10 +92,14 @@ class Validator:
     """
 
     def __init__(
-        self, registry: ComponentSource | None = None, resources: Mapping[str, int] | None = None
+        self,
+        registry: ComponentSource | None = None,
+        resources: Mapping[str, int] | None = None,
+        limits: WorkflowLimits = DEFAULT_LIMITS,
     ) -> None:
         self.registry = registry
         self.resources = resources
+        self.limits = limits
         self._checked: dict[str, tuple[WorkflowSpec, int | None, ValidationResult]] = {}
 
     def check(self, spec: WorkflowSpec) -> ValidationResult:
@@ -131,9 +134,12 @@ class Validator:
         Returns:
             A :class:`ValidationResult`; ``result.ok`` when there is no error.
         """
-        source, data = _read(spec)
+        source, data = _read(spec, self.limits)
         if source is not None and source.problems and data is None:
-            return ValidationResult(None, source.problems, source.name, source.text)
+            return ValidationResult(None, source.problems, source.name, _quotable(source))
+        too_many = _too_many_steps(data, self.limits) if source is None else None
+        if too_many is not None:
+            return ValidationResult(None, (too_many,))
         old = previous.cache if previous is not None else None
         run = _Run(self.registry, old if isinstance(old, _Cache) else None, self.resources)
         with _collector_paused(data):
@@ -179,14 +185,37 @@ def _collector_paused(data: Any) -> Iterator[None]:
 _PAUSE_GC_FROM = 2000
 
 
-def _read(spec: SpecInput) -> tuple[Source | None, Any]:
-    if isinstance(spec, WorkflowSpec):
+def _read(spec: SpecInput, limits: WorkflowLimits) -> tuple[Source | None, Any]:
+    """A str is YAML or JSON text, never a file name: a path is a :class:`~pathlib.Path`."""
+    if isinstance(spec, WorkflowSpec | Mapping):
         return None, spec
-    if isinstance(spec, Mapping):
-        return None, spec
-    text, name = read_source(spec)
-    source = parse(text, name)
+    source = (
+        read_file(spec, limits) if isinstance(spec, os.PathLike) else parse(spec, "<text>", limits)
+    )
     return source, source.data
+
+
+def _quotable(source: Source | None) -> str | None:
+    """The text a report may quote: never that of a file that is not a workflow file."""
+    if source is None or not (source.name == "<text>" or source.name.endswith(_SUFFIXES)):
+        return None
+    return source.text
+
+
+_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def _too_many_steps(data: Any, limits: WorkflowLimits) -> Problem | None:
+    """A workflow given as a dict is held to the same ``max_steps`` as one read from text."""
+    steps = data.get("steps") if isinstance(data, Mapping) else None
+    if not isinstance(steps, list) or len(steps) <= limits.max_steps:
+        return None
+    return Problem(
+        "WF004",
+        ("steps",),
+        f"the workflow has {len(steps):,} steps; the limit is {limits.max_steps:,} (max_steps)",
+        "split the workflow, or raise WorkflowLimits.max_steps",
+    )
 
 
 class _Run:
@@ -207,18 +236,14 @@ class _Run:
 
     def validate(self, data: Any, source: Source | None) -> ValidationResult:
         name = source.name if source is not None else "<dict>"
-        text = source.text if source is not None else None
+        text = _quotable(source)
         found: list[Problem] = list(source.problems) if source is not None else []
         if not isinstance(data, Mapping | WorkflowSpec):
             kind = "nothing" if data is None else type(data).__name__
-            found.append(
-                Problem(
-                    "WF003",
-                    (),
-                    f"expected a mapping at the top, got {kind}",
-                    "start the document with id:, steps: and the other fields",
-                )
-            )
+            hint = "start the document with id:, steps: and the other fields"
+            if isinstance(data, str) and data.strip().endswith(_SUFFIXES):
+                hint = f"a str is workflow text; to read the file, pass Path({data.strip()!r})"
+            found.append(Problem("WF003", (), f"expected a mapping at the top, got {kind}", hint))
             return ValidationResult(None, _locate(found, source), name, text, cache=None)
         header_raw, raw_steps = _split(data)
         cache = self._edit(header_raw, raw_steps) if self.old is not None else None
@@ -750,8 +775,8 @@ def _locate(problems: list[Problem], source: Source | None) -> tuple[Problem, ..
     return tuple(out)
 
 
-def load_workflow(source: SpecInput) -> WorkflowSpec:
-    """Load a workflow from a record, a dict, YAML/JSON text or a file path.
+def load_workflow(source: SpecInput, limits: WorkflowLimits = DEFAULT_LIMITS) -> WorkflowSpec:
+    """Load a workflow from a record, a dict, YAML/JSON text (a str) or a file (a Path).
 
     The structure and the graph are checked (components are not: they may be
     registered later); warnings are ignored.
@@ -759,7 +784,7 @@ def load_workflow(source: SpecInput) -> WorkflowSpec:
     Raises:
         WorkflowInvalid: with every error, located, and the text report.
     """
-    result = Validator().validate(source)
+    result = Validator(limits=limits).validate(source)
     if not result.ok:
         raise WorkflowInvalid(result)
     if isinstance(source, WorkflowSpec):
