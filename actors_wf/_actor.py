@@ -110,12 +110,23 @@ class EngineActor(pykka.ThreadingActor):
             return self.on_receive(message)
         return super()._handle_receive(message)
 
+    # Errors a handler may raise that the actor deals with itself (``on_stopping_error``)
+    # instead of dying of them; none by default.
+    stopping_errors: ClassVar[tuple[type[Exception], ...]] = ()
+
     def on_receive(self, message: Any) -> Any:
         """Decode a message, run its handler and encode the reply."""
         record = decode_trusted(message) if isinstance(message, bytes) else message
         handler = getattr(self, self.handlers[type(record)])
-        reply = handler(record)
+        try:
+            reply = handler(record)
+        except self.stopping_errors as exc:  # no frame of its own: this is every message
+            self.on_stopping_error(exc)
+            return None
         return None if reply is None else encode(reply)
+
+    def on_stopping_error(self, error: Exception) -> None:
+        """Deal with one of ``stopping_errors`` a handler raised."""
 
     def on_retold(self, msg: Retold) -> None:
         """Run a command told again; a refusal is logged, as nobody waits for it."""

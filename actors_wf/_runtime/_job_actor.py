@@ -115,13 +115,12 @@ class JobActor(EngineActor):
             self.on_failure(type(exc), exc, exc.__traceback__)
             raise
 
-    def on_receive(self, message: Any) -> Any:
-        """Run a handler; a store that cannot be written stops the job (see ``_store_failed``)."""
-        try:
-            return super().on_receive(message)
-        except StoreError as exc:
-            self._store_failed(exc)
-            return None
+    stopping_errors = (StoreError,)
+
+    def on_stopping_error(self, error: Exception) -> None:
+        """A store that cannot be written stops the job (see ``_store_failed``)."""
+        assert isinstance(error, StoreError)
+        self._store_failed(error)
 
     def _store_failed(self, error: StoreError) -> None:
         """The store refused a write: stop here, keeping what was committed.
