@@ -12,7 +12,7 @@ from typing import Any
 # recursive walk must stay far below the interpreter's recursion limit.
 MAX_DEPTH = 100
 _SCALARS = frozenset({type(None), bool, int, float, str, bytes})
-_INT_RANGE = (-(2**63), 2**64 - 1)  # what msgpack can carry
+_LOW, _HIGH = -(2**63), 2**64 - 1  # the ints msgpack can carry
 PLAIN_TYPES = "dict with str keys, list, str, int, float, bool, bytes, None"
 
 
@@ -24,16 +24,15 @@ def plain_problem(value: Any, where: str = "output") -> str | None:
     than :data:`MAX_DEPTH`.
     """
     kind = type(value)
-    if kind in _SCALARS and kind is not int:
-        return None
+    if kind in _SCALARS and (kind is not int or _LOW <= value <= _HIGH):
+        return None  # most outputs: no walk
     return _problem(value, where, 0, set())
 
 
 def _problem(value: Any, where: str, depth: int, path: set[int]) -> str | None:
     kind = type(value)
     if kind is int:
-        low, high = _INT_RANGE
-        return None if low <= value <= high else f"{where} is an int beyond 64 bits"
+        return None if _LOW <= value <= _HIGH else f"{where} is an int beyond 64 bits"
     if kind in _SCALARS:
         return None
     if kind not in (dict, list, tuple):

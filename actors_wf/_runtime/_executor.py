@@ -225,7 +225,7 @@ def output_problem(entry: RegistryEntry, msg: RunStep, output: Any) -> ErrorInfo
 
     The same check in every mode: a thread's output and a process's alike.
     """
-    problem = plain_problem(output)
+    problem = None if type(output) in _PLAIN_SCALARS else plain_problem(output)
     if problem is not None:
         return bad_output(msg, f"{problem}; return plain data ({PLAIN_TYPES})")
     declared = getattr(entry.definition, "output", None)
@@ -233,6 +233,10 @@ def output_problem(entry: RegistryEntry, msg: RunStep, output: Any) -> ErrorInfo
         return None
     problem = parse_type(declared).problem(output, "output")
     return None if problem is None else bad_output(msg, str(problem))
+
+
+# Outputs that need no walk and no range check: most of them, checked inline.
+_PLAIN_SCALARS = frozenset({type(None), bool, float, str, bytes})
 
 
 def bad_output(msg: RunStep, problem: str) -> ErrorInfo:
