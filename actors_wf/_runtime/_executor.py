@@ -225,7 +225,9 @@ def output_problem(entry: RegistryEntry, msg: RunStep, output: Any) -> ErrorInfo
 
     The same check in every mode: a thread's output and a process's alike.
     """
-    problem = None if type(output) in _PLAIN_SCALARS else plain_problem(output)
+    kind = type(output)
+    plain = kind in _PLAIN_SCALARS or (kind is int and -(2**63) <= output < 2**64)
+    problem = None if plain else plain_problem(output)
     if problem is not None:
         return bad_output(msg, f"{problem}; return plain data ({PLAIN_TYPES})")
     declared = getattr(entry.definition, "output", None)
@@ -235,7 +237,7 @@ def output_problem(entry: RegistryEntry, msg: RunStep, output: Any) -> ErrorInfo
     return None if problem is None else bad_output(msg, str(problem))
 
 
-# Outputs that need no walk and no range check: most of them, checked inline.
+# Outputs that need no walk: most of them, checked inline (ints for their range).
 _PLAIN_SCALARS = frozenset({type(None), bool, float, str, bytes})
 
 
