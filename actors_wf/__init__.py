@@ -6,9 +6,7 @@ and messages; the codec and the loader; the registry; the state manager and
 events; the runtime actors; the :class:`Engine` facade and the CLI.
 """
 
-from ._clock import Clock, ManualClock, SystemClock
-from ._engine import Engine
-from ._errors import (
+from ._core._errors import (
     ActorsWfError,
     ComponentNotFound,
     DuplicateComponent,
@@ -22,18 +20,20 @@ from ._errors import (
     MessageError,
     SpecError,
 )
+from ._core._records import Attempt, ErrorInfo, JobState, StepMap, StepState
+from ._core._spec import ComponentDefinition, InputSpec, RetryPolicy, StepSpec, WorkflowSpec
+from ._core._status import JobStatus, StepStatus
+from ._engine import Engine
 from ._jobs import JobManager, JobManagerSync
+from ._observe._events import Event
+from ._observe._metrics import ComponentMetrics, Metrics
 from ._orchestrator import ComponentExecutor, Orchestrator
-from ._records import Attempt, ErrorInfo, JobState, StepMap, StepState
-from ._registry import COMPONENT, WORKFLOW, Registry, RegistryEntry, component
+from ._registry._registry import COMPONENT, WORKFLOW, Registry, RegistryEntry, component
+from ._runtime._clock import Clock, ManualClock, SystemClock
 from ._runtime._executor import LogContextFilter, StepCancelledError, StepContext
-from ._spec import ComponentDefinition, InputSpec, RetryPolicy, StepSpec, WorkflowSpec
-from ._state._events import Event
 from ._state._manager import StaleWrite, StateManager
-from ._state._metrics import ComponentMetrics, Metrics
 from ._state._snapshot import Snapshot
 from ._state._sqlite import StoreCorrupt, StoreError
-from ._status import JobStatus, StepStatus
 from ._validation._problems import Problem, ValidationResult, WorkflowInvalid
 from ._validation._source import WorkflowLimits
 from ._validation._validator import Validator, load_workflow

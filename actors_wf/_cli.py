@@ -14,11 +14,11 @@ from typing import Any, TextIO
 
 import yaml
 
-from ._codec import converter
+from ._core._codec import converter
+from ._core._errors import ActorsWfError, JobFailed, JobNotFound
+from ._core._spec import WorkflowSpec
 from ._engine import Engine
-from ._errors import ActorsWfError, JobFailed, JobNotFound
-from ._spec import WorkflowSpec
-from ._state._events import Event
+from ._observe._events import Event
 from ._state._manager import StateManager
 from ._state._sqlite import open_store
 from ._validation._report import summary

@@ -14,11 +14,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from ._clock import Clock, SystemClock
-from ._codec import decode, encode
-from ._errors import ActorsWfError, EngineClosed, JobCancelled, JobFailed, MessageError
-from ._jobs import JobManager, JobManagerSync
-from ._messages import (
+from ._core._codec import decode, encode
+from ._core._errors import ActorsWfError, EngineClosed, JobCancelled, JobFailed, MessageError
+from ._core._messages import (
     CancelJob,
     CreateJob,
     ErrorReply,
@@ -32,21 +30,23 @@ from ._messages import (
     RetryJob,
     StartJob,
 )
+from ._core._status import JobStatus
+from ._jobs import JobManager, JobManagerSync
+from ._observe._events import Event, EventBus
+from ._observe._metrics import Metrics, MetricsRecorder
+from ._observe._tracing import Tracer
 from ._orchestrator import ComponentExecutor, Orchestrator
-from ._registry import Registry, RegistryActor
+from ._registry._registry import Registry, RegistryActor
+from ._runtime._clock import Clock, SystemClock
 from ._runtime._executor import ThreadExecutor
 from ._runtime._job_manager import JobManagerActor
 from ._runtime._pool import StepActorPool
 from ._runtime._process import AttemptLock, ProcessExecutor, WorkerPool
 from ._runtime._resources import STEPS, Resources
 from ._runtime._runtime import Runtime
-from ._state._events import Event, EventBus
 from ._state._manager import StateManager
-from ._state._metrics import Metrics, MetricsRecorder
 from ._state._sqlite import SQLiteStore, open_store
 from ._state._store import Store
-from ._state._tracing import Tracer
-from ._status import JobStatus
 from ._validation._source import DEFAULT_LIMITS, WorkflowLimits
 from ._validation._validator import Validator
 

@@ -15,10 +15,10 @@ from typing import Any
 
 import pykka
 
-from ._actor import NotifyingFuture, await_reply
-from ._codec import decode_trusted, encode
-from ._errors import EngineClosed, JobTimeout
-from ._messages import (
+from ._core._actor import NotifyingFuture, await_reply
+from ._core._codec import decode_trusted, encode
+from ._core._errors import EngineClosed, JobTimeout
+from ._core._messages import (
     Ack,
     CancelJob,
     CreateJob,
@@ -29,10 +29,10 @@ from ._messages import (
     RetryJob,
     StartJob,
 )
-from ._records import JobState
+from ._core._records import JobState
+from ._core._status import JobStatus
 from ._runtime._job_manager import priority_value
 from ._state._manager import StateManager
-from ._status import JobStatus
 
 
 class _Commands:

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from ._codec import converter
-from ._registry import WORKFLOW
-from ._spec import RetryPolicy, StepSpec
-from ._state._metrics import Metrics
+from ._core._codec import converter
+from ._core._spec import RetryPolicy, StepSpec
+from ._observe._metrics import Metrics
+from ._registry._registry import WORKFLOW
 
 if TYPE_CHECKING:
     from ._engine import Engine

@@ -12,7 +12,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from actors_wf._status import (  # noqa: E402
+from actors_wf._core._status import (  # noqa: E402
     COMMANDS,
     JOB_TRANSITIONS,
     STEP_TRANSITIONS,

@@ -21,7 +21,7 @@ from actors_wf import (
     StepState,
     StepStatus,
 )
-from actors_wf._codec import converter
+from actors_wf._core._codec import converter
 from actors_wf._runtime._job_manager import new_job_state
 from actors_wf._state._sqlite import SQLiteStore
 from actors_wf._state._transitions import Transition

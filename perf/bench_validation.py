@@ -7,7 +7,7 @@ import random
 from typing import Any
 
 from actors_wf import COMPONENT, Engine, WorkflowSpec
-from actors_wf._codec import converter
+from actors_wf._core._codec import converter
 
 from ._harness import Row, sample, summarise
 

@@ -7,7 +7,7 @@ import time
 from hypothesis import strategies as st
 
 from actors_wf import Attempt, ErrorInfo, JobState, JobStatus, StepState, StepStatus, WorkflowSpec
-from actors_wf._spec import StepSpec
+from actors_wf._core._spec import StepSpec
 
 ids = st.text("abcdefghij_", min_size=1, max_size=8)
 

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from actors_wf import JobState, MessageError
-from actors_wf._codec import (
+from actors_wf._core._codec import (
     _TRUSTED,
     MESSAGE_TYPES,
     converter,
@@ -18,7 +18,14 @@ from actors_wf._codec import (
     encode,
     load_record,
 )
-from actors_wf._messages import CancelJob, CreateJob, JobReply, RunStep, StepFailed, StepSucceeded
+from actors_wf._core._messages import (
+    CancelJob,
+    CreateJob,
+    JobReply,
+    RunStep,
+    StepFailed,
+    StepSucceeded,
+)
 
 from .strategies import errors, ids, job_states, plain
 

@@ -1,7 +1,7 @@
 import threading
 
 from actors_wf import Event
-from actors_wf._state._events import EventBus
+from actors_wf._observe._events import EventBus
 
 
 def test_publish_without_subscribers_costs_nothing():
@@ -58,7 +58,7 @@ def test_a_step_event_is_counted_always_and_made_only_for_those_who_read_it(monk
     counted, recorded = [], []
     made = []
     monkeypatch.setattr(
-        "actors_wf._state._events.Event", lambda *a, **k: made.append(k) or Event(*a, **k)
+        "actors_wf._observe._events.Event", lambda *a, **k: made.append(k) or Event(*a, **k)
     )
     bus = EventBus(count=lambda *figures: counted.append(figures))
     bus.publish_step("StepSucceeded", "j", "s", 1, "c.x", 0.5, 0.25, output=3)

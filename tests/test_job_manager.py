@@ -16,8 +16,8 @@ from actors_wf import (
     StepStatus,
     WorkflowInvalid,
 )
-from actors_wf._codec import decode, encode
-from actors_wf._messages import (
+from actors_wf._core._codec import decode, encode
+from actors_wf._core._messages import (
     Ack,
     CreateJob,
     ErrorReply,

@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from actors_wf import COMPONENT, Engine, InvalidTransition, JobStatus, ManualClock
-from actors_wf._codec import MESSAGE_TYPES, decode
-from actors_wf._messages import ErrorReply
-from actors_wf._status import JOB_TRANSITIONS
+from actors_wf._core._codec import MESSAGE_TYPES, decode
+from actors_wf._core._messages import ErrorReply
+from actors_wf._core._status import JOB_TRANSITIONS
 
 from .strategies import plain_data
 

@@ -11,7 +11,7 @@ from actors_wf import (
     WorkflowSpec,
     load_workflow,
 )
-from actors_wf._loader import load_definition
+from actors_wf._validation._definitions import load_definition
 
 HELLO = """
 id: hello

@@ -266,7 +266,7 @@ def test_component_executor_calls_one_component_with_its_checks(engine):
 
 
 def test_throughput_counts_the_steps_of_the_last_minute_on_the_recorders_clock():
-    from actors_wf._state._metrics import MetricsRecorder
+    from actors_wf._observe._metrics import MetricsRecorder
 
     now = [1000.0]
     metrics = MetricsRecorder(window=2, now=lambda: now[0])

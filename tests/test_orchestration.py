@@ -354,8 +354,8 @@ def test_a_cancel_and_the_return_of_the_call_settle_once():
 def test_a_cancel_after_the_call_returned_changes_nothing_and_the_actor_serves_on(engine):
     import pykka
 
-    from actors_wf._codec import decode, encode
-    from actors_wf._messages import CancelStep, RunStep, StepSucceeded
+    from actors_wf._core._codec import decode, encode
+    from actors_wf._core._messages import CancelStep, RunStep, StepSucceeded
     from actors_wf._runtime._step_actor import StepActor
 
     got: list[object] = []

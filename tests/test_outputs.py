@@ -3,7 +3,7 @@
 import pytest
 
 from actors_wf import COMPONENT, Engine, JobStatus, StepStatus
-from actors_wf._plain import MAX_DEPTH, plain_problem
+from actors_wf._core._plain import MAX_DEPTH, plain_problem
 
 from . import isolated_components as comps
 

@@ -3,8 +3,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from actors_wf import SpecError, WorkflowSpec
-from actors_wf._codec import converter
-from actors_wf._plan import Ref, RefSyntaxError, compile_plan, iter_refs, parse_ref, resolve
+from actors_wf._core._codec import converter
+from actors_wf._core._plan import Ref, RefSyntaxError, compile_plan, iter_refs, parse_ref, resolve
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,8 @@ import attrs
 import pytest
 
 from actors_wf import COMPONENT, Engine, JobFailed, JobStatus, StateManager, StepStatus
-from actors_wf._records import Attempt
+from actors_wf._core._records import Attempt
+from actors_wf._core._status import JobEvent, StepEvent
 from actors_wf._state._sqlite import (
     _SCHEMA_V1,
     SCHEMA_VERSION,
@@ -15,7 +16,6 @@ from actors_wf._state._sqlite import (
     open_store,
 )
 from actors_wf._state._transitions import move_job, move_step, replay
-from actors_wf._status import JobEvent, StepEvent
 
 from .test_state_manager import new_job
 
@@ -232,7 +232,7 @@ def test_engine_recover_true_with_components_restarts_a_daemon_in_one_line(tmp_p
 def test_recovery_keeps_paused_jobs_paused_and_fails_jobs_whose_components_are_gone(
     tmp_path, monkeypatch
 ):
-    from actors_wf import _registry
+    from actors_wf._registry import _registry
 
     monkeypatch.setattr(_registry, "_DECLARED", {})  # forget tests.recovery_components
     path = tmp_path / "paused.db"

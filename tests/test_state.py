@@ -13,7 +13,7 @@ from actors_wf import (
     StateManager,
     WorkflowSpec,
 )
-from actors_wf._spec import StepSpec
+from actors_wf._core._spec import StepSpec
 
 
 def job(job_id="j1", status=JobStatus.CREATED) -> JobState:

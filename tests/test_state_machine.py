@@ -9,9 +9,9 @@ from hypothesis import settings
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from actors_wf import InvalidTransition, JobStatus, Snapshot, StateManager
+from actors_wf._core._status import JOB_TRANSITIONS, STEP_TRANSITIONS, JobEvent, StepEvent
 from actors_wf._state._sqlite import SQLiteStore
 from actors_wf._state._transitions import move_job, move_step, replay
-from actors_wf._status import JOB_TRANSITIONS, STEP_TRANSITIONS, JobEvent, StepEvent
 
 from .test_state_manager import new_job
 

@@ -17,11 +17,11 @@ from actors_wf import (
     StepStatus,
     WorkflowSpec,
 )
-from actors_wf._codec import PartCache
-from actors_wf._records import StepState
-from actors_wf._spec import StepSpec
+from actors_wf._core._codec import PartCache
+from actors_wf._core._records import StepState
+from actors_wf._core._spec import StepSpec
+from actors_wf._core._status import JobEvent, StepEvent
 from actors_wf._state._transitions import JournalEntry, Transition, move_job, move_step, replay
-from actors_wf._status import JobEvent, StepEvent
 
 from .strategies import job_states
 

@@ -1,7 +1,7 @@
 import pytest
 
 from actors_wf import InvalidTransition, JobStatus, StepStatus
-from actors_wf._status import (
+from actors_wf._core._status import (
     JOB_TRANSITIONS,
     STEP_TRANSITIONS,
     JobEvent,

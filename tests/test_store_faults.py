@@ -19,8 +19,8 @@ import pytest
 
 from actors_wf import COMPONENT, Engine, JobStatus, StoreCorrupt, StoreError
 from actors_wf._cli import main
-from actors_wf._codec import decode, encode
-from actors_wf._messages import ErrorReply, GetJob, JobReply
+from actors_wf._core._codec import decode, encode
+from actors_wf._core._messages import ErrorReply, GetJob, JobReply
 
 WAIT = 30.0
 

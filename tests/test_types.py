@@ -2,7 +2,7 @@ from typing import Any, Optional
 
 import pytest
 
-from actors_wf._types import TypeExpr, parse_type, type_name_of
+from actors_wf._core._types import TypeExpr, parse_type, type_name_of
 
 
 @pytest.mark.parametrize(

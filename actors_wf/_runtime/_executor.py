@@ -18,13 +18,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .._codec import encode
-from .._errors import MessageError
-from .._messages import RunStep, StepFailed, StepSucceeded
-from .._plain import PLAIN_TYPES, plain_problem
-from .._records import ErrorInfo
-from .._registry import CONTEXT_PARAM, RegistryEntry
-from .._types import parse_type
+from .._core._codec import encode
+from .._core._errors import MessageError
+from .._core._messages import RunStep, StepFailed, StepSucceeded
+from .._core._plain import PLAIN_TYPES, plain_problem
+from .._core._records import ErrorInfo
+from .._core._types import parse_type
+from .._registry._registry import CONTEXT_PARAM, RegistryEntry
 
 log = logging.getLogger("actors_wf.executor")
 _COMPONENT_LOG = logging.getLogger("actors_wf.component")

@@ -15,9 +15,9 @@ from typing import Any, ClassVar
 import attrs
 import pykka
 
-from .._actor import EngineActor, retell, tell_quietly
-from .._codec import encode
-from .._messages import (
+from .._core._actor import EngineActor, retell, tell_quietly
+from .._core._codec import encode
+from .._core._messages import (
     CancelJob,
     CancelStep,
     JobFinished,
@@ -30,15 +30,15 @@ from .._messages import (
     StepSucceeded,
     WakeStep,
 )
-from .._plan import resolve
-from .._records import Attempt, ErrorInfo, JobState, StepState
-from .._registry import COMPONENT
-from .._spec import ComponentDefinition, RetryPolicy, StepSpec
-from .._state._events import Event
+from .._core._plan import resolve
+from .._core._records import Attempt, ErrorInfo, JobState, StepState
+from .._core._spec import ComponentDefinition, RetryPolicy, StepSpec
+from .._core._status import JobEvent, JobStatus, StepEvent, StepStatus
+from .._observe._events import Event
+from .._registry._registry import COMPONENT
 from .._state._manager import StaleWrite
 from .._state._sqlite import StoreError
 from .._state._transitions import JournalEntry, move_job, step_after
-from .._status import JobEvent, JobStatus, StepEvent, StepStatus
 from ._resources import STEPS
 from ._runtime import Runtime, plan_of
 from ._step_actor import StepActor

@@ -10,10 +10,10 @@ from typing import Any, ClassVar
 import attrs
 import pykka
 
-from .._actor import EngineActor, retell
-from .._codec import encode
-from .._inputs import check_inputs
-from .._messages import (
+from .._core._actor import EngineActor, retell
+from .._core._codec import encode
+from .._core._inputs import check_inputs
+from .._core._messages import (
     Ack,
     CancelJob,
     CreateJob,
@@ -32,13 +32,9 @@ from .._messages import (
     RetryJob,
     StartJob,
 )
-from .._records import PRIORITIES, ErrorInfo, JobState, StepState
-from .._registry import WORKFLOW
-from .._spec import WorkflowSpec
-from .._state._events import Event
-from .._state._sqlite import StoreError
-from .._state._transitions import JournalEntry, move_job, move_step
-from .._status import (
+from .._core._records import PRIORITIES, ErrorInfo, JobState, StepState
+from .._core._spec import WorkflowSpec
+from .._core._status import (
     JOB_TRANSITIONS,
     JobEvent,
     JobStatus,
@@ -46,6 +42,10 @@ from .._status import (
     StepStatus,
     refuse_command,
 )
+from .._observe._events import Event
+from .._registry._registry import WORKFLOW
+from .._state._sqlite import StoreError
+from .._state._transitions import JournalEntry, move_job, move_step
 from .._validation._problems import WorkflowInvalid
 from ._job_actor import JobActor
 from ._runtime import Runtime

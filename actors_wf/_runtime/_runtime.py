@@ -7,13 +7,13 @@ from typing import Any
 import attrs
 import pykka
 
-from .._clock import Clock, SystemClock
-from .._plan import Plan, compile_plan
-from .._registry import Registry, RegistryEntry
-from .._spec import ComponentDefinition, WorkflowSpec
-from .._state._events import Event, EventBus
+from .._core._plan import Plan, compile_plan
+from .._core._spec import ComponentDefinition, WorkflowSpec
+from .._observe._events import Event, EventBus
+from .._registry._registry import Registry, RegistryEntry
 from .._state._manager import StateManager
 from .._validation._validator import Validator
+from ._clock import Clock, SystemClock
 from ._executor import ThreadExecutor
 from ._pool import StepActorPool
 from ._process import ProcessExecutor

@@ -30,10 +30,9 @@ from typing import Any, ClassVar
 import attrs
 import pykka
 
-from .._actor import EngineActor, tell_quietly
-from .._clock import Timer
-from .._codec import encode
-from .._messages import (
+from .._core._actor import EngineActor, tell_quietly
+from .._core._codec import encode
+from .._core._messages import (
     AttemptEnded,
     AttemptTimedOut,
     CancelStep,
@@ -42,8 +41,9 @@ from .._messages import (
     StepCancelled,
     StepFailed,
 )
-from .._records import ErrorInfo
-from .._registry import COMPONENT
+from .._core._records import ErrorInfo
+from .._registry._registry import COMPONENT
+from ._clock import Timer
 from ._executor import StepContext
 from ._runtime import Runtime
 

@@ -35,7 +35,7 @@ import traceback
 from collections.abc import Iterator
 from typing import IO, Any
 
-from .._plain import PLAIN_TYPES, plain_problem
+from .._core._plain import PLAIN_TYPES, plain_problem
 from ._frames import read_frame, write_frame
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from .._records import Attempt, JobState, StepState
+from .._core._records import Attempt, JobState, StepState
 
 
 def _when(at: float | None) -> str:

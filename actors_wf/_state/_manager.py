@@ -18,10 +18,16 @@ from typing import Any
 
 import attrs
 
-from .._codec import converter, describe_errors
-from .._errors import ActorsWfError, EngineClosed, InvalidTransition, JobNotFound, did_you_mean
-from .._records import JobState, StepState
-from .._status import JobStatus, StepStatus, allowed_job_events
+from .._core._codec import converter, describe_errors
+from .._core._errors import (
+    ActorsWfError,
+    EngineClosed,
+    InvalidTransition,
+    JobNotFound,
+    did_you_mean,
+)
+from .._core._records import JobState, StepState
+from .._core._status import JobStatus, StepStatus, allowed_job_events
 from ._describe import describe_job, diff_states
 from ._snapshot import Snapshot
 from ._store import MemoryStore, Store

@@ -19,8 +19,8 @@ from __future__ import annotations
 import attrs
 import msgpack
 
-from .._codec import SPECS, PartCache, job_header, structure_job
-from .._records import JobState, StepState
+from .._core._codec import SPECS, PartCache, job_header, structure_job
+from .._core._records import JobState, StepState
 
 FORMAT = 2  # the layout of to_bytes; 1 packed the steps inside the state
 

@@ -33,9 +33,9 @@ from typing import Any
 
 import msgpack
 
-from .._codec import SPECS, converter, job_header, structure_job
-from .._errors import ActorsWfError
-from .._records import JobState
+from .._core._codec import SPECS, converter, job_header, structure_job
+from .._core._errors import ActorsWfError
+from .._core._records import JobState
 from ._transitions import JournalEntry, Transition
 
 log = logging.getLogger("actors_wf.store")

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from typing import Protocol
 
-from .._records import JobState
+from .._core._records import JobState
 from ._transitions import JournalEntry, Transition
 
 

@@ -21,8 +21,8 @@ from typing import Any, NamedTuple
 
 import attrs
 
-from .._records import JobState, StepState
-from .._status import (
+from .._core._records import JobState, StepState
+from .._core._status import (
     JOB_TRANSITIONS,
     STEP_TRANSITIONS,
     JobEvent,

@@ -6,7 +6,7 @@ from typing import Any
 
 import attrs
 
-from .._errors import SpecError
+from .._core._errors import SpecError
 
 Path = tuple[str | int, ...]
 

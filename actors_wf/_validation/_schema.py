@@ -13,8 +13,8 @@ from typing import Any
 
 import attrs
 
-from .._spec import InputSpec, WorkflowSpec
-from .._types import NAMES
+from .._core._spec import InputSpec, WorkflowSpec
+from .._core._types import NAMES
 
 SCHEMA_ID = "https://actors-wf.invalid/workflow.schema.json"
 _SCALARS = {str: "string", int: "integer", float: "number", bool: "boolean"}

@@ -11,10 +11,10 @@ from typing import Any, Protocol
 
 import attrs
 
-from .._errors import closest
-from .._plan import Ref, RefSyntaxError, iter_refs, parse_ref
-from .._spec import InputSpec, StepSpec
-from .._types import ANY, TypeExpr, parse_type
+from .._core._errors import closest
+from .._core._plan import Ref, RefSyntaxError, iter_refs, parse_ref
+from .._core._spec import InputSpec, StepSpec
+from .._core._types import ANY, TypeExpr, parse_type
 from ._problems import Path, Problem
 
 COMPONENT = "component"

@@ -13,7 +13,7 @@ from typing import Any
 import attrs
 import yaml
 
-from .._errors import SpecError
+from .._core._errors import SpecError
 from ._problems import Path, Problem
 
 try:  # libyaml, when PyYAML was built with it, reads about ten times faster

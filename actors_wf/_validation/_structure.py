@@ -12,8 +12,8 @@ from typing import Any, TypeVar
 import attrs
 from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
 
-from .._codec import converter
-from .._errors import closest
+from .._core._codec import converter
+from .._core._errors import closest
 from ._problems import Path, Problem
 
 T = TypeVar("T")

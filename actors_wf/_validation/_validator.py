@@ -21,9 +21,9 @@ from typing import Any
 
 import attrs
 
-from .._spec import InputSpec, StepSpec, WorkflowSpec
-from .._types import TypeExpr
-from ._graph import cycles, reaching
+from .._core._graph import cycles, reaching
+from .._core._spec import InputSpec, StepSpec, WorkflowSpec
+from .._core._types import TypeExpr
 from ._problems import Problem, ValidationResult, WorkflowInvalid, sort_key
 from ._semantic import (
     ComponentSource,

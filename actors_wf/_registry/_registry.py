@@ -23,14 +23,14 @@ from typing import Any, ClassVar, TypeVar
 import attrs
 import pykka
 
-from ._actor import EngineActor
-from ._errors import ComponentNotFound, DuplicateComponent, SpecError
-from ._loader import load_definition
-from ._spec import ComponentDefinition, WorkflowSpec
-from ._types import type_name_of
-from ._validation._source import DEFAULT_LIMITS, WorkflowLimits
-from ._validation._validator import SpecInput as WorkflowSource
-from ._validation._validator import load_workflow
+from .._core._actor import EngineActor
+from .._core._errors import ComponentNotFound, DuplicateComponent, SpecError
+from .._core._spec import ComponentDefinition, WorkflowSpec
+from .._core._types import type_name_of
+from .._validation._definitions import load_definition
+from .._validation._source import DEFAULT_LIMITS, WorkflowLimits
+from .._validation._validator import SpecInput as WorkflowSource
+from .._validation._validator import load_workflow
 
 log = logging.getLogger("actors_wf.registry")
 

@@ -1,7 +1,7 @@
 """Spec records: what a user writes down about components and workflows.
 
 All records are frozen; they are read from YAML, JSON or dicts by the codec's
-converter (see ``_loader``), which checks every field's type strictly.
+converter (see ``_validation/_structure``), which checks every field's type strictly.
 """
 
 from __future__ import annotations

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._errors import SpecError
-from ._spec import ComponentDefinition
-from ._validation._problems import path_text
-from ._validation._structure import structure
+from .._core._errors import SpecError
+from .._core._spec import ComponentDefinition
+from ._problems import path_text
+from ._structure import structure
 
 
 def load_definition(

@@ -16,7 +16,7 @@ from typing import Any
 
 import attrs
 
-from .._records import ErrorInfo
+from .._core._records import ErrorInfo
 
 log = logging.getLogger("actors_wf.events")
 
