@@ -8,6 +8,7 @@ events; the runtime actors; the :class:`Engine` facade and the CLI.
 
 from ._core._errors import (
     ActorsWfError,
+    ComponentImportError,
     ComponentNotFound,
     DuplicateComponent,
     EngineClosed,
@@ -19,6 +20,10 @@ from ._core._errors import (
     JobTimeout,
     MessageError,
     SpecError,
+    StaleWrite,
+    StoreCorrupt,
+    StoreError,
+    WorkflowInvalid,
 )
 from ._core._records import Attempt, ErrorInfo, JobState, StepMap, StepState
 from ._core._spec import ComponentDefinition, InputSpec, RetryPolicy, StepSpec, WorkflowSpec
@@ -31,10 +36,9 @@ from ._orchestrator import ComponentExecutor, Orchestrator
 from ._registry._registry import COMPONENT, WORKFLOW, Registry, RegistryEntry, component
 from ._runtime._clock import Clock, ManualClock, SystemClock
 from ._runtime._executor import LogContextFilter, StepCancelledError, StepContext
-from ._state._manager import StaleWrite, StateManager
+from ._state._manager import StateManager
 from ._state._snapshot import Snapshot
-from ._state._sqlite import StoreCorrupt, StoreError
-from ._validation._problems import Problem, ValidationResult, WorkflowInvalid
+from ._validation._problems import Problem, ValidationResult
 from ._validation._source import WorkflowLimits
 from ._validation._validator import Validator, load_workflow
 
@@ -46,6 +50,7 @@ __all__ = [
     "Clock",
     "ComponentDefinition",
     "ComponentExecutor",
+    "ComponentImportError",
     "ComponentMetrics",
     "ComponentNotFound",
     "DuplicateComponent",

@@ -15,7 +15,7 @@ from typing import Any, TextIO
 import yaml
 
 from ._core._codec import converter
-from ._core._errors import ActorsWfError, JobFailed, JobNotFound
+from ._core._errors import ActorsWfError, ComponentImportError, JobFailed, JobNotFound
 from ._core._spec import WorkflowSpec
 from ._engine import Engine
 from ._observe._events import Event
@@ -218,20 +218,6 @@ def _import_components(
             spec.loader.exec_module(module)
         except Exception as exc:
             raise ComponentImportError(str(beside_file), exc) from None
-
-
-class ComponentImportError(ActorsWfError, ImportError):
-    """A module of components could not be imported."""
-
-    code = "component_import"
-
-    def __init__(self, module: str, exc: BaseException) -> None:
-        where = ""
-        if isinstance(exc, SyntaxError) and exc.lineno:
-            where = f" (line {exc.lineno})"
-        super().__init__(
-            f"cannot import components from {module}{where}: {type(exc).__name__}: {exc}"
-        )
 
 
 def _parse_inputs(spec: WorkflowSpec, pairs: Sequence[str]) -> dict[str, Any]:

@@ -1,4 +1,27 @@
-"""The error hierarchy: one root, each leaf also the builtin a caller would catch."""
+"""Every error actors_wf raises on purpose: one root, each leaf also the builtin a caller catches.
+
+::
+
+    ActorsWfError
+    ├── SpecError (ValueError)              a definition could not be read
+    │   └── WorkflowInvalid                 a workflow has errors; nothing ran
+    ├── ComponentNotFound (LookupError)     no such component or workflow
+    ├── DuplicateComponent (ValueError)     the id is taken
+    ├── ComponentImportError (ImportError)  a module of components failed to import
+    ├── JobNotFound (LookupError)
+    ├── InvalidInputs (ValueError)          a job's inputs do not fit the workflow
+    ├── InvalidTransition (ValueError)      a job or step cannot take that event now
+    ├── JobFailed (RuntimeError)            carries the failing step and its error
+    ├── JobCancelled (RuntimeError)
+    ├── JobTimeout (TimeoutError)           a wait ran out; the job runs on
+    ├── EngineClosed (RuntimeError)
+    ├── MessageError (ValueError)           bytes that are not a message
+    ├── StaleWrite (RuntimeError)           a write based on an old version
+    └── StoreError (RuntimeError)           the store cannot be used or written
+        └── StoreCorrupt                    damaged, or not an actors_wf store
+
+Each has a stable ``code``: the ``code`` of an error reply to ``engine.handle``.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +29,8 @@ from collections.abc import Iterable, Sequence
 from difflib import get_close_matches
 from typing import TYPE_CHECKING, ClassVar
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # types only: _core imports nothing above itself when it runs
+    from .._validation._problems import ValidationResult
     from ._records import ErrorInfo, JobState
 
 
@@ -181,3 +205,75 @@ class MessageError(ActorsWfError, ValueError):
     """Bytes that are not a message the engine understands."""
 
     code: ClassVar[str] = "bad_message"
+
+
+class WorkflowInvalid(SpecError):
+    """A workflow has errors; nothing of it ran.
+
+    Attributes:
+        result: the :class:`ValidationResult` with every problem.
+        report: the text report of them, as ``actors-wf validate`` prints it.
+    """
+
+    code = "workflow_invalid"
+
+    def __init__(self, result: ValidationResult, report: str) -> None:
+        self.result = result
+        self.report = report
+        name = result.workflow_id or result.source_name
+        count = len(result.errors)
+        super().__init__(
+            f"workflow {name!r} has {count} error{'s' if count != 1 else ''}",
+            [p.one_line() for p in result.errors],
+        )
+
+    def __str__(self) -> str:
+        return f"{self.args[0].splitlines()[0]}\n\n{self.report}"
+
+
+class StaleWrite(ActorsWfError, RuntimeError):
+    """A write was based on a version of the job that is no longer the latest."""
+
+    code = "stale_write"
+
+    def __init__(self, job_id: str, expected: int, found: int) -> None:
+        self.job_id = job_id
+        super().__init__(
+            f"job {job_id}: write based on version {expected} refused, "
+            f"the stored version is {found}; reload the job and apply the change again"
+        )
+
+
+class StoreError(ActorsWfError, RuntimeError):
+    """The store file cannot be used (or no longer can be written).
+
+    Attributes:
+        cause: what went wrong in a word, when known: ``read-only``,
+            ``disk full``, ``I/O error``, ``deleted``...
+    """
+
+    code = "store_error"
+
+    def __init__(self, message: str, *, cause: str = "") -> None:
+        super().__init__(message)
+        self.cause = cause
+
+
+class StoreCorrupt(StoreError):
+    """The store file is damaged or not an actors_wf store."""
+
+    code = "store_corrupt"
+
+
+class ComponentImportError(ActorsWfError, ImportError):
+    """A module of components could not be imported."""
+
+    code = "component_import"
+
+    def __init__(self, module: str, exc: BaseException) -> None:
+        where = ""
+        if isinstance(exc, SyntaxError) and exc.lineno:
+            where = f" (line {exc.lineno})"
+        super().__init__(
+            f"cannot import components from {module}{where}: {type(exc).__name__}: {exc}"
+        )

@@ -17,6 +17,7 @@ import pykka
 
 from .._core._actor import EngineActor, retell, tell_quietly
 from .._core._codec import encode
+from .._core._errors import StaleWrite, StoreError
 from .._core._messages import (
     CancelJob,
     CancelStep,
@@ -36,8 +37,6 @@ from .._core._spec import ComponentDefinition, RetryPolicy, StepSpec
 from .._core._status import JobEvent, JobStatus, StepEvent, StepStatus
 from .._observe._events import Event
 from .._registry._registry import COMPONENT
-from .._state._manager import StaleWrite
-from .._state._sqlite import StoreError
 from .._state._transitions import JournalEntry, move_job, step_after
 from ._resources import STEPS
 from ._runtime import Runtime, plan_of

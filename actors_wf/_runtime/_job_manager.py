@@ -12,6 +12,7 @@ import pykka
 
 from .._core._actor import EngineActor, retell
 from .._core._codec import encode
+from .._core._errors import StoreError, WorkflowInvalid
 from .._core._inputs import check_inputs
 from .._core._messages import (
     Ack,
@@ -44,9 +45,7 @@ from .._core._status import (
 )
 from .._observe._events import Event
 from .._registry._registry import WORKFLOW
-from .._state._sqlite import StoreError
 from .._state._transitions import JournalEntry, move_job, move_step
-from .._validation._problems import WorkflowInvalid
 from ._job_actor import JobActor
 from ._runtime import Runtime
 

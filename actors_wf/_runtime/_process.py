@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from .._core._codec import encode
+from .._core._errors import StoreError
 from .._core._messages import RunStep, StepFailed, StepSucceeded
 from .._core._records import ErrorInfo
 from .._registry._registry import RegistryEntry, import_path
-from .._state._sqlite import StoreError
 from ._executor import (
     Deliver,
     StepContext,

@@ -20,10 +20,10 @@ import attrs
 
 from .._core._codec import converter, describe_errors
 from .._core._errors import (
-    ActorsWfError,
     EngineClosed,
     InvalidTransition,
     JobNotFound,
+    StaleWrite,
     did_you_mean,
 )
 from .._core._records import JobState, StepState
@@ -46,19 +46,6 @@ _STEP_FIELDS = frozenset(a.name for a in attrs.fields(StepState)) - {"step_id"}
 # A job in these statuses is owned by the runtime (queued or running): restoring
 # a snapshot under it would fight its JobActor.
 _OWNED = frozenset({JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.PAUSING, JobStatus.CANCELLING})
-
-
-class StaleWrite(ActorsWfError, RuntimeError):
-    """A write was based on a version of the job that is no longer the latest."""
-
-    code = "stale_write"
-
-    def __init__(self, job_id: str, expected: int, found: int) -> None:
-        self.job_id = job_id
-        super().__init__(
-            f"job {job_id}: write based on version {expected} refused, "
-            f"the stored version is {found}; reload the job and apply the change again"
-        )
 
 
 class StateManager:

@@ -34,7 +34,7 @@ from typing import Any
 import msgpack
 
 from .._core._codec import SPECS, converter, job_header, structure_job
-from .._core._errors import ActorsWfError
+from .._core._errors import StoreCorrupt, StoreError
 from .._core._records import JobState
 from ._transitions import JournalEntry, Transition
 
@@ -42,27 +42,6 @@ log = logging.getLogger("actors_wf.store")
 
 SCHEMA_VERSION = 2
 DURABILITY = {"process": "NORMAL", "power": "FULL"}
-
-
-class StoreError(ActorsWfError, RuntimeError):
-    """The store file cannot be used (or no longer can be written).
-
-    Attributes:
-        cause: what went wrong in a word, when known: ``read-only``,
-            ``disk full``, ``I/O error``, ``deleted``...
-    """
-
-    code = "store_error"
-
-    def __init__(self, message: str, *, cause: str = "") -> None:
-        super().__init__(message)
-        self.cause = cause
-
-
-class StoreCorrupt(StoreError):
-    """The store file is damaged or not an actors_wf store."""
-
-    code = "store_corrupt"
 
 
 _SCHEMA_V1 = (

@@ -6,8 +6,6 @@ from typing import Any
 
 import attrs
 
-from .._core._errors import SpecError
-
 Path = tuple[str | int, ...]
 
 ERROR, WARNING = "error", "warning"
@@ -159,28 +157,3 @@ class ValidationResult:
         )
 
     __hash__ = None  # type: ignore[assignment]
-
-
-class WorkflowInvalid(SpecError):
-    """A workflow has errors; nothing of it ran.
-
-    Attributes:
-        result: the :class:`ValidationResult` with every problem.
-    """
-
-    code = "workflow_invalid"
-
-    def __init__(self, result: ValidationResult) -> None:
-        from ._report import text_report
-
-        self.result = result
-        self.report = text_report(result, color=False)
-        name = result.workflow_id or result.source_name
-        count = len(result.errors)
-        super().__init__(
-            f"workflow {name!r} has {count} error{'s' if count != 1 else ''}",
-            [p.one_line() for p in result.errors],
-        )
-
-    def __str__(self) -> str:
-        return f"{self.args[0].splitlines()[0]}\n\n{self.report}"

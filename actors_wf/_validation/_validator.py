@@ -21,10 +21,12 @@ from typing import Any
 
 import attrs
 
+from .._core._errors import WorkflowInvalid
 from .._core._graph import cycles, reaching
 from .._core._spec import InputSpec, StepSpec, WorkflowSpec
 from .._core._types import TypeExpr
-from ._problems import Problem, ValidationResult, WorkflowInvalid, sort_key
+from ._problems import Problem, ValidationResult, sort_key
+from ._report import text_report
 from ._semantic import (
     ComponentSource,
     Found,
@@ -118,7 +120,7 @@ class Validator:
             result = self.validate(spec)
             self._checked[spec.key] = (spec, generation, result)
         if not result.ok:
-            raise WorkflowInvalid(result)
+            raise WorkflowInvalid(result, text_report(result, color=False))
         return result
 
     def validate(
@@ -786,7 +788,7 @@ def load_workflow(source: SpecInput, limits: WorkflowLimits = DEFAULT_LIMITS) ->
     """
     result = Validator(limits=limits).validate(source)
     if not result.ok:
-        raise WorkflowInvalid(result)
+        raise WorkflowInvalid(result, text_report(result, color=False))
     if isinstance(source, WorkflowSpec):
         return source  # the same object: caches keyed on identity stay warm
     assert isinstance(result.spec, WorkflowSpec)
