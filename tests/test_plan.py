@@ -162,3 +162,12 @@ def test_a_steps_compiled_inputs_resolve_as_resolve_does(inputs):
     for name, value in got.items():  # lists and dicts are the attempt's own
         if isinstance(value, list | dict):
             assert value is not spec.steps[2].inputs[name]
+
+
+def test_the_one_toposort_orders_first_in_first_out_and_names_what_a_cycle_holds_up():
+    from actors_wf._core._graph import toposort
+
+    deps = {"a": [], "b": ["a"], "c": ["a", "elsewhere"], "x": ["y"], "y": ["x"], "z": ["y"]}
+    order, stuck = toposort(["a", "b", "c", "x", "y", "z"], deps)
+    assert order == ["a", "b", "c"]
+    assert stuck == ["x", "y", "z"]  # z waits behind the cycle

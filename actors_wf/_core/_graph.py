@@ -1,10 +1,45 @@
-"""Graph algorithms the validator needs: cycles, written out, and reachability."""
+"""The one graph module: topological order, cycles written out, reachability.
+
+The plan, the validator and the report's drawing all order steps with
+:func:`toposort`; nothing else in the package walks a DAG by itself.
+"""
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Iterable, Mapping
 
 MAX_CYCLES = 50
+
+
+def toposort(
+    nodes: Iterable[str], deps: Mapping[str, Iterable[str]]
+) -> tuple[list[str], list[str]]:
+    """Kahn's algorithm: ``(order, stuck)``; ``stuck`` holds the nodes on or behind a cycle.
+
+    ``deps[a]`` are the nodes ``a`` waits for; a dependency that is not one of
+    ``nodes`` is ignored. Ties go first in, first out: with few slots, steps
+    start in the order they are written.
+    """
+    order_in = list(dict.fromkeys(nodes))
+    known = set(order_in)
+    waiting = dict.fromkeys(order_in, 0)
+    users: dict[str, list[str]] = {n: [] for n in order_in}
+    for node in order_in:
+        for dep in dict.fromkeys(deps.get(node, ())):
+            if dep in known:
+                users[dep].append(node)
+                waiting[node] += 1
+    queue = collections.deque(n for n in order_in if waiting[n] == 0)
+    order: list[str] = []
+    while queue:
+        node = queue.popleft()
+        order.append(node)
+        for user in users[node]:
+            waiting[user] -= 1
+            if waiting[user] == 0:
+                queue.append(user)
+    return order, [n for n in order_in if waiting[n] > 0]
 
 
 def strongly_connected(

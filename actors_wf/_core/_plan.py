@@ -7,7 +7,6 @@ dollar. References may sit inside lists and dicts of a step's inputs.
 
 from __future__ import annotations
 
-import collections
 import functools
 from collections.abc import Container, Iterator, Mapping
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 import attrs
 
 from ._errors import SpecError, did_you_mean
+from ._graph import toposort
 from ._spec import StepSpec, WorkflowSpec
 
 
@@ -177,7 +177,11 @@ def compile_plan(spec: WorkflowSpec) -> Plan:
         seen.add(sid)
     deps = {s.id: frozenset(_step_deps(spec, i, seen, problems)) for i, s in enumerate(spec.steps)}
     _check_refs(spec.outputs, "$.outputs", spec, seen, problems)
-    order = _toposort(ids, deps, problems)
+    order, stuck = toposort(ids, deps)
+    if stuck:
+        problems.append(
+            f"steps form a cycle: {', '.join(sorted(stuck))} wait on each other @ $.steps"
+        )
     if problems:
         raise SpecError(f"workflow {spec.id!r} is invalid", problems)
     dependants: dict[str, list[str]] = {sid: [] for sid in ids}
@@ -186,7 +190,7 @@ def compile_plan(spec: WorkflowSpec) -> Plan:
             dependants[d].append(sid)
     specs = {s.id: s for s in spec.steps}
     bindings = {s.id: tuple(_binding(k, v) for k, v in s.inputs.items()) for s in spec.steps}
-    return Plan(deps, {k: tuple(v) for k, v in dependants.items()}, order, specs, bindings)
+    return Plan(deps, {k: tuple(v) for k, v in dependants.items()}, tuple(order), specs, bindings)
 
 
 # How one input of a step gets its value, decided once per workflow: (name, how, what).
@@ -246,27 +250,3 @@ def _check_refs(
             elif ref.source == "steps":
                 steps.add(ref.name)
     return steps
-
-
-def _toposort(
-    ids: list[str], deps: Mapping[str, frozenset[str]], problems: list[str]
-) -> tuple[str, ...]:
-    waiting = {sid: len(deps[sid]) for sid in ids}
-    users: dict[str, list[str]] = {sid: [] for sid in ids}
-    for sid in ids:
-        for d in deps[sid]:
-            users[d].append(sid)
-    # First in, first out: with few slots, steps start in the order they are written.
-    queue = collections.deque(sid for sid in ids if waiting[sid] == 0)
-    order: list[str] = []
-    while queue:
-        sid = queue.popleft()
-        order.append(sid)
-        for user in users[sid]:
-            waiting[user] -= 1
-            if waiting[user] == 0:
-                queue.append(user)
-    if len(order) < len(set(ids)):
-        stuck = sorted(sid for sid in set(ids) if waiting[sid] > 0)
-        problems.append(f"steps form a cycle: {', '.join(stuck)} wait on each other @ $.steps")
-    return tuple(order)

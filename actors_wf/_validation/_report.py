@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Iterable, Mapping
 
+from .._core._graph import toposort
 from ._problems import ERROR, Problem, ValidationResult
 
 _COLOURS = {ERROR: "\033[1;31m", "warning": "\033[1;33m", "bold": "\033[1m", "dim": "\033[2;36m"}
@@ -212,27 +213,12 @@ def _index_to_id(result: ValidationResult) -> dict[int | str, str]:
 
 def _layers(nodes: Iterable[str], deps: Mapping[str, set[str]]) -> dict[str, int]:
     """Longest-path depth in the DAG; steps on a cycle go after what they read that has one."""
-    order = list(nodes)
-    users: dict[str, list[str]] = {n: [] for n in order}
-    waiting = {n: 0 for n in order}
-    for n in order:
-        for p in deps.get(n, ()):
-            if p in users and p != n:
-                users[p].append(n)
-                waiting[n] += 1
-    depth = {n: 0 for n in order if waiting[n] == 0}
-    ready = list(depth)
-    while ready:
-        n = ready.pop()
-        for u in users[n]:
-            depth[u] = max(depth.get(u, 0), depth[n] + 1)
-            waiting[u] -= 1
-            if waiting[u] == 0:
-                ready.append(u)
-    for n in order:  # the steps of cycles, which Kahn's walk never frees
-        if waiting[n]:
-            placed = [depth[p] for p in deps.get(n, ()) if p in depth and p != n]
-            depth[n] = 1 + max(placed, default=-1)
+    nodes = list(nodes)
+    order, stuck = toposort(nodes, {n: [p for p in deps.get(n, ()) if p != n] for n in nodes})
+    depth: dict[str, int] = {}
+    for n in [*order, *stuck]:  # the steps of cycles last, which Kahn's order never frees
+        placed = [depth[p] for p in deps.get(n, ()) if p in depth and p != n]
+        depth[n] = 1 + max(placed, default=-1)
     return depth
 
 

@@ -22,7 +22,7 @@ from typing import Any
 import attrs
 
 from .._core._errors import WorkflowInvalid
-from .._core._graph import cycles, reaching
+from .._core._graph import cycles, reaching, toposort
 from .._core._spec import InputSpec, StepSpec, WorkflowSpec
 from .._core._types import TypeExpr
 from ._problems import Problem, ValidationResult, sort_key
@@ -661,13 +661,13 @@ def _duplicate_problems(ids: list[str | None], duplicates: set[str]) -> list[Pro
 
 def _cycle_problems(ids: list[str | None], facts: Mapping[str, StepFacts]) -> list[Problem]:
     order = [sid for sid in ids if sid is not None and sid in facts]
+    if _acyclic(order, facts):
+        return []
     feeds: dict[str, list[str]] = {sid: [] for sid in order}
     for sid in order:
         for dep in facts[sid].deps:
             if dep in feeds:
                 feeds[dep].append(sid)
-    if _acyclic(order, feeds, facts):
-        return []
     position = {sid: i for i, sid in enumerate(ids) if sid is not None}
     problems = []
     for cycle in cycles(order, feeds):
@@ -685,21 +685,9 @@ def _cycle_problems(ids: list[str | None], facts: Mapping[str, StepFacts]) -> li
     return problems
 
 
-def _acyclic(
-    order: list[str], feeds: Mapping[str, list[str]], facts: Mapping[str, StepFacts]
-) -> bool:
-    """Kahn's algorithm: cheap, so the cycle search runs only when there is one."""
-    waiting = {sid: len(facts[sid].deps) for sid in order}
-    ready = [sid for sid, n in waiting.items() if n == 0]
-    seen = 0
-    while ready:
-        sid = ready.pop()
-        seen += 1
-        for user in feeds[sid]:
-            waiting[user] -= 1
-            if waiting[user] == 0:
-                ready.append(user)
-    return seen == len(order)
+def _acyclic(order: list[str], facts: Mapping[str, StepFacts]) -> bool:
+    """Cheap (Kahn's order), so the cycle search runs only when there is a cycle."""
+    return not toposort(order, {sid: facts[sid].deps for sid in order})[1]
 
 
 def _output_and_usage_problems(
