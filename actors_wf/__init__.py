@@ -25,6 +25,7 @@ from ._core._errors import (
     StoreError,
     WorkflowInvalid,
 )
+from ._core._kinds import EventKind, FailureKind
 from ._core._records import Attempt, ErrorInfo, JobState, StepMap, StepState
 from ._core._spec import ComponentDefinition, InputSpec, RetryPolicy, StepSpec, WorkflowSpec
 from ._core._status import JobStatus, StepStatus
@@ -58,6 +59,8 @@ __all__ = [
     "EngineClosed",
     "ErrorInfo",
     "Event",
+    "EventKind",
+    "FailureKind",
     "InputSpec",
     "InvalidInputs",
     "InvalidTransition",

@@ -16,6 +16,7 @@ import yaml
 
 from ._core._codec import converter
 from ._core._errors import ActorsWfError, ComponentImportError, JobFailed, JobNotFound
+from ._core._kinds import EventKind
 from ._core._spec import WorkflowSpec
 from ._engine import Engine
 from ._observe._events import Event
@@ -183,9 +184,9 @@ def _find_job(state: StateManager, prefix: str) -> str:
 
 
 def _print_event(event: Event, out: TextIO) -> None:
-    if event.kind == "StepSucceeded":
+    if event.kind == EventKind.STEP_SUCCEEDED:
         print(f"  step {event.step_id} finished: {event.output!r}", file=out, flush=True)
-    elif event.kind == "StepFailed" and event.error is not None:
+    elif event.kind == EventKind.STEP_FAILED and event.error is not None:
         print(
             f"  step {event.step_id} failed: {event.error.type}: {event.error.message}",
             file=out,

@@ -428,7 +428,7 @@ def test_events_reach_subscribers_in_order(engine):
 
     def on_event(event):
         seen.append((event.kind, event.step_id))
-        if event.kind == "JobCompleted":
+        if event.kind == "job.completed":
             done.set()
 
     unsubscribe = engine.subscribe(on_event)
@@ -436,14 +436,14 @@ def test_events_reach_subscribers_in_order(engine):
     assert done.wait(WAIT)
     unsubscribe()
     assert seen == [
-        ("JobCreated", None),
-        ("JobQueued", None),
-        ("JobStarted", None),
-        ("StepStarted", "s0"),
-        ("StepSucceeded", "s0"),
-        ("StepStarted", "s1"),
-        ("StepSucceeded", "s1"),
-        ("JobCompleted", None),
+        ("job.created", None),
+        ("job.queued", None),
+        ("job.started", None),
+        ("step.started", "s0"),
+        ("step.succeeded", "s0"),
+        ("step.started", "s1"),
+        ("step.succeeded", "s1"),
+        ("job.completed", None),
     ]
 
 

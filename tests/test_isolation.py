@@ -139,7 +139,7 @@ def _ends(pid: int) -> bool:
 
 def test_a_cooperative_process_stops_on_sigterm_within_its_grace(engine):
     started = threading.Event()
-    engine.subscribe(lambda e: e.kind == "StepStarted" and started.set())
+    engine.subscribe(lambda e: e.kind == "step.started" and started.set())
 
     async def main():
         job = await engine.jobs.create_job(one_step(engine, "p.cooperative"))

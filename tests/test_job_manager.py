@@ -96,7 +96,7 @@ def test_pause_lets_the_running_step_finish_and_starts_no_other(engine):
 def _wait_status(engine, job, status):
     seen = threading.Event()
     unsubscribe = engine.subscribe(
-        lambda e: e.job_id == job and e.kind == f"Job{status.value.title()}" and seen.set()
+        lambda e: e.job_id == job and e.kind == f"job.{status.value.lower()}" and seen.set()
     )
     if engine.jobs.get_job(job).status is not status:
         assert seen.wait(WAIT)

@@ -100,7 +100,7 @@ def test_resources_come_back_after_success_failure_timeout_and_cancel(outcomes):
                 jobs.cancel_job(job)
 
         def on_event(event) -> None:
-            if event.kind in ("JobCompleted", "JobFailed", "JobCancelled"):
+            if event.kind in ("job.completed", "job.failed", "job.cancelled"):
                 with progress:
                     progress.notify_all()
 

@@ -55,7 +55,7 @@ def test_events_as_an_async_iterator_of_one_job(engine):
         async def watch():
             async for event in engine.events(first):
                 seen.append(event.kind)
-                if event.kind == "JobCompleted":
+                if event.kind == "job.completed":
                     return
 
         watcher = asyncio.create_task(watch())
@@ -67,7 +67,7 @@ def test_events_as_an_async_iterator_of_one_job(engine):
         return seen
 
     seen = asyncio.run(main())
-    assert seen == ["JobQueued", "JobStarted", "StepStarted", "StepSucceeded", "JobCompleted"]
+    assert seen == ["job.queued", "job.started", "step.started", "step.succeeded", "job.completed"]
 
 
 def test_a_consumer_that_falls_behind_drops_events_and_never_blocks_the_engine(engine):
@@ -271,11 +271,11 @@ def test_throughput_counts_the_steps_of_the_last_minute_on_the_recorders_clock()
     now = [1000.0]
     metrics = MetricsRecorder(window=2, now=lambda: now[0])
     for duration in (1.0, 2.0, 3.0):
-        metrics.count_step("StepSucceeded", "c.x", duration, 0.5)
-    metrics.count_step("StepStarted", "c.x", None, None)
-    metrics.count_step("JobCompleted", "c.x", None, None)  # not a step's: not counted
+        metrics.count_step("step.succeeded", "c.x", duration, 0.5)
+    metrics.count_step("step.started", "c.x", None, None)
+    metrics.count_step("job.completed", "c.x", None, None)  # not a step's: not counted
     now[0] += 61
-    metrics.count_step("StepFailed", "c.x", 4.0, None)
+    metrics.count_step("step.failed", "c.x", 4.0, None)
 
     figures = metrics.snapshot([], dropped=0)
     component = figures.components["c.x"]

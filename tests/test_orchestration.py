@@ -78,13 +78,13 @@ def test_a_step_failing_twice_then_succeeding_waits_out_its_backoff(engine, cloc
     )
     events = Events(engine)
     job = start(engine, one_step(engine, "t.flaky"))
-    events.wait_for("StepRetrying", "s", 1)
+    events.wait_for("step.retrying", "s", 1)
     assert engine.jobs.get_job(job).steps["s"].status is StepStatus.RETRY_WAIT
     assert clock.pending == [1.0]
     clock.advance(0.999)
     assert len(calls) == 1  # the backoff is not over
     clock.advance(0.001)
-    events.wait_for("StepRetrying", "s", 2)
+    events.wait_for("step.retrying", "s", 2)
     assert clock.pending == [1.0 + 2.0]  # the second wait doubles
     clock.advance(2.0)
     state = engine.jobs.wait_sync(job, WAIT)
@@ -107,7 +107,7 @@ def test_a_running_job_keeps_the_policy_its_step_started_with(engine, clock):
     events = Events(engine)
     wf = one_step(engine, "t.again")
     job = start(engine, wf)
-    events.wait_for("StepRetrying", "s", 1)
+    events.wait_for("step.retrying", "s", 1)
     # Registered again without retries while the step waits: this job keeps its policy.
     engine.registry.register(COMPONENT, "t.again", None, run, replace=True)
     clock.advance(1.0)
@@ -135,7 +135,7 @@ def test_the_step_policy_overrides_the_component_and_max_interval_caps(engine, c
     )
     job = start(engine, wf)
     for attempt, due in ((1, 5.0), (2, 12.0), (3, 19.0)):
-        events.wait_for("StepRetrying", "s", attempt)
+        events.wait_for("step.retrying", "s", attempt)
         assert clock.pending == [due]
         clock.advance(clock.pending[0] - clock.now())
     assert engine.jobs.wait_sync(job, WAIT).status is JobStatus.COMPLETED
@@ -165,7 +165,7 @@ def test_max_attempts_reached_fails_the_job_with_every_attempt_kept(engine, cloc
     events = Events(engine)
     job = start(engine, one_step(engine, "t.flaky"))
     for attempt in (1, 2):
-        events.wait_for("StepRetrying", "s", attempt)
+        events.wait_for("step.retrying", "s", attempt)
         (due,) = clock.pending
         assert 0 < due - clock.now() <= 0.5 * 2 ** (attempt - 1)  # jitter only shortens
         clock.advance(due - clock.now())
@@ -200,7 +200,7 @@ def test_an_attempt_over_its_timeout_fails_as_a_timeout_and_is_retried(engine, c
     assert state.status is JobStatus.COMPLETED and attempts == [1, 2]
     first = state.steps["s"].attempts[0].error
     assert first.type == "StepTimeout" and "ran past its timeout (5s)" in first.message
-    events.wait_for("StepRetrying", "s", 1)
+    events.wait_for("step.retrying", "s", 1)
 
 
 def test_a_thread_that_ignores_its_timeout_is_abandoned_not_retried(engine, clock):
@@ -229,7 +229,7 @@ def test_a_thread_that_ignores_its_timeout_is_abandoned_not_retried(engine, cloc
     assert len(state.steps["s"].attempts) == 1
     assert state.error.type == "StepAbandoned"
     assert "did not stop within 1s; its thread runs on" in state.error.message
-    events.wait_for("StepTimedOut", "s", 1)
+    events.wait_for("step.timed_out", "s", 1)
 
 
 def test_total_timeout_bounds_the_step_with_its_retries(engine, clock):
@@ -244,7 +244,7 @@ def test_total_timeout_bounds_the_step_with_its_retries(engine, clock):
     )
     job = start(engine, wf)
     for attempt in (1, 2):
-        events.wait_for("StepRetrying", "s", attempt)
+        events.wait_for("step.retrying", "s", attempt)
         clock.advance(1.5)
     state = engine.jobs.wait_sync(job, WAIT)  # a third wait would end past 4 s
     assert state.status is JobStatus.FAILED and len(calls) == 3

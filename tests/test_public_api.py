@@ -3,6 +3,8 @@ import actors_wf
 EXPECTED = {
     "ComponentExecutor",
     "StoreError",
+    "EventKind",
+    "FailureKind",
     "ComponentImportError",
     "WorkflowLimits",
     "StoreCorrupt",

@@ -54,7 +54,7 @@ def test_a_slot_freed_by_a_retrying_step_starts_another_step_of_the_job():
             }
         )
         eng.subscribe(
-            lambda e: b_done.set() if (e.kind, e.step_id) == ("StepSucceeded", "b") else None
+            lambda e: b_done.set() if (e.kind, e.step_id) == ("step.succeeded", "b") else None
         )
         jobs = eng.jobs_sync
         job = jobs.create_job("two")

@@ -16,26 +16,10 @@ from typing import Any
 
 import attrs
 
+from .._core._kinds import EventKind
 from .._core._records import ErrorInfo
 
 log = logging.getLogger("actors_wf.events")
-
-EVENT_KINDS = (
-    "JobCreated",
-    "JobQueued",
-    "JobStarted",
-    "StepStarted",
-    "StepSucceeded",
-    "StepFailed",
-    "StepRetrying",
-    "StepTimedOut",
-    "JobPaused",
-    "JobResumed",
-    "JobCompleted",
-    "JobFailed",
-    "JobCancelled",
-    "JobInterrupted",  # the store could not be written: the job stopped, recoverable
-)
 
 
 @attrs.frozen
@@ -43,23 +27,21 @@ class Event:
     """Something that happened to a job.
 
     Attributes:
-        kind: one of ``JobCreated``, ``JobQueued``, ``JobStarted``,
-            ``StepStarted``, ``StepSucceeded``, ``StepFailed``, ``JobCompleted``,
-            ``JobFailed``, ``JobCancelled``, ``JobInterrupted`` (the store
-            could not be written; ``engine.recover()`` runs it on later).
+        kind: what happened, an :class:`EventKind` (``job.created``,
+            ``step.succeeded``, ``job.interrupted``...; it equals its text).
         job_id: the job.
         at: wall-clock seconds since the epoch.
         step_id: the step, for step events.
         attempt: the attempt number, for step events.
-        output: the step's output (``StepSucceeded``) or the job's outputs
-            (``JobCompleted``).
+        output: the step's output (``step.succeeded``) or the job's outputs
+            (``job.completed``).
         error: the error, for failures.
         component: the step's component id, for step events.
         duration: seconds the attempt's code ran, when it ended.
         queue_wait: seconds between the attempt's launch and the start of its code.
     """
 
-    kind: str
+    kind: EventKind
     job_id: str
     at: float = attrs.Factory(time.time)
     step_id: str | None = None
@@ -73,7 +55,7 @@ class Event:
 
 Subscriber = Callable[[Event], None]
 # (kind, component, duration, queue_wait) of a step event: what metrics count.
-StepCounter = Callable[[str, str, "float | None", "float | None"], None]
+StepCounter = Callable[[EventKind, str, "float | None", "float | None"], None]
 _STOP = object()
 
 
@@ -129,7 +111,7 @@ class EventBus:
 
     def publish_step(
         self,
-        kind: str,
+        kind: EventKind,
         job_id: str,
         step_id: str,
         attempt: int,

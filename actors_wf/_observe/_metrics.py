@@ -15,12 +15,14 @@ from collections.abc import Callable, Iterable, Mapping
 
 import attrs
 
+from .._core._kinds import EventKind
+
 _STEP_COUNTERS = {
-    "StepStarted": "started",
-    "StepSucceeded": "succeeded",
-    "StepFailed": "failed",
-    "StepTimedOut": "failed",
-    "StepRetrying": "retried",
+    EventKind.STEP_STARTED: "started",
+    EventKind.STEP_SUCCEEDED: "succeeded",
+    EventKind.STEP_FAILED: "failed",
+    EventKind.STEP_TIMED_OUT: "failed",
+    EventKind.STEP_RETRYING: "retried",
 }
 _COUNTS = tuple(dict.fromkeys(_STEP_COUNTERS.values()))  # started, succeeded, failed, retried
 QUANTILES = (0.5, 0.95, 0.99)
@@ -121,9 +123,9 @@ class MetricsRecorder:
         self._now = now
 
     def count_step(
-        self, kind: str, component: str, duration: float | None, queue_wait: float | None
+        self, kind: EventKind, component: str, duration: float | None, queue_wait: float | None
     ) -> None:
-        """Count a step event of ``kind`` (``StepStarted``, ...) without its record."""
+        """Count a step event of ``kind`` (``step.started``, ...) without its record."""
         counter = _STEP_COUNTERS.get(kind)
         if counter is None:
             return

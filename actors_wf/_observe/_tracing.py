@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from .._core._kinds import EventKind
 from ._events import Event
 
 try:  # an optional extra: `pip install actors-wf[tracing]`
@@ -18,8 +19,13 @@ try:  # an optional extra: `pip install actors-wf[tracing]`
 except ImportError:  # pragma: no cover - exercised where the extra is absent
     trace = None  # type: ignore[assignment]
 
-_STEP_ENDS = {"StepSucceeded", "StepFailed", "StepTimedOut", "StepRetrying"}
-_JOB_ENDS = {"JobCompleted", "JobFailed", "JobCancelled"}
+_STEP_ENDS = {
+    EventKind.STEP_SUCCEEDED,
+    EventKind.STEP_FAILED,
+    EventKind.STEP_TIMED_OUT,
+    EventKind.STEP_RETRYING,
+}
+_JOB_ENDS = {EventKind.JOB_COMPLETED, EventKind.JOB_FAILED, EventKind.JOB_CANCELLED}
 
 
 def _ns(seconds: float) -> int:
@@ -51,13 +57,13 @@ class Tracer:
     def record(self, event: Event) -> None:
         """Start or end the span an event opens or closes."""
         kind = event.kind
-        if kind == "JobStarted":
+        if kind == EventKind.JOB_STARTED:
             span = self._tracer.start_span(
                 "job", start_time=_ns(event.at), attributes={"actors_wf.job_id": event.job_id}
             )
             with self._lock:
                 self._jobs[event.job_id] = span
-        elif kind == "StepStarted":
+        elif kind == EventKind.STEP_STARTED:
             self._start_step(event)
         elif kind in _STEP_ENDS:
             self._end_step(event)
@@ -65,7 +71,7 @@ class Tracer:
             with self._lock:
                 span = self._jobs.pop(event.job_id, None)
             if span is not None:
-                span.set_attribute("actors_wf.status", kind.removeprefix("Job").upper())
+                span.set_attribute("actors_wf.status", kind.removeprefix("job.").upper())
                 span.end(end_time=_ns(event.at))
 
     def _start_step(self, event: Event) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 
 from .._core._codec import encode
 from .._core._errors import MessageError
+from .._core._kinds import FailureKind
 from .._core._messages import RunStep, StepFailed, StepSucceeded
 from .._core._plain import PLAIN_TYPES, plain_problem
 from .._core._records import ErrorInfo
@@ -214,7 +215,7 @@ def input_problem(entry: RegistryEntry, msg: RunStep) -> ErrorInfo | None:
 
 def _input_error(msg: RunStep, text: str) -> ErrorInfo:
     return ErrorInfo(
-        "ComponentInputError",
+        FailureKind.COMPONENT_INPUT,
         f"step {msg.step_id!r} ({msg.component}): {text}",
         step_id=msg.step_id,
     )
@@ -244,7 +245,7 @@ _PLAIN_SCALARS = frozenset({type(None), bool, float, str, bytes})
 def bad_output(msg: RunStep, problem: str) -> ErrorInfo:
     """The ``ComponentOutputError`` of an attempt."""
     return ErrorInfo(
-        "ComponentOutputError",
+        FailureKind.COMPONENT_OUTPUT,
         f"step {msg.step_id!r} ({msg.component}): {problem}",
         step_id=msg.step_id,
     )
@@ -297,7 +298,7 @@ def run_attempt(entry: RegistryEntry, msg: RunStep, ctx: StepContext) -> bytes:
         )
     except MessageError as exc:
         error = ErrorInfo(
-            "ComponentOutputError",
+            FailureKind.COMPONENT_OUTPUT,
             f"the output of step {msg.step_id!r} ({type(output).__name__}) cannot be stored: "
             f"{exc.__cause__}; return plain data (dict, list, str, int, float, bool, bytes, None)",
             step_id=msg.step_id,

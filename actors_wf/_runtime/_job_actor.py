@@ -18,6 +18,7 @@ import pykka
 from .._core._actor import EngineActor, retell, tell_quietly
 from .._core._codec import encode
 from .._core._errors import StaleWrite, StoreError
+from .._core._kinds import EventKind, FailureKind
 from .._core._messages import (
     CancelJob,
     CancelStep,
@@ -45,9 +46,9 @@ from ._step_actor import StepActor
 log = logging.getLogger("actors_wf.job")
 
 _JOB_EVENT_KINDS = {
-    JobStatus.COMPLETED: "JobCompleted",
-    JobStatus.FAILED: "JobFailed",
-    JobStatus.CANCELLED: "JobCancelled",
+    JobStatus.COMPLETED: EventKind.JOB_COMPLETED,
+    JobStatus.FAILED: EventKind.JOB_FAILED,
+    JobStatus.CANCELLED: EventKind.JOB_CANCELLED,
 }
 
 
@@ -102,7 +103,7 @@ class JobActor(EngineActor):
         self.runtime.jobs[self.urn] = self.actor_ref
         try:
             self._job(JobEvent.START, started_at=self.state.started_at or time.time())
-            self.runtime.publish(Event("JobStarted", self.job_id))
+            self.runtime.publish(Event(EventKind.JOB_STARTED, self.job_id))
             for step in list(self.steps.values()):
                 if step.status is StepStatus.RETRY_WAIT:  # paused or restarted during a wait
                     self._step(step.step_id, StepEvent.WAKE, "job resumed")
@@ -135,7 +136,7 @@ class JobActor(EngineActor):
         self.manager.tell(encode(JobFinished(self.job_id, self.base.status.value)))
         self.runtime.state.interrupt(self.job_id, error)
         self.runtime.publish(
-            Event("JobInterrupted", self.job_id, error=ErrorInfo.from_exception(error))
+            Event(EventKind.JOB_INTERRUPTED, self.job_id, error=ErrorInfo.from_exception(error))
         )
         self.stop()
 
@@ -166,7 +167,7 @@ class JobActor(EngineActor):
             return
         self._step(msg.step_id, _SUCCEED, output=msg.output, attempts=closed)
         self._step_event(
-            "StepSucceeded",
+            _STEP_SUCCEEDED,
             msg.step_id,
             msg.attempt,
             msg.started_at,
@@ -188,7 +189,7 @@ class JobActor(EngineActor):
         self._step(
             msg.step_id, StepEvent.FAIL, f"{msg.error.type}", error=msg.error, attempts=closed
         )
-        kind = "StepTimedOut" if msg.error.type in _TIMEOUTS else "StepFailed"
+        kind = EventKind.STEP_TIMED_OUT if msg.error.type in _TIMEOUTS else EventKind.STEP_FAILED
         self._step_event(
             kind, msg.step_id, msg.attempt, msg.started_at, msg.finished_at, error=msg.error
         )
@@ -209,7 +210,7 @@ class JobActor(EngineActor):
         # Published once the timer is set, so that a test driving a ManualClock
         # can advance it as soon as it sees the event.
         self._step_event(
-            "StepRetrying",
+            EventKind.STEP_RETRYING,
             msg.step_id,
             msg.attempt,
             msg.started_at,
@@ -248,7 +249,7 @@ class JobActor(EngineActor):
         if self.state.status is not JobStatus.PAUSING:
             return
         self._job(JobEvent.RESUME, "resume_job")
-        self.runtime.publish(Event("JobResumed", self.job_id))
+        self.runtime.publish(Event(EventKind.JOB_RESUMED, self.job_id))
         for step_id in sorted(self.due):
             if self.steps[step_id].status is StepStatus.RETRY_WAIT:
                 self._step(step_id, StepEvent.WAKE, "job resumed")
@@ -263,7 +264,7 @@ class JobActor(EngineActor):
         self._give_back_all()
         self._job(JobEvent.PAUSED, "no step running")
         self._save()
-        self.runtime.publish(Event("JobPaused", self.job_id))
+        self.runtime.publish(Event(EventKind.JOB_PAUSED, self.job_id))
         self.manager.tell(encode(JobFinished(self.job_id, self.state.status.value)))
         self.stop()
 
@@ -431,7 +432,7 @@ class JobActor(EngineActor):
         try:
             inputs = self.plan.inputs_of(step_id, self.state.inputs, self.outputs)
         except LookupError as exc:
-            error = ErrorInfo("ReferenceError", str(exc), step_id=step_id)
+            error = ErrorInfo(FailureKind.UNRESOLVED_REFERENCE, str(exc), step_id=step_id)
             failed = StepFailed(
                 self.job_id, step_id, number, error, attempt.started_at, time.time()
             )
@@ -457,7 +458,7 @@ class JobActor(EngineActor):
         child = self.runtime.steps.acquire(self._new_step_actor)
         self.children[run.step_id] = child
         self.runtime.events.publish_step(
-            "StepStarted", self.job_id, run.step_id, run.attempt, run.component
+            _STEP_STARTED, self.job_id, run.step_id, run.attempt, run.component
         )
         child.tell(encode(run))  # last: the StepActor's thread wakes wanting the GIL
 
@@ -466,7 +467,7 @@ class JobActor(EngineActor):
 
     def _step_event(
         self,
-        kind: str,
+        kind: EventKind,
         step_id: str,
         attempt: int,
         started: float,
@@ -492,7 +493,7 @@ class JobActor(EngineActor):
         try:
             result = resolve(self.state.workflow.outputs, self.state.inputs, outputs)
         except LookupError as exc:
-            self._fail(ErrorInfo("ReferenceError", f"workflow outputs: {exc}"))
+            self._fail(ErrorInfo(FailureKind.UNRESOLVED_REFERENCE, f"workflow outputs: {exc}"))
             return
         self._end(JobEvent.COMPLETE, outputs=result)
 
@@ -660,12 +661,15 @@ _JOB_RUNNING, _JOB_PAUSING, _JOB_CANCELLING = (
     JobStatus.CANCELLING,
 )
 _SUCCEED, _START, _BE_READY = StepEvent.SUCCEED, StepEvent.START, StepEvent.READY
+_STEP_STARTED, _STEP_SUCCEEDED = EventKind.STEP_STARTED, EventKind.STEP_SUCCEEDED
 _ENDED = frozenset(status for status in StepStatus if status.is_terminal)  # no call per test
 _NO_RETRY = RetryPolicy()
-_TIMEOUTS = frozenset({"StepTimeout", "StepAbandoned"})
+_TIMEOUTS = frozenset({FailureKind.STEP_TIMEOUT, FailureKind.STEP_ABANDONED})
 # Retrying these cannot help: the same inputs give the same error, or the old
 # attempt may still run (abandoned), and two attempts must never run at once.
-_NEVER_RETRIED = frozenset({"StepAbandoned", "ComponentInputError", "ReferenceError"})
+_NEVER_RETRIED = frozenset(
+    {FailureKind.STEP_ABANDONED, FailureKind.COMPONENT_INPUT, FailureKind.UNRESOLVED_REFERENCE}
+)
 
 
 def _named(error_type: str, names: tuple[str, ...]) -> bool:

@@ -14,6 +14,7 @@ from .._core._actor import EngineActor, retell
 from .._core._codec import encode
 from .._core._errors import StoreError, WorkflowInvalid
 from .._core._inputs import check_inputs
+from .._core._kinds import EventKind, FailureKind
 from .._core._messages import (
     Ack,
     CancelJob,
@@ -147,7 +148,7 @@ class JobManagerActor(EngineActor):
             job, entry = move_job(job, JobEvent.ENQUEUE, "start_job")
             entries.append(entry)
         job = self.runtime.state.save(job, entries)
-        self.runtime.publish(Event("JobCreated", job.job_id))
+        self.runtime.publish(Event(EventKind.JOB_CREATED, job.job_id))
         if msg.start:
             self._enqueue(job)
         return JobCreated(job.job_id)
@@ -175,7 +176,7 @@ class JobManagerActor(EngineActor):
             return Ack(job.job_id, JobStatus.PAUSING.value)
         job = self._move(job.job_id, JobEvent.PAUSE, "pause_job")
         self._dequeue(job.job_id)
-        self.runtime.publish(Event("JobPaused", job.job_id))
+        self.runtime.publish(Event(EventKind.JOB_PAUSED, job.job_id))
         return Ack(job.job_id, job.status.value)
 
     def on_resume(self, msg: ResumeJob) -> Ack:
@@ -192,7 +193,7 @@ class JobManagerActor(EngineActor):
                 retell(self.actor_ref, msg)
             return Ack(job.job_id, JobStatus.RUNNING.value)
         job = self._move(job.job_id, JobEvent.RESUME, "resume_job")
-        self.runtime.publish(Event("JobResumed", job.job_id))
+        self.runtime.publish(Event(EventKind.JOB_RESUMED, job.job_id))
         self._enqueue(job)
         return Ack(job.job_id, job.status.value)
 
@@ -221,7 +222,7 @@ class JobManagerActor(EngineActor):
         cancelled, entries = _cancel_idle(job)
         job = self.runtime.state.save(cancelled, entries)
         self._dequeue(job.job_id)
-        self.runtime.publish(Event("JobCancelled", job.job_id))
+        self.runtime.publish(Event(EventKind.JOB_CANCELLED, job.job_id))
         return Ack(job.job_id, job.status.value)
 
     def on_retry(self, msg: RetryJob) -> Ack:
@@ -296,12 +297,14 @@ class JobManagerActor(EngineActor):
             self.runtime.validator.check(job.workflow)
         except WorkflowInvalid as exc:
             reasons = "; ".join(p.message for p in exc.result.errors)
-            error = ErrorInfo("WorkflowInvalid", f"cannot resume after restart: {reasons}")
+            error = ErrorInfo(
+                FailureKind.WORKFLOW_INVALID, f"cannot resume after restart: {reasons}"
+            )
             failed, entry = move_job(
                 job, JobEvent.FAIL, "recovery", error=error, finished_at=time.time()
             )
             job = self.runtime.state.save(failed, [entry])
-            self.runtime.publish(Event("JobFailed", job.job_id, error=error))
+            self.runtime.publish(Event(EventKind.JOB_FAILED, job.job_id, error=error))
         return job
 
     # -- the queue ------------------------------------------------------------------
@@ -311,7 +314,7 @@ class JobManagerActor(EngineActor):
         self.state = attrs.evolve(
             self.state, queue=(*self.state.queue, item), arrivals=self.state.arrivals + 1
         )
-        self.runtime.publish(Event("JobQueued", job.job_id))
+        self.runtime.publish(Event(EventKind.JOB_QUEUED, job.job_id))
         self._dispatch()
 
     def _dequeue(self, job_id: str) -> None:
@@ -377,7 +380,8 @@ def _cancel_idle(job: JobState) -> tuple[JobState, list[JournalEntry]]:
 
 
 _INTERRUPTED = ErrorInfo(
-    "Interrupted", "the engine stopped while this attempt ran; it is run again after recovery"
+    FailureKind.INTERRUPTED,
+    "the engine stopped while this attempt ran; it is run again after recovery",
 )
 
 

@@ -28,6 +28,7 @@ from typing import Any
 
 from .._core._codec import encode
 from .._core._errors import StoreError
+from .._core._kinds import FailureKind
 from .._core._messages import RunStep, StepFailed, StepSucceeded
 from .._core._records import ErrorInfo
 from .._registry._registry import RegistryEntry, import_path
@@ -274,7 +275,7 @@ def run_in_process(
             msg,
             started,
             ErrorInfo(
-                "ComponentNotImportable",
+                FailureKind.COMPONENT_NOT_IMPORTABLE,
                 f"component {msg.component!r} runs in a process, so it must be importable: "
                 "define it at module level (not in __main__, a function or a lambda)",
                 step_id=msg.step_id,
@@ -367,9 +368,11 @@ def _crash(worker: Worker, step_id: str) -> ErrorInfo:
     if code < 0:
         name = signal.Signals(-code).name
         how = f"was killed ({name})" if worker.killed else f"died of signal {name}"
-        return ErrorInfo("ProcessCrashed", f"the component's process {how}", step_id=step_id)
+        return ErrorInfo(
+            FailureKind.PROCESS_CRASHED, f"the component's process {how}", step_id=step_id
+        )
     return ErrorInfo(
-        "ProcessCrashed",
+        FailureKind.PROCESS_CRASHED,
         f"the component's process exited with code {code} before returning",
         step_id=step_id,
     )

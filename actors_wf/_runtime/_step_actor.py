@@ -32,6 +32,7 @@ import pykka
 
 from .._core._actor import EngineActor, tell_quietly
 from .._core._codec import encode
+from .._core._kinds import FailureKind
 from .._core._messages import (
     AttemptEnded,
     AttemptTimedOut,
@@ -193,7 +194,7 @@ class StepActor(EngineActor):
         if self.state.stopping == "cancel":
             self._report(StepCancelled(run.job_id, run.step_id, run.attempt))
         else:
-            self._report(self._failure(run, "StepAbandoned", abandoned=True))
+            self._report(self._failure(run, FailureKind.STEP_ABANDONED, abandoned=True))
 
     def on_attempt_ended(self, msg: AttemptEnded) -> None:
         """The call has returned: report a stopped attempt, and be free again."""
@@ -205,7 +206,7 @@ class StepActor(EngineActor):
             if self.state.stopping == "cancel":
                 self._report(StepCancelled(run.job_id, run.step_id, run.attempt))
             else:
-                self._report(self._failure(run, "StepTimeout"))
+                self._report(self._failure(run, FailureKind.STEP_TIMEOUT))
         self._release()
 
     def _failure(self, run: RunStep, kind: str, *, abandoned: bool = False) -> StepFailed:
