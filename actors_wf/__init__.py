@@ -24,6 +24,7 @@ from ._core._errors import (
     StoreCorrupt,
     StoreError,
     WorkflowInvalid,
+    WorkflowNotFound,
 )
 from ._core._kinds import EventKind, FailureKind
 from ._core._records import Attempt, ErrorInfo, JobState, StepMap, StepState
@@ -98,6 +99,7 @@ __all__ = [
     "Validator",
     "WorkflowInvalid",
     "WorkflowLimits",
+    "WorkflowNotFound",
     "WorkflowSpec",
     "component",
     "load_workflow",

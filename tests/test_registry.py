@@ -187,3 +187,14 @@ def test_register_and_unregister_are_logged(engine, caplog):
     messages = [r.getMessage() for r in caplog.records]
     assert "registered component 'math.double'" in messages
     assert "unregistered component 'math.double'" in messages
+
+
+def test_a_missing_workflow_is_a_workflow_not_found_and_still_a_component_not_found(engine):
+    from actors_wf import ComponentNotFound, WorkflowNotFound
+
+    with pytest.raises(WorkflowNotFound, match="no workflow 'nope' is registered") as info:
+        engine.run("nope")
+    assert isinstance(info.value, ComponentNotFound) and info.value.code == "not_found"
+    with pytest.raises(ComponentNotFound) as missing:
+        engine.registry.lookup(COMPONENT, "nope")
+    assert not isinstance(missing.value, WorkflowNotFound)

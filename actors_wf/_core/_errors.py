@@ -5,7 +5,8 @@
     ActorsWfError
     ├── SpecError (ValueError)              a definition could not be read
     │   └── WorkflowInvalid                 a workflow has errors; nothing ran
-    ├── ComponentNotFound (LookupError)     no such component or workflow
+    ├── ComponentNotFound (LookupError)     no such component
+    │   └── WorkflowNotFound                no such workflow
     ├── DuplicateComponent (ValueError)     the id is taken
     ├── ComponentImportError (ImportError)  a module of components failed to import
     ├── JobNotFound (LookupError)
@@ -89,6 +90,14 @@ class ComponentNotFound(ActorsWfError, LookupError):
     def __str__(self) -> str:
         # LookupError's str() would wrap the message in quotes like a KeyError's.
         return str(self.args[0])
+
+
+class WorkflowNotFound(ComponentNotFound):
+    """No workflow of that id is registered (a :class:`ComponentNotFound` too).
+
+    Its ``code`` stays ``not_found``: programs that drive the engine with
+    bytes told the two apart by the message's ``type`` before, and still can.
+    """
 
 
 class DuplicateComponent(ActorsWfError, ValueError):

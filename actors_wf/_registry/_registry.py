@@ -24,7 +24,7 @@ import attrs
 import pykka
 
 from .._core._actor import EngineActor
-from .._core._errors import ComponentNotFound, DuplicateComponent, SpecError
+from .._core._errors import ComponentNotFound, DuplicateComponent, SpecError, WorkflowNotFound
 from .._core._spec import ComponentDefinition, WorkflowSpec
 from .._core._types import type_name_of
 from .._validation._definitions import load_definition
@@ -148,7 +148,8 @@ class RegistryActor(EngineActor):
         except KeyError:
             known = [cid for (ctype, cid) in self.state.entries if ctype == key[0]]
             known += [cid for (ctype, cid) in _DECLARED if ctype == key[0]]
-            raise ComponentNotFound(key[0], key[1], known) from None
+            missing = WorkflowNotFound if key[0] == WORKFLOW else ComponentNotFound
+            raise missing(key[0], key[1], known) from None
 
 
 # Components declared with the module-level @component decorator, picked up by
