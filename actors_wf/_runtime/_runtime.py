@@ -7,6 +7,7 @@ from typing import Any
 import attrs
 import pykka
 
+from .._core._cache import LRU
 from .._core._plan import Plan, compile_plan
 from .._core._spec import ComponentDefinition, WorkflowSpec
 from .._observe._events import Event, EventBus
@@ -67,7 +68,8 @@ class Runtime:
 
 # spec.key -> (spec, plan). Specs hold dicts, so they are not hashable; the
 # identity test makes the common case (the registry's own spec object) O(1).
-_PLANS: dict[str, tuple[WorkflowSpec, Plan]] = {}
+# Bounded: ad-hoc workflows (execute_step makes one per call) must not pile up.
+_PLANS: LRU[str, tuple[WorkflowSpec, Plan]] = LRU(256)
 
 
 def plan_of(spec: WorkflowSpec) -> Plan:

@@ -58,7 +58,8 @@ class StateManager:
     def __init__(self, store: Store | None = None) -> None:
         self.store: Store = store if store is not None else MemoryStore()
         self._lock = threading.Lock()
-        self._job_locks: dict[str, threading.Lock] = {}
+        # Striped, not one per job: a fixed number however many jobs pass.
+        self._job_locks = tuple(threading.Lock() for _ in range(_JOB_LOCKS))
         self._waiters: dict[str, list[Future[JobState]]] = {}
         self._closed = False
 
@@ -241,8 +242,7 @@ class StateManager:
             return restored
 
     def _job_lock(self, job_id: str) -> threading.Lock:
-        with self._lock:
-            return self._job_locks.setdefault(job_id, threading.Lock())
+        return self._job_locks[hash(job_id) % _JOB_LOCKS]
 
     # -- waiting ------------------------------------------------------------------------
 
@@ -413,3 +413,6 @@ def _status_moves(old: JobState, new: JobState) -> list[JournalEntry]:
 
 def _state_of(value: Snapshot | JobState) -> JobState:
     return value.state if isinstance(value, Snapshot) else value
+
+
+_JOB_LOCKS = 64

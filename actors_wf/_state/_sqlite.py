@@ -33,6 +33,7 @@ from typing import Any
 
 import msgpack
 
+from .._core._cache import LRU
 from .._core._codec import SPECS, converter, job_header, structure_job
 from .._core._errors import StoreCorrupt, StoreError
 from .._core._records import JobState
@@ -41,6 +42,8 @@ from ._transitions import JournalEntry, Transition
 log = logging.getLogger("actors_wf.store")
 
 SCHEMA_VERSION = 2
+# Job states (and their steps as plain data) kept in memory, the ones used last.
+STATES_KEPT = 10_000
 DURABILITY = {"process": "NORMAL", "power": "FULL"}
 
 
@@ -146,8 +149,9 @@ class SQLiteStore:
         self.read_only = read_only
         self.damaged: dict[str, str] = {}  # job id -> why its row cannot be read
         self._lock = threading.Lock()
-        self._states: dict[str, JobState] = {}
-        self._plain_steps: dict[str, dict[str, tuple[Any, Any]]] = {}
+        # Bounded: a daemon keeps a year of finished jobs in the file, not in memory.
+        self._states: LRU[str, JobState] = LRU(STATES_KEPT)
+        self._plain_steps: LRU[str, dict[str, tuple[Any, Any]]] = LRU(STATES_KEPT)
         self._db = self._open_read_only() if read_only else self._open()
         self._inode = os.stat(self.path).st_ino
 
@@ -329,7 +333,9 @@ class SQLiteStore:
         not change (``attrs.evolve``), so only the changed ones are converted.
         """
         data: dict[str, Any] = job_header(state)
-        cache = self._plain_steps.setdefault(state.job_id, {})
+        cache = self._plain_steps.get(state.job_id)
+        if cache is None:
+            cache = self._plain_steps[state.job_id] = {}
         steps = {}
         for step_id, step in state.steps.items():
             hit = cache.get(step_id)
@@ -338,7 +344,7 @@ class SQLiteStore:
             steps[step_id] = hit[1]
         data["steps"] = steps
         if state.status.is_terminal:
-            self._plain_steps.pop(state.job_id, None)
+            self._plain_steps.pop(state.job_id)
         return data
 
     def _write_state(self, state: JobState, blob: bytes, base: int | None) -> bool:

@@ -21,6 +21,7 @@ from typing import Any
 
 import attrs
 
+from .._core._cache import LRU
 from .._core._errors import WorkflowInvalid
 from .._core._graph import cycles, reaching, toposort
 from .._core._spec import InputSpec, StepSpec, WorkflowSpec
@@ -102,7 +103,8 @@ class Validator:
         self.registry = registry
         self.resources = resources
         self.limits = limits
-        self._checked: dict[str, tuple[WorkflowSpec, int | None, ValidationResult]] = {}
+        # Bounded: ad-hoc workflows (execute_step makes one per call) must not pile up.
+        self._checked: LRU[str, tuple[WorkflowSpec, int | None, ValidationResult]] = LRU(256)
 
     def check(self, spec: WorkflowSpec) -> ValidationResult:
         """Validate a registered workflow, cached per workflow version and registry state.
