@@ -36,8 +36,9 @@ from ._observe._events import Event
 from ._observe._metrics import ComponentMetrics, Metrics
 from ._orchestrator import ComponentExecutor, Orchestrator
 from ._registry._registry import COMPONENT, WORKFLOW, Registry, RegistryEntry, component
+from ._runtime._attempt import StepCancelledError, StepContext
 from ._runtime._clock import Clock, ManualClock, SystemClock
-from ._runtime._executor import LogContextFilter, StepCancelledError, StepContext
+from ._runtime._executor import LogContextFilter
 from ._state._manager import StateManager
 from ._state._snapshot import Snapshot
 from ._validation._problems import Problem, ValidationResult

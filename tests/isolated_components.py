@@ -137,3 +137,17 @@ def _running(pid: int) -> bool:
             return stat.read().rpartition(")")[2].split()[0] != "Z"  # a zombie has ended
     except FileNotFoundError:
         return False
+
+
+def notes_how_it_is_stopped(ctx, note: str) -> str:
+    """Waits for the cancel, then writes what ``ctx.check()`` raised (it must raise)."""
+    with open(f"{note}.fifo", "w") as ready:  # the test waits on it, not sleeping
+        ready.write("running")
+    ctx.wait_cancelled(60)
+    try:
+        ctx.check()
+    except BaseException as exc:
+        with open(note, "w") as out:
+            out.write(f"{type(exc).__module__}.{type(exc).__qualname__}")
+        raise
+    return "not stopped"

@@ -211,13 +211,15 @@ def test_the_worker_loop_in_this_process(monkeypatch):
     replies = io.BytesIO()
     previous = signal.getsignal(signal.SIGTERM)
 
-    real_heartbeat = _worker._ChildContext.heartbeat
+    from actors_wf._runtime._attempt import StepContext
+
+    real_heartbeat = StepContext.heartbeat
 
     def heartbeat_then_sigterm(self):
         real_heartbeat(self)
         self.cancel()  # what the SIGTERM handler does, arriving while the component runs
 
-    monkeypatch.setattr(_worker._ChildContext, "heartbeat", heartbeat_then_sigterm)
+    monkeypatch.setattr(StepContext, "heartbeat", heartbeat_then_sigterm)
     try:
         _worker.serve(tasks, replies)
     finally:
@@ -230,7 +232,8 @@ def test_the_worker_loop_in_this_process(monkeypatch):
     assert got[2]["error"]["type"] == "ValueError" and "bad 4" in got[2]["error"]["traceback"]
     assert "return plain data" in got[3]["bad_output"]
     assert got[4] == {"heartbeat": True}
-    assert got[5]["error"]["type"] == "SystemExit"  # ctx.check() after the cancel
+    # ctx.check() after the cancel: the same error as in a thread
+    assert got[5]["error"]["type"] == "actors_wf._runtime._attempt.StepCancelledError"
     assert read_frame(io.BytesIO(b"\x00\x00\x00\x09abc")) is None  # a cut-off frame
 
 
@@ -272,3 +275,24 @@ def test_workers_import_from_the_engines_path_not_its_working_directory(tmp_path
         fresh.registry.register(COMPONENT, "p.double", {"isolation": "process"}, comps.double)
         assert fresh.run(one_step(fresh, "p.double", {"x": 2}), timeout=WAIT) == {"out": 4}
     assert not marker.exists()
+
+
+@pytest.mark.parametrize("isolation", ["thread", "process"])
+def test_a_component_is_stopped_the_same_way_in_a_thread_and_in_a_process(tmp_path, isolation):
+    note = tmp_path / "note"
+    os.mkfifo(f"{note}.fifo")
+    with Engine(cancel_grace=WAIT) as eng:
+        eng.registry.register(
+            COMPONENT, "c.stop", {"isolation": isolation}, comps.notes_how_it_is_stopped
+        )
+        job = eng.jobs_sync.create_job(one_step(eng, "c.stop", {"note": str(note)}))
+        ready = os.open(f"{note}.fifo", os.O_RDONLY | os.O_NONBLOCK)
+        try:
+            eng.jobs_sync.start_job(job)
+            assert select.select([ready], [], [], WAIT)[0], "the step never ran"
+        finally:
+            os.close(ready)
+        eng.jobs_sync.cancel_job(job)
+        state = eng.jobs_sync.wait(job, WAIT)
+    assert state.status is JobStatus.CANCELLED
+    assert note.read_text() == "actors_wf._runtime._attempt.StepCancelledError"

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import inspect
 import logging
 import queue
 import threading
@@ -25,7 +24,8 @@ from .._core._messages import RunStep, StepFailed, StepSucceeded
 from .._core._plain import PLAIN_TYPES, plain_problem
 from .._core._records import ErrorInfo
 from .._core._types import parse_type
-from .._registry._registry import CONTEXT_PARAM, RegistryEntry
+from .._registry._registry import RegistryEntry
+from ._attempt import StepContext, call
 
 log = logging.getLogger("actors_wf.executor")
 _COMPONENT_LOG = logging.getLogger("actors_wf.component")
@@ -57,139 +57,6 @@ class LogContextFilter(logging.Filter):
         if not hasattr(record, "trace_id"):
             record.trace_id = getattr(record, "job_id", "-")
         return True
-
-
-class StepCancelledError(BaseException):
-    """Raised by :meth:`StepContext.check` once the step was asked to stop.
-
-    A ``BaseException`` (as Trio's ``Cancelled``) so that a component's
-    ``except Exception`` cannot swallow it.
-    """
-
-
-class StepContext:
-    """What a component that takes a ``ctx`` argument gets.
-
-    Attributes:
-        job_id: the job.
-        step_id: the step.
-        attempt: the attempt number, 1 for the first.
-    """
-
-    def __init__(
-        self, job_id: str, step_id: str, attempt: int, now: Callable[[], float] = time.monotonic
-    ) -> None:
-        self.job_id = job_id
-        self.step_id = step_id
-        self.attempt = attempt
-        self._now = now
-        self.last_heartbeat = now()
-        self._killer: Callable[[], bool] | None = None
-        self._on_cancel: Callable[[], object] | None = None
-        # A cancel and the call's return are settled under one lock; the Event
-        # a waiting component blocks on is made only if one waits.
-        self._ending = threading.Lock()
-        self._cancelled = False
-        self._returned = False
-        self._wake: threading.Event | None = None
-        self._log: logging.LoggerAdapter[logging.Logger] | None = None
-
-    @property
-    def log(self) -> logging.LoggerAdapter[logging.Logger]:
-        """A logger whose records carry the job, step and attempt (made when first used)."""
-        if self._log is None:
-            self._log = logging.LoggerAdapter(
-                _COMPONENT_LOG,
-                {"job_id": self.job_id, "step_id": self.step_id, "attempt": self.attempt},
-            )
-        return self._log
-
-    @property
-    def cancelled(self) -> bool:
-        """Whether the step was asked to stop; a long component should poll it."""
-        return self._cancelled
-
-    def check(self) -> None:
-        """Raise :class:`StepCancelledError` if the step was asked to stop."""
-        if self._cancelled:
-            raise StepCancelledError(f"step {self.step_id!r} of job {self.job_id} was cancelled")
-
-    def wait_cancelled(self, timeout: float | None = None) -> bool:
-        """Block up to ``timeout`` seconds for a cancel; return whether it came."""
-        with self._ending:
-            if self._cancelled:
-                return True
-            if self._wake is None:
-                self._wake = threading.Event()
-            wake = self._wake
-        return wake.wait(timeout)
-
-    def heartbeat(self) -> None:
-        """Tell the engine the component is alive (see ``heartbeat_timeout``)."""
-        self.last_heartbeat = self._now()
-
-    def cancel(self) -> bool:
-        """Ask the component to stop (called by the engine).
-
-        Returns:
-            ``False`` when the call had already returned (see :meth:`returned`):
-            there is nothing to stop.
-        """
-        with self._ending:
-            if self._returned:
-                return False
-            self._cancelled = True
-            wake = self._wake
-        if wake is not None:
-            wake.set()
-        if self._on_cancel is not None:
-            self._on_cancel()
-        return True
-
-    def returned(self) -> bool:
-        """Record that the call has returned, unless a cancel came first (called by the engine).
-
-        Exactly one of this and :meth:`cancel` wins: ``True`` here means no
-        cancel ever reaches this attempt.
-        """
-        with self._ending:
-            if self._cancelled:
-                return False
-            self._returned = True
-            return True
-
-    def on_cancel(self, hook: Callable[[], object]) -> None:
-        """Set what else a cancel does (process mode: SIGTERM to the worker)."""
-        self._on_cancel = hook
-
-    def on_kill(self, killer: Callable[[], bool]) -> None:
-        """Set how the engine can force the attempt to stop (process mode sets one)."""
-        self._killer = killer
-
-    def kill(self) -> bool:
-        """Force the attempt to stop; ``False`` when it cannot be (a thread)."""
-        return self._killer() if self._killer is not None else False
-
-
-def invoke(entry: RegistryEntry, inputs: dict[str, Any], ctx: StepContext) -> Any:
-    """Call a component.
-
-    A function is called; a class is instantiated, then ``run()``; a factory
-    makes the callable for this attempt first.
-    """
-    target = entry.implementation
-    takes_context = entry.takes_context
-    if getattr(entry.definition, "factory", False):
-        target = target()
-        takes_context = CONTEXT_PARAM in inspect.signature(_run_of(target)).parameters
-    target = _run_of(target)
-    if takes_context:
-        return target(ctx=ctx, **inputs)
-    return target(**inputs)
-
-
-def _run_of(target: Any) -> Any:
-    return target().run if isinstance(target, type) else target
 
 
 def input_problem(entry: RegistryEntry, msg: RunStep) -> ErrorInfo | None:
@@ -278,7 +145,13 @@ def run_attempt(entry: RegistryEntry, msg: RunStep, ctx: StepContext) -> bytes:
         )
     token = LOG_CONTEXT.set((msg.job_id, msg.step_id, msg.attempt))
     try:
-        output = invoke(entry, msg.inputs, ctx)
+        output = call(
+            entry.implementation,
+            msg.inputs,
+            ctx,
+            factory=getattr(entry.definition, "factory", False),
+            takes_context=entry.takes_context,
+        )
     except BaseException as exc:  # a component's sys.exit() fails its step, not a worker
         error = ErrorInfo.from_exception(exc, msg.step_id)
         return encode(

@@ -32,9 +32,9 @@ from .._core._kinds import FailureKind
 from .._core._messages import RunStep, StepFailed, StepSucceeded
 from .._core._records import ErrorInfo
 from .._registry._registry import RegistryEntry, import_path
+from ._attempt import StepContext
 from ._executor import (
     Deliver,
-    StepContext,
     ThreadExecutor,
     bad_output,
     input_problem,

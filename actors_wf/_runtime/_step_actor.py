@@ -44,8 +44,8 @@ from .._core._messages import (
 )
 from .._core._records import ErrorInfo
 from .._registry._registry import COMPONENT
+from ._attempt import StepContext
 from ._clock import Timer
-from ._executor import StepContext
 from ._runtime import Runtime
 
 log = logging.getLogger("actors_wf.step")

@@ -24,64 +24,26 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import inspect
 import os
+import queue
 import resource
 import select
 import signal
 import sys
 import threading
-import traceback
 from collections.abc import Iterator
 from typing import IO, Any
 
 from .._core._plain import PLAIN_TYPES, plain_problem
+from .._core._records import ErrorInfo
+from ._attempt import StepContext, call
 from ._frames import read_frame, write_frame
-
-
-class _ChildContext:
-    """The ``ctx`` a process-isolated component gets: the same surface as StepContext."""
-
-    def __init__(self, task: dict[str, Any], out: IO[bytes]) -> None:
-        self.job_id = task["job_id"]
-        self.step_id = task["step_id"]
-        self.attempt = task["attempt"]
-        self._stop = threading.Event()
-        self._out = out
-        import logging
-
-        self.log = logging.LoggerAdapter(
-            logging.getLogger("actors_wf.component"),
-            {"job_id": self.job_id, "step_id": self.step_id, "attempt": self.attempt},
-        )
-
-    @property
-    def cancelled(self) -> bool:
-        return self._stop.is_set()
-
-    def cancel(self) -> None:
-        self._stop.set()
-
-    def heartbeat(self) -> None:
-        write_frame(self._out, {"heartbeat": True})
-
-    def check(self) -> None:
-        if self._stop.is_set():
-            raise SystemExit(143)
-
-    def wait_cancelled(self, timeout: float | None = None) -> bool:
-        # Event.wait is interrupted by the SIGTERM handler, which sets the event.
-        return self._stop.wait(timeout)
 
 
 def _target(task: dict[str, Any]) -> Any:
     target: Any = importlib.import_module(task["module"])
     for part in task["qualname"].split("."):
         target = getattr(target, part)
-    if task.get("factory"):
-        target = target()
-    if isinstance(target, type):
-        target = target().run
     return target
 
 
@@ -102,20 +64,29 @@ def _memory_limit(mib: int | None) -> Iterator[None]:
         resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
-def _run(task: dict[str, Any], out: IO[bytes], current: list[_ChildContext]) -> dict[str, Any]:
+def _run(task: dict[str, Any], out: IO[bytes], current: list[StepContext]) -> dict[str, Any]:
+    ctx = StepContext(
+        task["job_id"],
+        task["step_id"],
+        task["attempt"],
+        on_heartbeat=lambda: write_frame(out, _BEAT),
+    )
+    current[:] = [ctx]
     try:
-        call = _target(task)
-        kwargs = dict(task["inputs"])
-        if task["context"] or (
-            task.get("factory") and "ctx" in inspect.signature(call).parameters
-        ):
-            ctx = _ChildContext(task, out)
-            current[:] = [ctx]
-            kwargs["ctx"] = ctx
+        target = _target(task)
         with _memory_limit(task.get("memory_limit")):
-            output = call(**kwargs)
+            output = call(
+                target,
+                dict(task["inputs"]),
+                ctx,
+                factory=bool(task.get("factory")),
+                takes_context=task["context"],
+            )
     except BaseException as exc:  # the component's failure is this attempt's result
-        return {"error": _error(exc)}
+        error = ErrorInfo.from_exception(exc)
+        return {
+            "error": {"type": error.type, "message": error.message, "traceback": error.traceback}
+        }
     finally:
         current.clear()
     problem = plain_problem(output)
@@ -124,29 +95,38 @@ def _run(task: dict[str, Any], out: IO[bytes], current: list[_ChildContext]) -> 
     return {"output": output}
 
 
-def _error(exc: BaseException) -> dict[str, str]:
-    kind = type(exc)
-    name = kind.__qualname__
-    if kind.__module__ != "builtins":
-        name = f"{kind.__module__}.{name}"
-    text = "".join(traceback.format_exception(exc))
-    return {"type": name, "message": str(exc), "traceback": text}
+_BEAT = {"heartbeat": True}
 
 
 def serve(inp: IO[bytes], out: IO[bytes]) -> None:
-    """Serve tasks from ``inp`` until it ends, replying on ``out``."""
-    current: list[_ChildContext] = []
+    """Serve tasks from ``inp`` until it ends, replying on ``out``.
 
-    def on_term(signum: int, frame: Any) -> None:
-        for ctx in current:
-            ctx.cancel()
+    SIGTERM cancels the running attempt (``ctx.cancelled``, ``ctx.check()``).
+    The handler only queues the request (``SimpleQueue.put`` may be called
+    from a signal handler): the cancel itself takes the context's lock, which
+    the interrupted code may hold, so a thread of its own does it.
+    """
+    current: list[StepContext] = []
+    requests: queue.SimpleQueue[bool] = queue.SimpleQueue()
 
-    signal.signal(signal.SIGTERM, on_term)
-    while True:
-        task = read_frame(inp)
-        if task is None:
-            return
-        write_frame(out, _run(task, out, current))
+    def cancel_on_request() -> None:
+        while requests.get():
+            for ctx in list(current):
+                ctx.cancel()
+
+    canceller = threading.Thread(target=cancel_on_request, daemon=True)
+    canceller.start()
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: requests.put(True))
+    try:
+        while True:
+            task = read_frame(inp)
+            if task is None:
+                return
+            write_frame(out, _run(task, out, current))
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        requests.put(False)
+        canceller.join()
 
 
 def _watch_engine(tasks: int) -> None:
