@@ -85,3 +85,12 @@ def test_errors_subclass_the_builtin_a_caller_would_catch():
     assert not issubclass(actors_wf.StepCancelledError, Exception)
     for name in ("ComponentNotFound", "JobFailed", "SpecError", "JobTimeout", "EngineClosed"):
         assert issubclass(getattr(actors_wf, name), actors_wf.ActorsWfError)
+
+
+def test_the_testing_namespace_is_public_and_documented():
+    import actors_wf.testing as testing
+
+    assert set(testing.__all__) == {"ManualClock", "assert_journal_replays"}
+    assert testing.ManualClock is actors_wf.ManualClock  # kept where it was too
+    for name in testing.__all__:
+        assert getattr(testing, name).__doc__, name

@@ -224,3 +224,22 @@ def test_journal_entries_are_read_back_as_records_of_their_version(state):
     assert all(type(t) is Transition for t in history)
     assert history == [entry.stored(first.version), moved.stored(second.version)]
     assert [(t.event, t.version) for t in history] == [("enqueue", 2), ("ready", 3)]
+
+
+def test_assert_journal_replays_passes_for_a_real_job_and_names_a_bad_journal(tmp_path):
+    from actors_wf import COMPONENT, Engine
+    from actors_wf.testing import assert_journal_replays
+
+    with Engine(store=tmp_path / "jobs.db") as engine:
+        engine.registry.register(COMPONENT, "t.one", None, lambda: 1)
+        engine.registry.register_workflow(
+            {"id": "one", "steps": [{"id": "a", "component": "t.one"}]}
+        )
+        job = engine.jobs_sync.create_job("one")
+        engine.jobs_sync.start_job(job)
+        engine.jobs_sync.wait(job, 10)
+        assert_journal_replays(engine.state, job)
+        # A journal that lost its entries ends at CREATED, not where the job is stored.
+        engine.state.store._db.execute("DELETE FROM journal WHERE job_id = ?", (job,))
+        with pytest.raises(AssertionError, match="the journal ends"):
+            assert_journal_replays(engine.state, job)
