@@ -11,7 +11,6 @@ runner and a state machine to subclass.)
 
 from __future__ import annotations
 
-from ._core._status import JobStatus, StepStatus
 from ._runtime._clock import ManualClock
 from ._state._manager import StateManager
 from ._state._transitions import replay
@@ -33,10 +32,10 @@ def assert_journal_replays(state: StateManager, job_id: str) -> None:
     """
     stored = state.get(job_id)
     job, steps = replay(stored.steps, state.history(job_id))
-    assert job is JobStatus(stored.status), (
-        f"job {job_id}: the journal ends {job}, stored {stored.status}"
-    )
+    where = f"job {job_id}"
+    assert job is stored.status, f"{where}: the journal ends {job}, stored {stored.status}"
     for step_id, step in stored.steps.items():
-        assert steps[step_id] is StepStatus(step.status), (
-            f"job {job_id} step {step_id!r}: the journal ends {steps[step_id]}, stored {step.status}"
+        found = steps[step_id]
+        assert found is step.status, (
+            f"{where} step {step_id!r}: the journal ends {found}, stored {step.status}"
         )
