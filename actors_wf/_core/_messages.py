@@ -5,10 +5,8 @@ a class does not break a stored journal or a client of the control interface.
 
 Messages are frozen, but for the two that every step sends: :class:`RunStep`
 and :class:`StepSucceeded`. A frozen attrs class sets each field through
-``object.__setattr__``, about 870 instructions a field against about 20; made
-and read back from bytes twice a step, these two cost 6% of a step frozen
-(measured with ``python -m perf.instructions``). Between actors they travel
-as bytes; the worker that runs a step only reads its RunStep. Nothing
+``object.__setattr__``, many times dearer than a plain slot, and these two
+are built twice a step (the figures are in docs/performance.md). Nothing
 changes one once made (a convention, as for the dicts inside the records)
 and nothing hashes them.
 """

@@ -46,7 +46,7 @@ class Tracer:
         """Whether ``opentelemetry-api`` is installed and a tracer provider is configured.
 
         Without a configured provider every span would be a no-op that still
-        costs about 0.1 ms a step here, so none are made: configure
+        still costs time on every step, so none are made: configure
         OpenTelemetry before creating the engine, or pass ``tracer=``.
         """
         if trace is None:

@@ -195,16 +195,16 @@ class ThreadExecutor:
 
     Why one listener: with every idle worker waiting on the queue, the
     kernel hands calls round all of them in turn, so a chain of steps after a
-    burst ran each step on a cold thread: 7.5 voluntary context switches a
-    step instead of 3, and 7-13% more time (see docs/performance.md). Waking
+    burst ran each step on a cold thread, with twice the context switches
+    (see docs/performance.md). Waking
     a chosen worker for every call instead (a stack of idle workers) kept a
     chain on one thread but cost a fan-out more: there, most calls are best
     taken by a worker that has just finished one.
 
     Not ``concurrent.futures``: the worker delivers each outcome itself, so
     nothing would read a future, and its future, work item and idle
-    semaphore (a Python ``Condition``) per call cost the engine a tenth of a
-    step. Workers are daemon threads: a thread-mode component that never
+    semaphore (a Python ``Condition``) per call cost more than the rest of the
+    hand-off. Workers are daemon threads: a thread-mode component that never
     returns cannot keep the process from exiting.
     """
 

@@ -646,9 +646,8 @@ _SETTINGS_KEPT = 10_000
 _NO_DEFINITION = ComponentDefinition()
 # How often a save is retried over writes made by others (update_state) meanwhile.
 _REBASES = 5
-# Members read on every step, as module globals: read through its class, a
-# member costs ~1,000 instructions on Python 3.11 (EnumType has a
-# __getattr__, which sends every class attribute down the slow lookup).
+# Members read on every step, as module globals: on Python 3.11 a read through
+# the Enum class takes the slow attribute path (docs/performance.md).
 _PENDING, _READY, _RUNNING, _SUCCEEDED = (
     StepStatus.PENDING,
     StepStatus.READY,

@@ -1,6 +1,6 @@
 """A pool of idle StepActors, so that a step does not pay for a new thread.
 
-Starting a Pykka actor costs a thread (100-500 µs on a 2-core machine); a
+Starting a Pykka actor costs a thread (see docs/performance.md); a
 5-step job would spend most of its time there. An actor takes one attempt at
 a time: it is handed out by :meth:`StepActorPool.acquire`, owns that attempt
 until the component call has really ended, and only then puts itself back.

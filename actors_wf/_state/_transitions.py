@@ -9,8 +9,8 @@ An entry travels to the store as a :class:`JournalEntry` (a named tuple) and
 is read back as a :class:`Transition` (a frozen record, with the version it
 was stored in). The runtime journals two entries a step and the journal is
 seldom read: a frozen attrs record, each field set through
-``object.__setattr__``, costs about 9,000 instructions to make; the named
-tuple, made with ``tuple.__new__``, about 1,400 (4-5% of a step, measured).
+``object.__setattr__``, costs several times the named tuple made with
+``tuple.__new__`` (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -122,7 +122,7 @@ _STEP_MOVES = {
     (status, event): (to, event.value, status.value, to.value)
     for (status, event), to in STEP_TRANSITIONS.items()
 }
-# Skips the named tuple's Python-level __new__: 1,400 instructions, not 3,400.
+# Skips the named tuple's Python-level __new__, on every entry (docs/performance.md).
 _new_entry = tuple.__new__
 
 

@@ -172,8 +172,8 @@ def _collector_paused(data: Any) -> Iterator[None]:
     """Pause the cyclic garbage collector while a large workflow is checked.
 
     Validation allocates many small records that all live on, so the
-    collector's passes find nothing; on 10,000 steps they cost a fifth of the
-    time. Nothing here makes reference cycles. Small workflows are left alone.
+    collector's passes find nothing, at a cost that grows with the workflow
+    (docs/performance.md). Nothing here makes reference cycles. Small workflows are left alone.
     """
     steps = data.get("steps") if isinstance(data, Mapping) else None
     if not isinstance(steps, list) or len(steps) < _PAUSE_GC_FROM or not gc.isenabled():
