@@ -1,12 +1,13 @@
 # Two commands set everything up on a machine with only python3 and make:
 #   make demo   runs examples/hello.yaml
 #   make test   lint, type-check and the whole suite with coverage
+#   make docs   the API reference in build/api
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 
-.PHONY: demo test lint fmt bench clean
+.PHONY: demo test lint fmt bench docs clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +38,10 @@ test: lint
 
 bench: $(VENV)/.installed
 	$(PY) -m perf
+
+# The API reference, from the public docstrings, into build/api/index.html
+docs: $(VENV)/.installed-dev
+	$(PY) -W error -m pdoc -d google actors_wf actors_wf.testing -o build/api
 
 clean:
 	rm -rf $(VENV) .coverage htmlcov .pytest_cache .mypy_cache .ruff_cache .hypothesis

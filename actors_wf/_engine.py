@@ -65,7 +65,7 @@ class Engine:
     Args:
         store: where job states are kept: memory by default, or a SQLite file
             (``"sqlite:///jobs.db"``, ``"sqlite:///jobs.db?durability=power"``
-            or a path), or any :class:`Store`.
+            or a path).
         components: module paths to import at start; their ``@component``
             declarations become available to this engine.
         recover: resume the unfinished jobs of the store at start (see

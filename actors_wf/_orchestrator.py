@@ -87,8 +87,8 @@ class ComponentExecutor:
         """Run ``component`` with ``inputs`` and return its output.
 
         Raises:
-            JobFailed: the call failed (``ComponentInputError``,
-                ``ComponentOutputError``, the component's own error, a timeout).
+            JobFailed: the call failed (its error's kind is a :class:`FailureKind`:
+                inputs or output that do not fit, the component's own error, a timeout).
             WorkflowInvalid: no such component, or inputs it does not take.
         """
         step: dict[str, Any] = {"id": "call", "component": component, "inputs": dict(inputs or {})}

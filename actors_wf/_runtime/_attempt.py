@@ -23,7 +23,7 @@ _COMPONENT_LOG = logging.getLogger("actors_wf.component")
 class StepCancelledError(BaseException):
     """Raised by :meth:`StepContext.check` once the step was asked to stop.
 
-    A ``BaseException`` (as Trio's ``Cancelled``) so that a component's
+    A ``BaseException`` (as Trio's cancellation is) so that a component's
     ``except Exception`` cannot swallow it.
     """
 
