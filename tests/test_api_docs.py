@@ -21,7 +21,11 @@ OUTSIDE = {"Path", "BaseException"}
 
 def _documented(doc: pdoc.doc.Doc) -> Iterator[pdoc.doc.Doc]:  # type: ignore[type-arg]
     yield doc
-    members = doc.own_members if isinstance(doc, pdoc.doc.Class) else getattr(doc, "members", {}).values()
+    members = (
+        doc.own_members
+        if isinstance(doc, pdoc.doc.Class)
+        else getattr(doc, "members", {}).values()
+    )
     for member in members:
         if not member.name.startswith("_"):
             yield from _documented(member)
@@ -34,7 +38,17 @@ def _all_docs() -> Iterator[pdoc.doc.Doc]:  # type: ignore[type-arg]
 
 def test_reference_builds_with_warnings_as_errors(tmp_path: Path) -> None:
     out = tmp_path / "api"
-    command = [sys.executable, "-W", "error", "-m", "pdoc", "-d", "google", "actors_wf", "actors_wf.testing"]
+    command = [
+        sys.executable,
+        "-W",
+        "error",
+        "-m",
+        "pdoc",
+        "-d",
+        "google",
+        "actors_wf",
+        "actors_wf.testing",
+    ]
     done = subprocess.run([*command, "-o", str(out)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert (out / "actors_wf.html").is_file()

@@ -478,10 +478,10 @@ def test_a_user_update_to_a_running_job_is_kept_when_the_runtime_writes_next(eng
         job = await engine.jobs.create_job("w")
         await engine.jobs.start_job(job)
         assert entered.wait(WAIT)
-        engine.state.update_state(job, {"priority": 99})  # the JobActor's copy is now stale
+        engine.state.update_state(job, {"priority": 99})  # applied by its JobActor
         gate.set()
         return await engine.jobs.wait(job, WAIT)
 
     state = asyncio.run(main())
     assert state.status is JobStatus.COMPLETED
-    assert state.priority == 99  # the runtime rebased its write over the user's
+    assert state.priority == 99  # the runtime wrote on from the user's update

@@ -259,6 +259,19 @@ class ResourcesFree:
     job_id: str
 
 
+@attrs.frozen
+class UpdateJob:
+    """StateManager to JobActor: apply the user's update ``request`` between two handlers.
+
+    The update itself (it may hold the user's function) waits in the
+    StateManager under ``request``; the message carries only its number.
+    """
+
+    TAG: ClassVar[str] = "update_job"
+    job_id: str
+    request: int
+
+
 @attrs.define  # not frozen: see the module's docstring
 class StepSucceeded:
     """StepActor to JobActor: the attempt returned ``output``."""
@@ -319,6 +332,7 @@ Message = (
     | GraceOver
     | WakeStep
     | ResourcesFree
+    | UpdateJob
     | CancelStep
     | StepSucceeded
     | StepFailed

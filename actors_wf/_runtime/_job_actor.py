@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import attrs
@@ -17,7 +17,7 @@ import pykka
 
 from .._core._actor import EngineActor, retell, tell_quietly
 from .._core._codec import encode
-from .._core._errors import StaleWrite, StoreError
+from .._core._errors import InvalidTransition, StoreError
 from .._core._kinds import EventKind, FailureKind
 from .._core._messages import (
     CancelJob,
@@ -30,6 +30,7 @@ from .._core._messages import (
     StepCancelled,
     StepFailed,
     StepSucceeded,
+    UpdateJob,
     WakeStep,
 )
 from .._core._plan import resolve
@@ -68,6 +69,7 @@ class JobActor(EngineActor):
         ResourcesFree: "on_resources_free",
         PauseJob: "on_pause",
         ResumeJob: "on_resume",
+        UpdateJob: "on_update",
     }
 
     def __init__(self, job_id: str, manager: pykka.ActorRef[Any], runtime: Runtime) -> None:
@@ -76,7 +78,11 @@ class JobActor(EngineActor):
         self.manager = manager
         self.runtime = runtime
         self.children: dict[str, pykka.ActorRef[Any]] = {}
-        self.state: JobState = runtime.state.get(job_id)
+        ref = self.actor_ref
+        # From here to on_stop this actor is the job's one writer.
+        self.state: JobState = runtime.state.own(
+            job_id, lambda number: tell_quietly(ref, encode(UpdateJob(job_id, number)))
+        )
         self.base = self.state  # the last stored state
         # The steps as this handler has moved them so far. A handler changes
         # steps here and in ``moved``; ``_save`` makes the next JobState once,
@@ -157,6 +163,7 @@ class JobActor(EngineActor):
         self._cancel_children(force=True)
         self._give_back_all()
         self.runtime.jobs.pop(self.urn, None)
+        self.runtime.state.disown(self.job_id)
 
     # -- handlers -----------------------------------------------------------
 
@@ -255,6 +262,49 @@ class JobActor(EngineActor):
                 self._step(step_id, StepEvent.WAKE, "job resumed")
         self.due.clear()
         self._advance(self.plan.order)
+
+    def on_update(self, msg: UpdateJob) -> None:
+        """A user's update to this job (``update_state``, ``transaction``): apply it now."""
+        self.runtime.state.serve(msg.request, self.state, self._store_update)
+
+    def _store_update(self, new: JobState, entries: Sequence[JournalEntry]) -> JobState:
+        """Store a user's update and carry on from it: its steps are the job's steps now.
+
+        A step the user ended (SKIPPED, say) skips the steps that need it; one
+        made READY or PENDING runs when it can.
+        """
+        self._refuse_owned_changes(new)
+        stored = self.runtime.state.save(new, entries)
+        before = self.steps
+        self.state = self.base = stored
+        self.steps = dict(stored.steps)
+        self.outputs = _outputs(self.steps)
+        self.open = sum(s.status not in _ENDED for s in self.steps.values())
+        self.ready = {sid: None for sid in self.ready if self.steps[sid].status is _READY}
+        self.due = {sid for sid in self.due if self.steps[sid].status is StepStatus.RETRY_WAIT}
+        for sid, step in self.steps.items():
+            if step.status in _ENDED and before[sid].status not in _ENDED:
+                self._skip_after(sid)
+        self._advance(self.plan.order)
+        return self.state
+
+    def _refuse_owned_changes(self, new: JobState) -> None:
+        """The job's status and its running steps change by commands and outcomes only."""
+        if new.status is not self.state.status:
+            raise InvalidTransition(
+                f"job {self.job_id} (running)",
+                self.state.status.value,
+                f"-> {new.status.value} by update_state",
+                ("pause_job", "resume_job", "cancel_job"),
+            )
+        for step_id in self.children:
+            if new.steps[step_id] != self.steps[step_id]:
+                raise InvalidTransition(
+                    f"step {step_id!r} of job {self.job_id}",
+                    "RUNNING",
+                    "a change by update_state",
+                    ("its attempt's end", "cancel_job"),
+                )
 
     def _pause_if_quiet(self) -> None:
         """PAUSED when nothing runs any more: this actor ends, the job keeps its place."""
@@ -586,26 +636,14 @@ class JobActor(EngineActor):
         return (*step.attempts[:-1], last)
 
     def _save(self) -> None:
-        """Store the state with its journal entries; rebase over a write made meanwhile."""
+        """Store the state with its journal entries (this actor is the job's one writer)."""
         if not self.pending:
             return  # every change comes with a journal entry: nothing moved
         # A new version of the stored steps that shares all but the moved ones.
         steps = self.state.steps.updated(self.moved)
-        for _ in range(_REBASES):
-            try:
-                self.state = self.runtime.state.save(self.state, self.pending, steps=steps)
-            except StaleWrite:
-                theirs = self.runtime.state.get(self.job_id)
-                self.state = rebase(self.base, attrs.evolve(self.state, steps=steps), theirs)
-                steps = self.state.steps
-                self.steps = dict(steps)
-                self.outputs = _outputs(steps)
-                continue
-            self.base = self.state
-            self.pending = []
-            self.moved = {}
-            return
-        raise StaleWrite(self.job_id, self.state.version, -1)
+        self.state = self.base = self.runtime.state.save(self.state, self.pending, steps=steps)
+        self.pending = []
+        self.moved = {}
 
 
 @attrs.frozen
@@ -644,8 +682,6 @@ def _merged(spec: StepSpec, definition: ComponentDefinition) -> _Settings:
 _SETTINGS: dict[tuple[int, int], tuple[StepSpec, ComponentDefinition, _Settings]] = {}
 _SETTINGS_KEPT = 10_000
 _NO_DEFINITION = ComponentDefinition()
-# How often a save is retried over writes made by others (update_state) meanwhile.
-_REBASES = 5
 # Members read on every step, as module globals: on Python 3.11 a read through
 # the Enum class takes the slow attribute path (docs/performance.md).
 _PENDING, _READY, _RUNNING, _SUCCEEDED = (
@@ -675,24 +711,6 @@ def _named(error_type: str, names: tuple[str, ...]) -> bool:
     """Whether ``pkg.mod.Error`` matches one of ``names`` (qualified or not)."""
     short = error_type.rpartition(".")[2]
     return any(name in (error_type, short) for name in names)
-
-
-def rebase(base: JobState, mine: JobState, theirs: JobState) -> JobState:
-    """Re-apply the changes from ``base`` to ``mine`` on top of ``theirs``.
-
-    Field by field and step by step: what the runtime changed wins, what the
-    other writer changed elsewhere stays.
-    """
-    changes = {
-        a.name: getattr(mine, a.name)
-        for a in attrs.fields(JobState)
-        if a.name not in ("steps", "version") and getattr(mine, a.name) != getattr(base, a.name)
-    }
-    steps = {**theirs.steps}
-    for step_id, step in mine.steps.items():
-        if base.steps.get(step_id) != step:
-            steps[step_id] = step
-    return attrs.evolve(theirs, steps=steps, **changes)
 
 
 def _outputs(steps: Mapping[str, StepState]) -> dict[str, Any]:

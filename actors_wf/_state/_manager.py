@@ -4,12 +4,18 @@ Writes carry the version they were computed from and are refused when it is
 no longer the latest (:class:`StaleWrite`), so no update is ever lost in
 silence. Every status change goes through the transition table and is
 journaled with the state it produced, in one store commit.
+
+A running job has one writer, its JobActor: it owns the job (``own``) from
+its start to its end, and a user's update to the job is handed to it
+(``serve``), to be applied between two of its handlers. An update to a job
+at rest goes to the store directly.
 """
 
 from __future__ import annotations
 
 import builtins
 import contextlib
+import itertools
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -24,6 +30,7 @@ from .._core._errors import (
     InvalidTransition,
     JobNotFound,
     StaleWrite,
+    StoreError,
     did_you_mean,
 )
 from .._core._records import JobState, StepState
@@ -40,6 +47,9 @@ from ._transitions import (
 )
 
 Update = Mapping[str, Any] | Callable[[JobState], JobState]
+Save = Callable[[JobState, Sequence[JournalEntry]], JobState]
+# A write to one job: given its current state and how to store a next one.
+Work = Callable[[JobState, Save], JobState]
 _READ_ONLY = frozenset({"job_id", "workflow", "version", "steps", "created_at"})
 _JOB_FIELDS = frozenset(a.name for a in attrs.fields(JobState)) - _READ_ONLY
 _STEP_FIELDS = frozenset(a.name for a in attrs.fields(StepState)) - {"step_id"}
@@ -62,6 +72,10 @@ class StateManager:
         self._job_locks = tuple(threading.Lock() for _ in range(_JOB_LOCKS))
         self._waiters: dict[str, list[Future[JobState]]] = {}
         self._closed = False
+        # Running jobs' owners: how to tell each one that an update waits for it.
+        self._owners: dict[str, Callable[[int], None]] = {}
+        self._requests: dict[int, tuple[str, Work, Future[JobState]]] = {}
+        self._numbers = itertools.count(1)
 
     # -- reads --------------------------------------------------------------------
 
@@ -156,6 +170,10 @@ class StateManager:
         ``{"steps.fetch.status": "SKIPPED"}`` for a step) or a function from
         the state to a new state. A status change must be one the transition
         table allows, and is journaled. Writers to one job are serialised.
+        A running job's JobActor applies the update between two of its
+        handlers (it is the job's one writer), and refuses a change to the
+        job's status or to a step it is running: ``pause_job`` and
+        ``cancel_job`` change those.
 
         Args:
             job_id: the job.
@@ -168,23 +186,26 @@ class StateManager:
 
         Raises:
             JobNotFound: no such job.
-            InvalidTransition: a status change the table does not allow.
+            InvalidTransition: a status change the table does not allow, or one
+                the running job's JobActor refuses.
             ValueError, TypeError: an unknown field or a value of the wrong type.
+            TimeoutError: the running job's JobActor did not take the update
+                within ``UPDATE_TIMEOUT`` seconds.
         """
         batch = [updates] if isinstance(updates, Mapping) or callable(updates) else list(updates)
-        with self._job_lock(job_id):
-            state = self.get(job_id)
+
+        def work(state: JobState, save: Save) -> JobState:
             if transaction:
                 entries: list[JournalEntry] = []
-                work = state
                 for update in batch:
-                    work, more = apply_update(work, update)
+                    state, more = apply_update(state, update)
                     entries += more
-                return self.save(work, entries)
+                return save(state, entries)
             for update in batch:
-                work, entries = apply_update(state, update)
-                state = self.save(work, entries)
+                state = save(*apply_update(state, update))
             return state
+
+        return self._write(job_id, work)
 
     @contextlib.contextmanager
     def transaction(self, job_id: str) -> Iterator[Transaction]:
@@ -206,9 +227,15 @@ class StateManager:
         """
         tx = Transaction(self.get(job_id))
         yield tx
-        if tx.entries or tx.state is not tx.base:
-            with self._job_lock(job_id):
-                self.save(attrs.evolve(tx.state, version=tx.base.version), tx.entries)
+        if not tx.entries and tx.state is tx.base:
+            return
+
+        def work(state: JobState, save: Save) -> JobState:
+            if state.version != tx.base.version:
+                raise StaleWrite(job_id, tx.base.version, state.version)
+            return save(attrs.evolve(tx.state, version=state.version), tx.entries)
+
+        self._write(job_id, work)
 
     def create_snapshot(self, job_id: str) -> Snapshot:
         """A point-in-time copy of the job (free: states are immutable).
@@ -243,6 +270,70 @@ class StateManager:
 
     def _job_lock(self, job_id: str) -> threading.Lock:
         return self._job_locks[hash(job_id) % _JOB_LOCKS]
+
+    # -- one writer per job --------------------------------------------------------
+
+    def _write(self, job_id: str, work: Work) -> JobState:
+        """Run ``work`` on the job: here if it is at rest, in its JobActor if it runs."""
+        while True:
+            with self._job_lock(job_id):
+                owner = self._owners.get(job_id)
+                if owner is None:
+                    return work(self.get(job_id), self.save)
+                number = next(self._numbers)
+                future: Future[JobState] = Future()
+                self._requests[number] = (job_id, work, future)
+            owner(number)
+            try:
+                return future.result(timeout=UPDATE_TIMEOUT)
+            except _OwnerGone:
+                continue  # the job came to rest meanwhile: write it here, or to its next owner
+            except TimeoutError:
+                with self._lock:
+                    taken = self._requests.pop(number, None) is None
+                raise TimeoutError(
+                    f"job {job_id}: its JobActor did not take the update within "
+                    f"{UPDATE_TIMEOUT:g}s" + ("; it may still be applied" if taken else "")
+                ) from None
+
+    def own(self, job_id: str, notify: Callable[[int], None]) -> JobState:
+        """Make the caller (a JobActor) the job's one writer; return the job's state.
+
+        Until :meth:`disown`, a user's update to the job is kept here and
+        ``notify(number)`` tells the owner to :meth:`serve` it.
+        """
+        with self._job_lock(job_id):
+            self._owners[job_id] = notify
+            return self.get(job_id)
+
+    def disown(self, job_id: str) -> None:
+        """The owner stopped: updates it did not serve are written to the job at rest."""
+        with self._job_lock(job_id):
+            self._owners.pop(job_id, None)
+            with self._lock:
+                left = [n for n, (j, _, _) in self._requests.items() if j == job_id]
+                futures = [self._requests.pop(n)[2] for n in left]
+        for future in futures:
+            with contextlib.suppress(InvalidStateError):
+                future.set_exception(_OwnerGone())
+
+    def serve(self, number: int, state: JobState, save: Save) -> None:
+        """Apply the update ``number`` (the owner's call) to ``state``, storing with ``save``.
+
+        Its caller gets the stored state or the error; a :class:`StoreError`
+        is raised here too, as the owner's own writes would raise it.
+        """
+        with self._lock:
+            request = self._requests.pop(number, None)
+        if request is None:
+            return  # its caller gave up
+        _, work, future = request
+        try:
+            future.set_result(work(state, save))
+        except Exception as exc:
+            future.set_exception(exc)
+            if isinstance(exc, StoreError):
+                raise
 
     # -- waiting ------------------------------------------------------------------------
 
@@ -285,7 +376,9 @@ class StateManager:
         with self._lock:
             self._closed = True
             waiters = [w for ws in self._waiters.values() for w in ws]
+            waiters += [future for _, _, future in self._requests.values()]
             self._waiters.clear()
+            self._requests.clear()
         for waiter in waiters:
             with contextlib.suppress(InvalidStateError):
                 waiter.set_exception(EngineClosed("the engine closed before the job finished"))
@@ -416,3 +509,9 @@ def _state_of(value: Snapshot | JobState) -> JobState:
 
 
 _JOB_LOCKS = 64
+# Seconds a user's update to a running job waits for its JobActor to apply it.
+UPDATE_TIMEOUT = 60.0
+
+
+class _OwnerGone(Exception):
+    """The job's owner stopped before it applied an update: the update is tried again."""
