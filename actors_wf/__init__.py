@@ -35,7 +35,9 @@ from ._jobs import JobManager, JobManagerSync
 from ._observe._events import Event
 from ._observe._metrics import ComponentMetrics, Metrics
 from ._orchestrator import ComponentExecutor, Orchestrator
-from ._registry._registry import COMPONENT, WORKFLOW, Registry, RegistryEntry, component
+from ._registry._declare import component
+from ._registry._entry import COMPONENT, WORKFLOW, RegistryEntry
+from ._registry._registry import Registry
 from ._runtime._attempt import StepCancelledError, StepContext
 from ._runtime._clock import Clock, ManualClock, SystemClock
 from ._runtime._executor import LogContextFilter

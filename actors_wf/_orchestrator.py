@@ -11,7 +11,7 @@ import attrs
 from ._core._codec import converter
 from ._core._spec import RetryPolicy, StepSpec
 from ._observe._metrics import Metrics
-from ._registry._registry import WORKFLOW
+from ._registry._entry import WORKFLOW
 
 if TYPE_CHECKING:
     from ._engine import Engine

@@ -9,7 +9,7 @@ import pytest
 
 from actors_wf._core._codec import decode
 from actors_wf._core._messages import RunStep, StepFailed
-from actors_wf._registry._registry import make_component_entry
+from actors_wf._registry._entry import make_component_entry
 from actors_wf._runtime._executor import ThreadExecutor, input_problem
 
 WAIT = 10.0

@@ -234,7 +234,7 @@ def test_recovery_keeps_paused_jobs_paused_and_fails_jobs_whose_components_are_g
 ):
     from actors_wf._registry import _registry
 
-    monkeypatch.setattr(_registry, "_DECLARED", {})  # forget tests.recovery_components
+    monkeypatch.setattr(_registry, "DECLARED", {})  # forget tests.recovery_components
     path = tmp_path / "paused.db"
     interrupted_job(path, JobStatus.PAUSING)
     with Engine(store=path) as engine:

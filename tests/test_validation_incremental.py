@@ -148,7 +148,7 @@ def test_incremental_from_text_relocates_problems(engine):
 
 
 def test_only_the_changed_step_and_its_readers_are_checked_again(engine, monkeypatch):
-    from actors_wf._validation import _validator
+    from actors_wf._validation import _incremental
 
     chain = [{"id": "s0", "component": "text.upper", "inputs": {"text": "x"}}]
     chain += [
@@ -158,9 +158,9 @@ def test_only_the_changed_step_and_its_readers_are_checked_again(engine, monkeyp
     wf = {"id": "w", "steps": chain, "outputs": {"o": "$steps.s49.output"}}
     before = engine.validator.validate(wf)
     checked = []
-    real = _validator.check_step
+    real = _incremental.check_step
     monkeypatch.setattr(
-        _validator, "check_step", lambda s, *a: checked.append(s.id) or real(s, *a)
+        _incremental, "check_step", lambda s, *a: checked.append(s.id) or real(s, *a)
     )
     edited = copy.deepcopy(wf)
     edited["steps"][10]["inputs"]["text"] = "y"

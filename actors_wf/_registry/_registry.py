@@ -1,7 +1,8 @@
 """The unified registry of components and workflows.
 
-A :class:`RegistryActor` holds the entries; the :class:`Registry` facade keeps a
-read-through cache so that a lookup on the hot path is one dict read.
+A :class:`RegistryActor` holds the entries (built in ``_entry``); the
+:class:`Registry` facade keeps a read-through cache so that a lookup on the
+hot path is one dict read, and finds ``@component`` declarations (``_declare``).
 
 Registry messages are the one family that is not encoded to bytes: they carry
 Python callables (the implementations), which no codec can send. They never
@@ -11,59 +12,31 @@ leave the process, and no other actor asks the registry anything.
 from __future__ import annotations
 
 import builtins
-import inspect
 import logging
 import os
 import threading
-import typing
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 import attrs
 import pykka
 
 from .._core._actor import EngineActor
 from .._core._errors import ComponentNotFound, DuplicateComponent, SpecError, WorkflowNotFound
-from .._core._spec import ComponentDefinition, WorkflowSpec
-from .._core._types import type_name_of
-from .._validation._definitions import load_definition
 from .._validation._source import DEFAULT_LIMITS, WorkflowLimits
 from .._validation._validator import SpecInput as WorkflowSource
-from .._validation._validator import load_workflow
+from ._declare import DECLARED, F, merge
+from ._entry import (
+    COMPONENT,
+    WORKFLOW,
+    RegistryEntry,
+    check_type,
+    make_component_entry,
+    make_workflow_entry,
+)
 
 log = logging.getLogger("actors_wf.registry")
-
-COMPONENT = "component"
-WORKFLOW = "workflow"
-COMPONENT_TYPES = (COMPONENT, WORKFLOW)
-CONTEXT_PARAM = "ctx"
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-@attrs.frozen
-class RegistryEntry:
-    """One registered component or workflow.
-
-    Attributes:
-        component_type: ``component`` or ``workflow``.
-        component_id: its id.
-        definition: a :class:`ComponentDefinition` or a :class:`WorkflowSpec`.
-        implementation: the callable of a component (``None`` for a workflow).
-        required_inputs: input names a step must give (those without defaults).
-        takes_context: whether the callable takes a ``ctx`` argument.
-        takes_any_input: whether the callable takes ``**kwargs`` and declares
-            no inputs, so that any input name is accepted.
-    """
-
-    component_type: str
-    component_id: str
-    definition: ComponentDefinition | WorkflowSpec
-    implementation: Any = None
-    required_inputs: frozenset[str] = frozenset()
-    takes_context: bool = False
-    takes_any_input: bool = False
 
 
 @attrs.frozen
@@ -147,173 +120,9 @@ class RegistryActor(EngineActor):
             return self.state.entries[key]
         except KeyError:
             known = [cid for (ctype, cid) in self.state.entries if ctype == key[0]]
-            known += [cid for (ctype, cid) in _DECLARED if ctype == key[0]]
+            known += [cid for (ctype, cid) in DECLARED if ctype == key[0]]
             missing = WorkflowNotFound if key[0] == WORKFLOW else ComponentNotFound
             raise missing(key[0], key[1], known) from None
-
-
-# Components declared with the module-level @component decorator, picked up by
-# every registry on a lookup miss. Written at import time, read by any thread:
-# dict get/set are atomic under the GIL.
-_DECLARED: dict[tuple[str, str], tuple[Any, Any]] = {}
-
-
-def component(
-    component_id: str | None = None,
-    definition: ComponentDefinition | dict[str, Any] | None = None,
-    **fields: Any,
-) -> Callable[[F], F]:
-    """Declare a component; every engine's registry finds it by id.
-
-    Inputs and output types come from the function's annotations unless the
-    definition gives them. ``fields`` are definition keys given inline
-    (``@component("x.y", timeout=5)``).
-
-    Args:
-        component_id: the id; the function's ``module.name`` when omitted.
-        definition: a :class:`ComponentDefinition` or dict.
-        fields: definition keys, merged over ``definition``.
-
-    Returns:
-        A decorator that returns the function unchanged.
-    """
-
-    def decorate(fn: F) -> F:
-        cid = component_id or f"{fn.__module__}.{fn.__qualname__}"
-        merged = _merge(definition, fields)
-        make_component_entry(cid, merged, fn)  # refuse a bad one at import time
-        _DECLARED[COMPONENT, cid] = (merged, fn)
-        return fn
-
-    return decorate
-
-
-def _merge(definition: ComponentDefinition | dict[str, Any] | None, fields: dict[str, Any]) -> Any:
-    if not fields:
-        return definition
-    base = (
-        attrs.asdict(definition, recurse=False)
-        if isinstance(definition, ComponentDefinition)
-        else dict(definition or {})
-    )
-    return {**{k: v for k, v in base.items() if v is not None}, **fields}
-
-
-def _callable_of(implementation: Any) -> Callable[..., Any]:
-    if inspect.isclass(implementation):
-        run = getattr(implementation, "run", None)
-        if not callable(run):
-            raise SpecError(
-                f"component class {implementation.__qualname__} is malformed",
-                ["a component class needs a run() method @ implementation"],
-            )
-        return run  # type: ignore[no-any-return]
-    if not callable(implementation):
-        raise SpecError(
-            "component implementation is malformed",
-            [f"expected a function or a class with run(), got {type(implementation).__name__}"],
-        )
-    return implementation  # type: ignore[no-any-return]
-
-
-def import_path(implementation: Any) -> tuple[str, str] | None:
-    """``(module, qualname)`` another process can import ``implementation`` by, if any."""
-    module = getattr(implementation, "__module__", None)
-    qualname = getattr(implementation, "__qualname__", "")
-    if not module or module == "__main__" or "<locals>" in qualname or "<lambda>" in qualname:
-        return None
-    return module, qualname
-
-
-def make_component_entry(component_id: str, definition: Any, implementation: Any) -> RegistryEntry:
-    """Build a component entry, reading types from annotations where not given.
-
-    Raises:
-        SpecError: the definition is malformed, or it declares inputs the
-            implementation does not take.
-    """
-    defn = load_definition(definition)
-    if defn.factory:
-        return _factory_entry(component_id, defn, implementation)
-    fn = _callable_of(implementation)
-    sig = inspect.signature(fn)
-    params = [p for name, p in sig.parameters.items() if name not in ("self", CONTEXT_PARAM)]
-    named = [p for p in params if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
-    takes_kwargs = any(p.kind is p.VAR_KEYWORD for p in params)
-    hints = _hints(fn)
-    takes_any_input = takes_kwargs and defn.inputs is None
-    if defn.inputs is None:
-        defn = attrs.evolve(defn, inputs={p.name: type_name_of(hints.get(p.name)) for p in named})
-    elif not takes_kwargs:
-        unknown = sorted(set(defn.inputs) - {p.name for p in named})
-        if unknown:
-            raise SpecError(
-                f"component {component_id!r} is malformed",
-                [
-                    f"input {n!r} is declared but {fn.__qualname__}() takes no such argument "
-                    f"@ definition.inputs.{n}"
-                    for n in unknown
-                ],
-            )
-    if defn.output is None:
-        defn = attrs.evolve(defn, output=type_name_of(hints.get("return")))
-    _check_importable(component_id, defn, implementation)
-    return RegistryEntry(
-        COMPONENT,
-        component_id,
-        defn,
-        implementation,
-        frozenset(p.name for p in named if p.default is p.empty),
-        CONTEXT_PARAM in sig.parameters,
-        takes_any_input=takes_any_input,
-    )
-
-
-def _factory_entry(component_id: str, defn: ComponentDefinition, factory: Any) -> RegistryEntry:
-    """A component whose implementation makes the callable anew for each attempt."""
-    if not callable(factory):
-        raise SpecError(
-            f"component {component_id!r} is malformed",
-            [f"factory: true needs a callable that makes the component, got {factory!r}"],
-        )
-    _check_importable(component_id, defn, factory)
-    inputs = defn.inputs
-    defn = attrs.evolve(defn, inputs=inputs or {}, output=defn.output or "any")
-    return RegistryEntry(COMPONENT, component_id, defn, factory, takes_any_input=inputs is None)
-
-
-def _check_importable(component_id: str, defn: ComponentDefinition, implementation: Any) -> None:
-    if defn.isolation == "process" and import_path(implementation) is None:
-        name = getattr(implementation, "__qualname__", "?")
-        raise SpecError(
-            f"component {component_id!r} is malformed",
-            [
-                f"isolation: process runs {name} in another process, which imports it: define "
-                "it at module level (not in __main__, inside a function, or as a lambda) "
-                "@ definition.isolation"
-            ],
-        )
-
-
-def _hints(fn: Callable[..., Any]) -> dict[str, Any]:
-    try:
-        return typing.get_type_hints(fn)
-    except Exception:  # unresolvable forward references: fall back to "any"
-        return {}
-
-
-def make_workflow_entry(
-    component_id: str | None, source: WorkflowSource, limits: WorkflowLimits = DEFAULT_LIMITS
-) -> RegistryEntry:
-    """Build a workflow entry from any workflow source.
-
-    Raises:
-        WorkflowInvalid: the spec cannot be read or its graph is broken.
-    """
-    spec = load_workflow(source, limits)
-    if component_id is not None and component_id != spec.id:
-        spec = attrs.evolve(spec, id=component_id)
-    return RegistryEntry(WORKFLOW, spec.id, spec)
 
 
 class Registry:
@@ -377,7 +186,7 @@ class Registry:
     def _make_entry(
         self, component_type: str, component_id: str | None, definition: Any, implementation: Any
     ) -> RegistryEntry:
-        _check_type(component_type)
+        check_type(component_type)
         if component_type == WORKFLOW:
             return make_workflow_entry(component_id, definition, self.limits)
         if not component_id:
@@ -420,7 +229,7 @@ class Registry:
 
         def decorate(fn: F) -> F:
             cid = component_id or f"{fn.__module__}.{fn.__qualname__}"
-            self.register(COMPONENT, cid, _merge(definition, fields), fn)
+            self.register(COMPONENT, cid, merge(definition, fields), fn)
             return fn
 
         return decorate
@@ -431,13 +240,13 @@ class Registry:
         Raises:
             ComponentNotFound: nothing is registered under that type and id.
         """
-        _check_type(component_type)
+        check_type(component_type)
         key = (component_type, component_id)
         with self._lock:
             try:
                 self._ask(_Unregister(*key))
             except ComponentNotFound:
-                if key not in _DECLARED or key in self._hidden:
+                if key not in DECLARED or key in self._hidden:
                     raise
             finally:
                 self._invalidate(key)
@@ -456,12 +265,12 @@ class Registry:
         return self._lookup_slow(key)
 
     def _lookup_slow(self, key: tuple[str, str]) -> RegistryEntry:
-        _check_type(key[0])
+        check_type(key[0])
         generation = self._generation
         try:
             entry: RegistryEntry = self._ask(_Lookup(*key))
         except ComponentNotFound:
-            declared = _DECLARED.get(key)
+            declared = DECLARED.get(key)
             if declared is None or key in self._hidden:
                 raise
             entry = self.register(key[0], key[1], *declared, replace=True)
@@ -482,7 +291,7 @@ class Registry:
     def list(self, component_type: str | None = None) -> builtins.list[RegistryEntry]:
         """Every entry, or those of one type, sorted by type and id."""
         if component_type is not None:
-            _check_type(component_type)
+            check_type(component_type)
         result: builtins.list[RegistryEntry] = self._ask(_List(component_type))
         return result
 
@@ -497,10 +306,3 @@ class Registry:
 
     def _ask(self, message: Any) -> Any:
         return self._actor.ask(message, timeout=self._timeout)
-
-
-def _check_type(component_type: str) -> None:
-    if component_type not in COMPONENT_TYPES:
-        raise ValueError(
-            f"unknown component type {component_type!r}; use one of: {', '.join(COMPONENT_TYPES)}"
-        )

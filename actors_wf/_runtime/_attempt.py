@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .._registry._registry import CONTEXT_PARAM
+from .._registry._entry import CONTEXT_PARAM
 
 _COMPONENT_LOG = logging.getLogger("actors_wf.component")
 

@@ -24,7 +24,7 @@ from .._core._messages import RunStep, StepFailed, StepSucceeded
 from .._core._plain import PLAIN_TYPES, plain_problem
 from .._core._records import ErrorInfo
 from .._core._types import parse_type
-from .._registry._registry import RegistryEntry
+from .._registry._entry import RegistryEntry
 from ._attempt import StepContext, call
 
 log = logging.getLogger("actors_wf.executor")

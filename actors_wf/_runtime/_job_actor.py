@@ -12,7 +12,6 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-import attrs
 import pykka
 
 from .._core._actor import EngineActor, retell, tell_quietly
@@ -35,14 +34,14 @@ from .._core._messages import (
 )
 from .._core._plan import resolve
 from .._core._records import Attempt, ErrorInfo, JobState, StepState
-from .._core._spec import ComponentDefinition, RetryPolicy, StepSpec
+from .._core._spec import ComponentDefinition
 from .._core._status import JobEvent, JobStatus, StepEvent, StepStatus
 from .._observe._events import Event
-from .._registry._registry import COMPONENT
+from .._registry._entry import COMPONENT
 from .._state._transitions import JournalEntry, move_job, step_after
-from ._resources import STEPS
 from ._runtime import Runtime, plan_of
 from ._step_actor import StepActor
+from ._step_settings import NO_DEFINITION, StepSettings, merged_settings, retry_delay
 
 log = logging.getLogger("actors_wf.job")
 
@@ -100,7 +99,7 @@ class JobActor(EngineActor):
         self.due: set[str] = set()  # retries whose wait ended while the job was pausing
         self.held: dict[str, dict[str, int]] = {}  # step id -> resources it holds
         self.random = random.random
-        self.settings: dict[str, _Settings] = {}
+        self.settings: dict[str, StepSettings] = {}
 
     # -- life -------------------------------------------------------------
 
@@ -321,20 +320,15 @@ class JobActor(EngineActor):
     def _retry_delay(self, step_id: str, error: ErrorInfo) -> float | None:
         """Seconds until the next attempt, or ``None`` when the step must fail now."""
         policy = self._settings(step_id).retry
-        attempts = len(self.steps[step_id].attempts)
-        if attempts >= policy.max_attempts or _named(error.type, policy.non_retryable_errors):
+        delay = retry_delay(policy, len(self.steps[step_id].attempts), error, self.random)
+        if delay is None:
             return None
-        if error.type in _NEVER_RETRIED:
-            return None
-        delay = policy.interval(attempts)
-        if policy.jitter:
-            delay *= 1 - policy.jitter * self.random()
         deadline = self.deadlines.get(step_id)
         if deadline is not None and self.runtime.clock.now() + delay >= deadline:
             return None  # the next attempt could not even start within total_timeout
         return delay
 
-    def _settings(self, step_id: str) -> _Settings:
+    def _settings(self, step_id: str) -> StepSettings:
         """What a step's attempts run with: its spec over its component's definition.
 
         Read once per job and step, at its first launch: a component registered
@@ -348,8 +342,8 @@ class JobActor(EngineActor):
             except LookupError:
                 definition = None  # the StepActor reports the missing component
             if not isinstance(definition, ComponentDefinition):
-                definition = _NO_DEFINITION
-            settings = self.settings[step_id] = _merged(spec, definition)
+                definition = NO_DEFINITION
+            settings = self.settings[step_id] = merged_settings(spec, definition)
         return settings
 
     def _skip_after(self, step_id: str) -> None:
@@ -467,7 +461,7 @@ class JobActor(EngineActor):
         for step_id in list(self.held):
             self._give_back(step_id)
 
-    def _prepare(self, step_id: str, settings: _Settings) -> RunStep | None:
+    def _prepare(self, step_id: str, settings: StepSettings) -> RunStep | None:
         """Move a step to RUNNING with a new attempt and make its RunStep.
 
         ``None`` if its inputs fail. The attempt runs with the step's time
@@ -646,42 +640,6 @@ class JobActor(EngineActor):
         self.moved = {}
 
 
-@attrs.frozen
-class _Settings:
-    """A step's resources, retry policy and time limits, merged from spec and component."""
-
-    need: dict[str, int]
-    retry: RetryPolicy
-    timeout: float | None
-    total_timeout: float | None
-    heartbeat_timeout: float | None
-
-
-def _merged(spec: StepSpec, definition: ComponentDefinition) -> _Settings:
-    """A step's settings: merged once per step of a workflow, not per step of every job."""
-    key = (id(spec), id(definition))
-    cached = _SETTINGS.get(key)
-    if cached is not None and cached[0] is spec and cached[1] is definition:
-        return cached[2]
-    settings = _Settings(
-        need={STEPS: 1, **(spec.resources or definition.resources)},
-        retry=spec.retry or definition.retry or _NO_RETRY,
-        timeout=spec.timeout or definition.timeout,
-        total_timeout=spec.total_timeout or definition.total_timeout,
-        heartbeat_timeout=spec.heartbeat_timeout or definition.heartbeat_timeout,
-    )
-    if len(_SETTINGS) >= _SETTINGS_KEPT:
-        _SETTINGS.clear()
-    _SETTINGS[key] = (spec, definition, settings)  # kept alive: no id is reused meanwhile
-    return settings
-
-
-# (step spec, definition) by identity -> settings. The jobs of one workflow
-# share its plan's step specs, and a definition changes only by registering
-# the component again (a new object, so a new entry).
-_SETTINGS: dict[tuple[int, int], tuple[StepSpec, ComponentDefinition, _Settings]] = {}
-_SETTINGS_KEPT = 10_000
-_NO_DEFINITION = ComponentDefinition()
 # Members read on every step, as module globals: on Python 3.11 a read through
 # the Enum class takes the slow attribute path (docs/performance.md).
 _PENDING, _READY, _RUNNING, _SUCCEEDED = (
@@ -698,19 +656,7 @@ _JOB_RUNNING, _JOB_PAUSING, _JOB_CANCELLING = (
 _SUCCEED, _START, _BE_READY = StepEvent.SUCCEED, StepEvent.START, StepEvent.READY
 _STEP_STARTED, _STEP_SUCCEEDED = EventKind.STEP_STARTED, EventKind.STEP_SUCCEEDED
 _ENDED = frozenset(status for status in StepStatus if status.is_terminal)  # no call per test
-_NO_RETRY = RetryPolicy()
 _TIMEOUTS = frozenset({FailureKind.STEP_TIMEOUT, FailureKind.STEP_ABANDONED})
-# Retrying these cannot help: the same inputs give the same error, or the old
-# attempt may still run (abandoned), and two attempts must never run at once.
-_NEVER_RETRIED = frozenset(
-    {FailureKind.STEP_ABANDONED, FailureKind.COMPONENT_INPUT, FailureKind.UNRESOLVED_REFERENCE}
-)
-
-
-def _named(error_type: str, names: tuple[str, ...]) -> bool:
-    """Whether ``pkg.mod.Error`` matches one of ``names`` (qualified or not)."""
-    short = error_type.rpartition(".")[2]
-    return any(name in (error_type, short) for name in names)
 
 
 def _outputs(steps: Mapping[str, StepState]) -> dict[str, Any]:

@@ -45,7 +45,7 @@ from .._core._status import (
     refuse_command,
 )
 from .._observe._events import Event
-from .._registry._registry import WORKFLOW
+from .._registry._entry import WORKFLOW
 from .._state._transitions import JournalEntry, move_job, move_step
 from ._job_actor import JobActor
 from ._runtime import Runtime

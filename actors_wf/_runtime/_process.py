@@ -31,7 +31,7 @@ from .._core._errors import StoreError
 from .._core._kinds import FailureKind
 from .._core._messages import RunStep, StepFailed, StepSucceeded
 from .._core._records import ErrorInfo
-from .._registry._registry import RegistryEntry, import_path
+from .._registry._entry import RegistryEntry, import_path
 from ._attempt import StepContext
 from ._executor import (
     Deliver,

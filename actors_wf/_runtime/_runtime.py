@@ -11,7 +11,8 @@ from .._core._cache import LRU
 from .._core._plan import Plan, compile_plan
 from .._core._spec import ComponentDefinition, WorkflowSpec
 from .._observe._events import Event, EventBus
-from .._registry._registry import Registry, RegistryEntry
+from .._registry._entry import RegistryEntry
+from .._registry._registry import Registry
 from .._state._manager import StateManager
 from .._validation._validator import Validator
 from ._clock import Clock, SystemClock

@@ -43,7 +43,7 @@ from .._core._messages import (
     StepFailed,
 )
 from .._core._records import ErrorInfo
-from .._registry._registry import COMPONENT
+from .._registry._entry import COMPONENT
 from ._attempt import StepContext
 from ._clock import Timer
 from ._runtime import Runtime
