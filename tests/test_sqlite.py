@@ -4,17 +4,20 @@ import time
 import attrs
 import pytest
 
-from actors_wf import COMPONENT, Engine, JobFailed, JobStatus, StateManager, StepStatus
-from actors_wf._core._records import Attempt
-from actors_wf._core._status import JobEvent, StepEvent
-from actors_wf._state._sqlite import (
-    _SCHEMA_V1,
-    SCHEMA_VERSION,
-    SQLiteStore,
+from actors_wf import (
+    COMPONENT,
+    Engine,
+    JobFailed,
+    JobStatus,
+    StateManager,
+    StepStatus,
     StoreCorrupt,
     StoreError,
-    open_store,
 )
+from actors_wf._core._records import Attempt
+from actors_wf._core._status import JobEvent, StepEvent
+from actors_wf._state._sqlite import SQLiteStore, open_store
+from actors_wf._state._sqlite_schema import _SCHEMA_V1, SCHEMA_VERSION
 from actors_wf._state._transitions import move_job, move_step, replay
 
 from .test_state_manager import new_job
