@@ -14,7 +14,7 @@ sys.path.insert(0, str(ROOT))
 
 from actors_wf import Engine  # noqa: E402
 from actors_wf._validation._problems import CATALOGUE  # noqa: E402
-from tests.fixture_components import register_fixture_components  # noqa: E402
+from tests.components.fixture import register_fixture_components  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures" / "invalid"
 INTRO = """\

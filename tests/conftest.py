@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
 from actors_wf import COMPONENT, Engine, Validator
+from tests.components.fixture import register_fixture_components
 
 THREAD_EXIT_TIMEOUT = 10.0
 
@@ -39,17 +41,31 @@ def boom(x: int = 0) -> int:
 @pytest.fixture
 def validator() -> Iterator[Validator]:
     """An engine's validator that knows the fixture components."""
-    from .fixture_components import register_fixture_components
-
     with Engine() as eng:
         register_fixture_components(eng)
         yield eng.validator
 
 
 @pytest.fixture
-def engine() -> Iterator[Engine]:
-    with Engine() as eng:
+def engine_options() -> dict[str, Any]:
+    """Keyword arguments of the ``engine`` fixture's Engine; a test module overrides it."""
+    return {}
+
+
+@pytest.fixture
+def engine_setup() -> Callable[[Engine], None]:
+    """What the ``engine`` fixture does to a new engine (register components...); overridable."""
+    return lambda engine: None
+
+
+@pytest.fixture
+def engine(
+    engine_options: dict[str, Any], engine_setup: Callable[[Engine], None]
+) -> Iterator[Engine]:
+    """The one engine fixture: an Engine with the math.* components, closed after the test."""
+    with Engine(**engine_options) as eng:
         eng.registry.register(COMPONENT, "math.add", None, add)
         eng.registry.register(COMPONENT, "math.inc", None, inc)
         eng.registry.register(COMPONENT, "math.boom", None, boom)
+        engine_setup(eng)
         yield eng

@@ -26,8 +26,7 @@ from actors_wf._core._messages import (
     StepFailed,
     StepSucceeded,
 )
-
-from .strategies import errors, ids, job_states, plain
+from tests.support.strategies import errors, ids, job_states, plain
 
 
 @given(job_states())

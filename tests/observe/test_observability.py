@@ -14,16 +14,9 @@ from actors_wf import (
     LogContextFilter,
     WorkflowInvalid,
 )
-
-from .workflows import one_input
+from tests.support.workflows import one_input
 
 WAIT = 10.0
-
-
-@pytest.fixture
-def engine():
-    with Engine() as eng:
-        yield eng
 
 
 def test_inputs_and_output_are_checked_against_the_declared_types(engine):

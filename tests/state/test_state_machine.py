@@ -12,8 +12,7 @@ from actors_wf import InvalidTransition, JobStatus, Snapshot, StateManager
 from actors_wf._core._status import JOB_TRANSITIONS, STEP_TRANSITIONS, JobEvent, StepEvent
 from actors_wf._state._sqlite import SQLiteStore
 from actors_wf._state._transitions import move_job, move_step, replay
-
-from .test_state_manager import new_job
+from tests.support.workflows import new_job
 
 JOBS = ("j0", "j1", "j2")
 STEPS = ("a", "b", "c")

@@ -12,8 +12,7 @@ import sys
 import threading
 
 from actors_wf import COMPONENT, Engine
-
-from . import isolated_components
+from tests.components import isolated as isolated_components
 
 
 def _hang() -> None:

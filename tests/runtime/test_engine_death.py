@@ -11,10 +11,9 @@ import pytest
 
 from actors_wf import COMPONENT, Engine, JobStatus, StoreError, _engine
 from actors_wf._runtime._process import AttemptLock
+from tests.components import isolated as comps
 
-from . import isolated_components as comps
-
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 WAIT = 30.0
 
 
@@ -25,7 +24,7 @@ def _engine_process(tmp_path: Path, mode: str) -> tuple[subprocess.Popen, Path]:
         [
             sys.executable,
             "-m",
-            "tests.engine_script",
+            "tests.support.engine_script",
             str(tmp_path / "jobs.db"),
             str(pid_file),
             mode,

@@ -12,8 +12,7 @@ from actors_wf import COMPONENT, Engine, InvalidTransition, JobStatus, ManualClo
 from actors_wf._core._codec import MESSAGE_TYPES, decode
 from actors_wf._core._messages import ErrorReply
 from actors_wf._core._status import JOB_TRANSITIONS
-
-from .strategies import plain_data
+from tests.support.strategies import plain_data
 
 WAIT = 10.0
 

@@ -6,8 +6,8 @@ import pytest
 from actors_wf import COMPONENT, Engine, Validator, WorkflowInvalid
 from actors_wf._validation._problems import CATALOGUE
 
-FIXTURES = Path(__file__).parent / "fixtures" / "invalid"
-DOCS = Path(__file__).parent.parent / "docs" / "errors.md"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "invalid"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "errors.md"
 EXPECT = re.compile(r"^# expect: (WF\d+) (\S+) line (\d+) hint: ?(.*)$")
 
 
@@ -116,7 +116,7 @@ def test_every_cycle_is_written_out(validator):
 
 def test_a_valid_workflow_has_no_problem_and_gives_its_records(validator):
     validator.registry.register(COMPONENT, "text.summary", None, lambda quiet, loud: {})
-    result = validator.validate(Path(__file__).parent.parent / "examples" / "hello.yaml")
+    result = validator.validate(Path(__file__).resolve().parents[2] / "examples" / "hello.yaml")
     assert result.ok and result.problems == ()
     assert result.spec.id == "hello"
     assert len(result.spec.steps) == 4

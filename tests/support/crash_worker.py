@@ -6,12 +6,11 @@ Usage: python -m tests.crash_worker STORE
 import sys
 
 from actors_wf import Engine
-
-from .crash_components import chain
+from tests.components.crash import chain
 
 
 def main(store: str) -> None:
-    with Engine(store=store, components=["tests.crash_components"]) as engine:
+    with Engine(store=store, components=["tests.components.crash"]) as engine:
         engine.registry.register_workflow(chain())
         print("ready", flush=True)
         engine.run("crash_chain", timeout=60)

@@ -1,8 +1,11 @@
-"""Small workflows the tests share."""
+"""Small workflows and job records the tests share."""
 
+import time
 from typing import Any
 
-from actors_wf import Engine
+from actors_wf import Engine, JobState, JobStatus, WorkflowSpec
+from actors_wf._core._records import StepState
+from actors_wf._core._spec import StepSpec
 
 
 def one_step(engine: Engine, component: str, inputs: dict | None = None, **step: Any) -> str:
@@ -34,3 +37,17 @@ def one_input(
     if output is not None:
         spec["outputs"] = {output: "$steps.s.output"}
     return spec
+
+
+def new_job(job_id: str = "j1", steps: tuple[str, ...] = ("a", "b")) -> JobState:
+    """A CREATED job record of a workflow ``w`` whose steps run component ``c``."""
+    spec = WorkflowSpec(id="w", steps=tuple(StepSpec(s, "c") for s in steps))
+    return JobState(
+        job_id=job_id,
+        workflow=spec,
+        status=JobStatus.CREATED,
+        inputs={},
+        priority=0,
+        steps={s: StepState(s) for s in steps},
+        created_at=time.time(),
+    )

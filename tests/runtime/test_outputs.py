@@ -4,15 +4,14 @@ import pytest
 
 from actors_wf import COMPONENT, Engine, JobStatus, StepStatus
 from actors_wf._core._plain import MAX_DEPTH, plain_problem
-
-from . import isolated_components as comps
+from tests.components import isolated as comps
 
 WAIT = 30.0
 
 
 @pytest.fixture(params=["thread", "process"])
-def engine(request):
-    with Engine() as eng:
+def engine_setup(request):
+    def setup(eng: Engine) -> None:
         eng.registry.register(COMPONENT, "c.bad", {"isolation": request.param}, comps.bad_output)
         eng.registry.register(COMPONENT, "c.double", {"isolation": request.param}, comps.double)
         eng.registry.register_workflow(
@@ -24,7 +23,8 @@ steps:
   - {id: after, component: c.double, inputs: {x: 1}}
 """
         )
-        yield eng
+
+    return setup
 
 
 @pytest.mark.parametrize(

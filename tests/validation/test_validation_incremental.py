@@ -7,8 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from actors_wf import Engine
-
-from .fixture_components import register_fixture_components
+from tests.components.fixture import register_fixture_components
 
 COMPONENTS = ["text.greet", "text.upper", "text.repeat", "text.count", "text.nope"]
 INPUT_NAMES = ["name", "text", "times", "nme", "extra"]
@@ -16,7 +15,8 @@ STEP_IDS = [f"s{i}" for i in range(8)]
 
 
 @pytest.fixture(scope="module")
-def engine():
+def shared_engine():
+    """One engine for the module's hypothesis tests: validation only, nothing runs."""
     with Engine() as eng:
         register_fixture_components(eng)
         yield eng
@@ -114,8 +114,8 @@ def mutations(draw, wf):
     max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(data=st.data())
-def test_incremental_result_equals_full_result(engine, data):
-    validator = engine.validator
+def test_incremental_result_equals_full_result(shared_engine, data):
+    validator = shared_engine.validator
     first = data.draw(workflows())
     before = validator.validate(first)
     changed = data.draw(mutations(first))
@@ -127,27 +127,27 @@ def test_incremental_result_equals_full_result(engine, data):
     assert validator.validate(again, previous=incremental) == validator.validate(again)
 
 
-def test_incremental_follows_registry_changes(engine):
+def test_incremental_follows_registry_changes(shared_engine):
     wf = {"id": "w", "steps": [{"id": "a", "component": "text.later", "inputs": {"x": 1}}]}
-    before = engine.validator.validate(wf)
+    before = shared_engine.validator.validate(wf)
     assert [p.code for p in before.errors] == ["WF201"]
-    engine.registry.register("component", "text.later", None, lambda x: x)
+    shared_engine.registry.register("component", "text.later", None, lambda x: x)
     try:
-        assert engine.validator.validate(wf, previous=before).ok
+        assert shared_engine.validator.validate(wf, previous=before).ok
     finally:
-        engine.registry.unregister("component", "text.later")
+        shared_engine.registry.unregister("component", "text.later")
 
 
-def test_incremental_from_text_relocates_problems(engine):
+def test_incremental_from_text_relocates_problems(shared_engine):
     text = "id: w\nsteps:\n  - {id: a, component: text.nope}\n"
-    before = engine.validator.validate(text)
+    before = shared_engine.validator.validate(text)
     moved = "id: w\n\n\nsteps:\n  - {id: a, component: text.nope}\n"
-    after = engine.validator.validate(moved, previous=before)
+    after = shared_engine.validator.validate(moved, previous=before)
     assert after.problems[0].line == 5
-    assert after == engine.validator.validate(moved)
+    assert after == shared_engine.validator.validate(moved)
 
 
-def test_only_the_changed_step_and_its_readers_are_checked_again(engine, monkeypatch):
+def test_only_the_changed_step_and_its_readers_are_checked_again(shared_engine, monkeypatch):
     from actors_wf._validation import _incremental
 
     chain = [{"id": "s0", "component": "text.upper", "inputs": {"text": "x"}}]
@@ -156,7 +156,7 @@ def test_only_the_changed_step_and_its_readers_are_checked_again(engine, monkeyp
         for i in range(1, 50)
     ]
     wf = {"id": "w", "steps": chain, "outputs": {"o": "$steps.s49.output"}}
-    before = engine.validator.validate(wf)
+    before = shared_engine.validator.validate(wf)
     checked = []
     real = _incremental.check_step
     monkeypatch.setattr(
@@ -164,6 +164,6 @@ def test_only_the_changed_step_and_its_readers_are_checked_again(engine, monkeyp
     )
     edited = copy.deepcopy(wf)
     edited["steps"][10]["inputs"]["text"] = "y"
-    after = engine.validator.validate(edited, previous=before)
+    after = shared_engine.validator.validate(edited, previous=before)
     assert sorted(checked) == ["s10", "s11"]
-    assert after == engine.validator.validate(edited)
+    assert after == shared_engine.validator.validate(edited)

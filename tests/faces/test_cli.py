@@ -5,7 +5,7 @@ import pytest
 
 from actors_wf._cli import main
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def test_run_hello_prints_steps_and_outputs(capsys):

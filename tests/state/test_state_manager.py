@@ -1,5 +1,4 @@
 import threading
-import time
 
 import attrs
 import msgpack
@@ -9,34 +8,18 @@ from hypothesis import given
 from actors_wf import (
     InvalidTransition,
     JobNotFound,
-    JobState,
     JobStatus,
     Snapshot,
     StaleWrite,
     StateManager,
     StepStatus,
-    WorkflowSpec,
 )
 from actors_wf._core._codec import PartCache
 from actors_wf._core._records import StepState
-from actors_wf._core._spec import StepSpec
 from actors_wf._core._status import JobEvent, StepEvent
 from actors_wf._state._transitions import JournalEntry, Transition, move_job, move_step, replay
-
-from .strategies import job_states
-
-
-def new_job(job_id="j1", steps=("a", "b")) -> JobState:
-    spec = WorkflowSpec(id="w", steps=tuple(StepSpec(s, "c") for s in steps))
-    return JobState(
-        job_id=job_id,
-        workflow=spec,
-        status=JobStatus.CREATED,
-        inputs={},
-        priority=0,
-        steps={s: StepState(s) for s in steps},
-        created_at=time.time(),
-    )
+from tests.support.strategies import job_states
+from tests.support.workflows import new_job
 
 
 @pytest.fixture

@@ -10,34 +10,40 @@ import threading
 import pytest
 
 from actors_wf import COMPONENT, Engine, JobFailed, JobStatus, SpecError, StepStatus
-
-from . import isolated_components as comps
-from .workflows import one_step
+from tests.components import isolated as comps
+from tests.support.workflows import one_step
 
 WAIT = 30.0
 
 
 @pytest.fixture
-def engine():
-    with Engine(cancel_grace=0.5) as eng:
-        for name in (
-            "double",
-            "pid",
-            "segfault",
-            "exit_1",
-            "spin",
-            "unserialisable",
-            "raises",
-            "cooperative",
-            "spawns",
-            "echoes",
-            "detaches",
-        ):
-            eng.registry.register(
-                COMPONENT, f"p.{name}", {"isolation": "process"}, getattr(comps, name)
-            )
-        eng.registry.register(COMPONENT, "p.scale", {"isolation": "process"}, comps.Scale)
-        yield eng
+def engine_options():
+    return {"cancel_grace": 0.5}
+
+
+@pytest.fixture
+def engine_setup():
+    return _register
+
+
+def _register(eng: Engine) -> None:
+    for name in (
+        "double",
+        "pid",
+        "segfault",
+        "exit_1",
+        "spin",
+        "unserialisable",
+        "raises",
+        "cooperative",
+        "spawns",
+        "echoes",
+        "detaches",
+    ):
+        eng.registry.register(
+            COMPONENT, f"p.{name}", {"isolation": "process"}, getattr(comps, name)
+        )
+    eng.registry.register(COMPONENT, "p.scale", {"isolation": "process"}, comps.Scale)
 
 
 def test_a_process_step_returns_through_the_codec_and_workers_stay_warm(engine):
@@ -178,21 +184,21 @@ def test_the_worker_loop_in_this_process(monkeypatch):
     base = {"job_id": "j", "step_id": "s", "attempt": 1, "context": False}
     write_frame(
         tasks,
-        {**base, "module": "tests.isolated_components", "qualname": "double", "inputs": {"x": 4}},
+        {**base, "module": "tests.components.isolated", "qualname": "double", "inputs": {"x": 4}},
     )
     write_frame(
         tasks,
-        {**base, "module": "tests.isolated_components", "qualname": "Scale", "inputs": {"x": 4}},
+        {**base, "module": "tests.components.isolated", "qualname": "Scale", "inputs": {"x": 4}},
     )
     write_frame(
         tasks,
-        {**base, "module": "tests.isolated_components", "qualname": "raises", "inputs": {"x": 4}},
+        {**base, "module": "tests.components.isolated", "qualname": "raises", "inputs": {"x": 4}},
     )
     write_frame(
         tasks,
         {
             **base,
-            "module": "tests.isolated_components",
+            "module": "tests.components.isolated",
             "qualname": "unserialisable",
             "inputs": {},
         },
@@ -202,7 +208,7 @@ def test_the_worker_loop_in_this_process(monkeypatch):
         {
             **base,
             "context": True,
-            "module": "tests.isolated_components",
+            "module": "tests.components.isolated",
             "qualname": "cooperative",
             "inputs": {},
         },

@@ -2,13 +2,11 @@
 
 import asyncio
 import threading
-from collections.abc import Iterator
 
 import pytest
 
 from actors_wf import COMPONENT, Engine, JobStatus, ManualClock, StepStatus
-
-from .workflows import one_step
+from tests.support.workflows import one_step
 
 WAIT = 10.0
 
@@ -42,9 +40,8 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def engine(clock) -> Iterator[Engine]:
-    with Engine(clock=clock, cancel_grace=1.0) as eng:
-        yield eng
+def engine_options(clock):
+    return {"clock": clock, "cancel_grace": 1.0}
 
 
 def start(engine: Engine, workflow: str, inputs: dict | None = None) -> str:

@@ -18,8 +18,7 @@ from actors_wf import (
     StepStatus,
     WorkflowInvalid,
 )
-
-from .workflows import one_input
+from tests.support.workflows import one_input
 
 WAIT = 10.0
 

@@ -14,7 +14,7 @@ import pytest
 from actors_wf import Engine, JobStatus, StateManager, StepStatus
 from actors_wf._state._sqlite import SQLiteStore
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 LINE_TIMEOUT = 30.0
 
 
@@ -58,7 +58,7 @@ def test_killed_engine_is_finished_by_the_next_without_rerunning_succeeded_steps
         "PYTHONPATH": str(ROOT),
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.crash_worker", str(store)],
+        [sys.executable, "-m", "tests.support.crash_worker", str(store)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -83,7 +83,7 @@ def test_killed_engine_is_finished_by_the_next_without_rerunning_succeeded_steps
 
     os.environ["AWF_COUNTER"] = str(counter)
     try:
-        with Engine(store=store, components=["tests.crash_components"], recover=True) as engine:
+        with Engine(store=store, components=["tests.components.crash"], recover=True) as engine:
             final = engine.jobs.wait_sync(job.job_id, LINE_TIMEOUT)
     finally:
         del os.environ["AWF_COUNTER"]

@@ -61,5 +61,5 @@ def test_the_lifecycle_page_is_generated_from_this_table():
 
     from docs.make_lifecycle import page
 
-    committed = (Path(__file__).parent.parent / "docs" / "lifecycle.md").read_text()
+    committed = (Path(__file__).resolve().parents[2] / "docs" / "lifecycle.md").read_text()
     assert committed == page(), "docs/lifecycle.md is stale: run python docs/make_lifecycle.py"

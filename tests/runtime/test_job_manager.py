@@ -29,8 +29,7 @@ from actors_wf._core._messages import (
     StartJob,
     StepSucceeded,
 )
-
-from .workflows import one_input
+from tests.support.workflows import one_input
 
 WAIT = 10.0
 
@@ -48,12 +47,6 @@ class Gate:
         self.entered.release()
         assert self.open.wait(WAIT)
         return ctx.step_id
-
-
-@pytest.fixture
-def engine():
-    with Engine() as eng:
-        yield eng
 
 
 def two_steps(engine, gate):

@@ -19,8 +19,7 @@ from actors_wf._core._status import JobEvent, StepEvent
 from actors_wf._state._sqlite import SQLiteStore, open_store
 from actors_wf._state._sqlite_schema import _SCHEMA_V1, SCHEMA_VERSION
 from actors_wf._state._transitions import move_job, move_step, replay
-
-from .test_state_manager import new_job
+from tests.support.workflows import new_job
 
 WAIT = 10.0
 
@@ -225,7 +224,7 @@ def test_engine_recover_true_with_components_restarts_a_daemon_in_one_line(tmp_p
     interrupted_job(path)
     CALLS.clear()
     with Engine(
-        store=f"sqlite:///{path}", components=["tests.recovery_components"], recover=True
+        store=f"sqlite:///{path}", components=["tests.components.recovery"], recover=True
     ) as engine:
         engine.registry.register_workflow(CHAIN, replace=True)
         state = engine.jobs.wait_sync("crashed", WAIT)
@@ -237,7 +236,7 @@ def test_recovery_keeps_paused_jobs_paused_and_fails_jobs_whose_components_are_g
 ):
     from actors_wf._registry import _registry
 
-    monkeypatch.setattr(_registry, "DECLARED", {})  # forget tests.recovery_components
+    monkeypatch.setattr(_registry, "DECLARED", {})  # forget tests.components.recovery
     path = tmp_path / "paused.db"
     interrupted_job(path, JobStatus.PAUSING)
     with Engine(store=path) as engine:
