@@ -31,7 +31,7 @@ from ._core._records import Attempt, ErrorInfo, JobState, StepMap, StepState
 from ._core._spec import ComponentDefinition, InputSpec, RetryPolicy, StepSpec, WorkflowSpec
 from ._core._status import JobStatus, StepStatus
 from ._engine import Engine
-from ._jobs import JobManager, JobManagerSync
+from ._job_manager import JobManager, JobManagerSync
 from ._observe._events import Event
 from ._observe._metrics import ComponentMetrics, Metrics
 from ._orchestrator import ComponentExecutor, Orchestrator

@@ -31,7 +31,7 @@ from ._core._messages import (
     StartJob,
 )
 from ._core._status import JobStatus
-from ._jobs import JobManager, JobManagerSync
+from ._job_manager import JobManager, JobManagerSync
 from ._observe._events import Event, EventBus
 from ._observe._metrics import Metrics, MetricsRecorder
 from ._observe._tracing import Tracer
@@ -39,11 +39,11 @@ from ._orchestrator import ComponentExecutor, Orchestrator
 from ._registry._registry import Registry, RegistryActor
 from ._runtime._clock import Clock, SystemClock
 from ._runtime._executor import ThreadExecutor
-from ._runtime._job_manager import JobManagerActor
+from ._runtime._job_manager_actor import JobManagerActor
 from ._runtime._pool import StepActorPool
 from ._runtime._process import AttemptLock, ProcessExecutor, WorkerPool
 from ._runtime._resources import STEPS, Resources
-from ._runtime._runtime import Runtime
+from ._runtime._services import Services
 from ._state._manager import StateManager
 from ._state._sqlite import SQLiteStore, open_store
 from ._state._store import Store
@@ -171,7 +171,7 @@ class Engine:
         self._steps = StepActorPool(max_idle=step_slots)
         self.resources = Resources({**(resources or {}), STEPS: step_slots})
         self.validator = Validator(self.registry, self.resources.capacity, limits)
-        self._runtime = Runtime(
+        self._services = Services(
             self.state,
             self.registry,
             self._executor,
@@ -184,7 +184,7 @@ class Engine:
             self.resources,
         )
         self._manager = JobManagerActor.start(
-            self._runtime, max_concurrent_jobs=max_concurrent_jobs, aging=priority_aging
+            self._services, max_concurrent_jobs=max_concurrent_jobs, aging=priority_aging
         )
         self.jobs = JobManager(self._manager, self.state)
         self.jobs_sync = JobManagerSync(self._manager, self.state)

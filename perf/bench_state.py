@@ -22,7 +22,7 @@ from actors_wf import (
     StepStatus,
 )
 from actors_wf._core._codec import converter
-from actors_wf._runtime._job_manager import new_job_state
+from actors_wf._runtime._job_manager_actor import new_job_state
 from actors_wf._state._sqlite import SQLiteStore
 from actors_wf._state._transitions import Transition
 from actors_wf._validation._validator import load_workflow

@@ -1,1 +1,1 @@
-"""Runtime: the JobManager, JobActor and StepActor actors and the executors."""
+"""Services: the JobManager, JobActor and StepActor actors and the executors."""

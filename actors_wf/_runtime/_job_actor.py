@@ -39,7 +39,7 @@ from .._core._status import JobEvent, JobStatus, StepEvent, StepStatus
 from .._observe._events import Event
 from .._registry._entry import COMPONENT
 from .._state._transitions import JournalEntry, move_job, step_after
-from ._runtime import Runtime, plan_of
+from ._services import Services, plan_of
 from ._step_actor import StepActor
 from ._step_settings import NO_DEFINITION, StepSettings, merged_settings, retry_delay
 
@@ -71,15 +71,15 @@ class JobActor(EngineActor):
         UpdateJob: "on_update",
     }
 
-    def __init__(self, job_id: str, manager: pykka.ActorRef[Any], runtime: Runtime) -> None:
+    def __init__(self, job_id: str, manager: pykka.ActorRef[Any], services: Services) -> None:
         super().__init__()
         self.job_id = job_id
         self.manager = manager
-        self.runtime = runtime
+        self.services = services
         self.children: dict[str, pykka.ActorRef[Any]] = {}
         ref = self.actor_ref
         # From here to on_stop this actor is the job's one writer.
-        self.state: JobState = runtime.state.own(
+        self.state: JobState = services.state.own(
             job_id, lambda number: tell_quietly(ref, encode(UpdateJob(job_id, number)))
         )
         self.base = self.state  # the last stored state
@@ -105,10 +105,10 @@ class JobActor(EngineActor):
 
     def on_start(self) -> None:
         """Move the job to RUNNING and start every step that can start."""
-        self.runtime.jobs[self.urn] = self.actor_ref
+        self.services.jobs[self.urn] = self.actor_ref
         try:
             self._job(JobEvent.START, started_at=self.state.started_at or time.time())
-            self.runtime.publish(Event(EventKind.JOB_STARTED, self.job_id))
+            self.services.publish(Event(EventKind.JOB_STARTED, self.job_id))
             for step in list(self.steps.values()):
                 if step.status is StepStatus.RETRY_WAIT:  # paused or restarted during a wait
                     self._step(step.step_id, StepEvent.WAKE, "job resumed")
@@ -139,8 +139,8 @@ class JobActor(EngineActor):
         self._give_back_all()
         # The manager first: a recover() the waiter sends next finds the job free.
         self.manager.tell(encode(JobFinished(self.job_id, self.base.status.value)))
-        self.runtime.state.interrupt(self.job_id, error)
-        self.runtime.publish(
+        self.services.state.interrupt(self.job_id, error)
+        self.services.publish(
             Event(EventKind.JOB_INTERRUPTED, self.job_id, error=ErrorInfo.from_exception(error))
         )
         self.stop()
@@ -161,8 +161,8 @@ class JobActor(EngineActor):
         """Cancel every attempt still running (engine shutdown)."""
         self._cancel_children(force=True)
         self._give_back_all()
-        self.runtime.jobs.pop(self.urn, None)
-        self.runtime.state.disown(self.job_id)
+        self.services.jobs.pop(self.urn, None)
+        self.services.state.disown(self.job_id)
 
     # -- handlers -----------------------------------------------------------
 
@@ -212,7 +212,7 @@ class JobActor(EngineActor):
         self._step(msg.step_id, StepEvent.RETRY, cause, error=msg.error, attempts=closed)
         self._advance([])  # saves, and starts a READY step the freed slot lets in
         me, wake = self.actor_ref, encode(WakeStep(self.job_id, msg.step_id, msg.attempt))
-        self.runtime.clock.call_later(delay, lambda: tell_quietly(me, wake))
+        self.services.clock.call_later(delay, lambda: tell_quietly(me, wake))
         # Published once the timer is set, so that a test driving a ManualClock
         # can advance it as soon as it sees the event.
         self._step_event(
@@ -242,7 +242,7 @@ class JobActor(EngineActor):
         if self.state.status is not JobStatus.RUNNING:
             return
         self._job(JobEvent.PAUSE, "pause_job")
-        self.runtime.resources.forget(self.urn)
+        self.services.resources.forget(self.urn)
         self._pause_if_quiet()
 
     def on_resume(self, msg: ResumeJob) -> None:
@@ -255,7 +255,7 @@ class JobActor(EngineActor):
         if self.state.status is not JobStatus.PAUSING:
             return
         self._job(JobEvent.RESUME, "resume_job")
-        self.runtime.publish(Event(EventKind.JOB_RESUMED, self.job_id))
+        self.services.publish(Event(EventKind.JOB_RESUMED, self.job_id))
         for step_id in sorted(self.due):
             if self.steps[step_id].status is StepStatus.RETRY_WAIT:
                 self._step(step_id, StepEvent.WAKE, "job resumed")
@@ -264,7 +264,7 @@ class JobActor(EngineActor):
 
     def on_update(self, msg: UpdateJob) -> None:
         """A user's update to this job (``update_state``, ``transaction``): apply it now."""
-        self.runtime.state.serve(msg.request, self.state, self._store_update)
+        self.services.state.serve(msg.request, self.state, self._store_update)
 
     def _store_update(self, new: JobState, entries: Sequence[JournalEntry]) -> JobState:
         """Store a user's update and carry on from it: its steps are the job's steps now.
@@ -273,7 +273,7 @@ class JobActor(EngineActor):
         made READY or PENDING runs when it can.
         """
         self._refuse_owned_changes(new)
-        stored = self.runtime.state.save(new, entries)
+        stored = self.services.state.save(new, entries)
         before = self.steps
         self.state = self.base = stored
         self.steps = dict(stored.steps)
@@ -313,7 +313,7 @@ class JobActor(EngineActor):
         self._give_back_all()
         self._job(JobEvent.PAUSED, "no step running")
         self._save()
-        self.runtime.publish(Event(EventKind.JOB_PAUSED, self.job_id))
+        self.services.publish(Event(EventKind.JOB_PAUSED, self.job_id))
         self.manager.tell(encode(JobFinished(self.job_id, self.state.status.value)))
         self.stop()
 
@@ -324,7 +324,7 @@ class JobActor(EngineActor):
         if delay is None:
             return None
         deadline = self.deadlines.get(step_id)
-        if deadline is not None and self.runtime.clock.now() + delay >= deadline:
+        if deadline is not None and self.services.clock.now() + delay >= deadline:
             return None  # the next attempt could not even start within total_timeout
         return delay
 
@@ -338,7 +338,7 @@ class JobActor(EngineActor):
         if settings is None:
             spec = self.plan.step(step_id)
             try:
-                definition = self.runtime.registry.lookup(COMPONENT, spec.component).definition
+                definition = self.services.registry.lookup(COMPONENT, spec.component).definition
             except LookupError:
                 definition = None  # the StepActor reports the missing component
             if not isinstance(definition, ComponentDefinition):
@@ -377,7 +377,7 @@ class JobActor(EngineActor):
             return
         if self.state.status is not JobStatus.CANCELLING:
             self._job(JobEvent.CANCEL, "cancel_job")
-            self.runtime.resources.forget(self.urn)
+            self.services.resources.forget(self.urn)
         elif not msg.force:
             return
         self._cancel_idle_steps()
@@ -416,10 +416,10 @@ class JobActor(EngineActor):
             sid = next(iter(self.ready))  # the oldest; no copy of a long queue per result
             settings = self._settings(sid)
             need = settings.need
-            if not self.runtime.resources.try_acquire(need):
+            if not self.services.resources.try_acquire(need):
                 # First come, first served within a job, and O(1) per release:
                 # the steps behind this one wait too.
-                self.runtime.resources.wait(self.urn, self._on_free)
+                self.services.resources.wait(self.urn, self._on_free)
                 break
             del self.ready[sid]
             self.held[sid] = need
@@ -454,10 +454,10 @@ class JobActor(EngineActor):
         need = self.held.pop(step_id, None)
         if need is not None:
             # Not told itself: every handler that gives back goes on to _advance.
-            self.runtime.resources.release(need, self.urn)
+            self.services.resources.release(need, self.urn)
 
     def _give_back_all(self) -> None:
-        self.runtime.resources.forget(self.urn)
+        self.services.resources.forget(self.urn)
         for step_id in list(self.held):
             self._give_back(step_id)
 
@@ -484,7 +484,7 @@ class JobActor(EngineActor):
             return None
         timeout, total = settings.timeout, settings.total_timeout
         if total is not None:
-            now = self.runtime.clock.now()
+            now = self.services.clock.now()
             deadline = self.deadlines.setdefault(step_id, now + total)
             timeout = min(timeout or total, max(deadline - now, 0.0))
         return RunStep(
@@ -499,15 +499,15 @@ class JobActor(EngineActor):
         )
 
     def _launch(self, run: RunStep) -> None:
-        child = self.runtime.steps.acquire(self._new_step_actor)
+        child = self.services.steps.acquire(self._new_step_actor)
         self.children[run.step_id] = child
-        self.runtime.events.publish_step(
+        self.services.events.publish_step(
             _STEP_STARTED, self.job_id, run.step_id, run.attempt, run.component
         )
         child.tell(encode(run))  # last: the StepActor's thread wakes wanting the GIL
 
     def _new_step_actor(self) -> pykka.ActorRef[Any]:
-        return StepActor.start(self.runtime)
+        return StepActor.start(self.services)
 
     def _step_event(
         self,
@@ -521,7 +521,7 @@ class JobActor(EngineActor):
         """Publish a step's end with its component and timings (for metrics)."""
         launched = self.steps[step_id].attempts[attempt - 1].started_at
         ran = started > 0  # 0: it never reached its code (input error, no component)
-        self.runtime.events.publish_step(
+        self.services.events.publish_step(
             kind,
             self.job_id,
             step_id,
@@ -576,7 +576,7 @@ class JobActor(EngineActor):
         self._job(event, finished_at=time.time(), **changes)
         self._save()
         status = self.state.status
-        self.runtime.publish(
+        self.services.publish(
             Event(
                 _JOB_EVENT_KINDS[status],
                 self.job_id,
@@ -635,7 +635,7 @@ class JobActor(EngineActor):
             return  # every change comes with a journal entry: nothing moved
         # A new version of the stored steps that shares all but the moved ones.
         steps = self.state.steps.updated(self.moved)
-        self.state = self.base = self.runtime.state.save(self.state, self.pending, steps=steps)
+        self.state = self.base = self.services.state.save(self.state, self.pending, steps=steps)
         self.pending = []
         self.moved = {}
 

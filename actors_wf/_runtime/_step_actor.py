@@ -46,7 +46,7 @@ from .._core._records import ErrorInfo
 from .._registry._entry import COMPONENT
 from ._attempt import StepContext
 from ._clock import Timer
-from ._runtime import Runtime
+from ._services import Services
 
 log = logging.getLogger("actors_wf.step")
 
@@ -87,9 +87,9 @@ class StepActor(EngineActor):
         GraceOver: "on_grace_over",
     }
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, services: Services) -> None:
         super().__init__()
-        self.runtime = runtime
+        self.services = services
         self.state = StepActorState()
         self.ctx: StepContext | None = None
         self.job: pykka.ActorRef[Any] | None = None
@@ -97,18 +97,18 @@ class StepActor(EngineActor):
 
     def on_run(self, msg: RunStep) -> None:
         """Hand the call to the executor and arm the attempt's timers."""
-        job = self.job = self.runtime.jobs.get(msg.reply_to)
+        job = self.job = self.services.jobs.get(msg.reply_to)
         self.state = StepActorState(run=msg)
         try:
-            entry = self.runtime.registry.lookup(COMPONENT, msg.component)
+            entry = self.services.registry.lookup(COMPONENT, msg.component)
         except Exception as exc:
             error = ErrorInfo.from_exception(exc, msg.step_id)
             self._report(StepFailed(msg.job_id, msg.step_id, msg.attempt, error, 0.0, 0.0))
             self._release()
             return
-        clock = self.runtime.clock
+        clock = self.services.clock
         ctx = self.ctx = StepContext(msg.job_id, msg.step_id, msg.attempt, clock.now)
-        me, pool = self.actor_ref, self.runtime.steps
+        me, pool = self.actor_ref, self.services.steps
         self.timers = []
         # Timers first: once the component runs, its deadlines are set (tests rely on it).
         if msg.timeout is not None:
@@ -131,11 +131,11 @@ class StepActor(EngineActor):
                 tell_quietly(job, outcome)
             tell_quietly(me, encode(AttemptEnded(msg.job_id, msg.step_id, msg.attempt)))
 
-        self.runtime.executor_for(entry).start(entry, msg, ctx, deliver)
+        self.services.executor_for(entry).start(entry, msg, ctx, deliver)
 
     def _watch_heartbeat(self, msg: RunStep) -> None:
         assert msg.heartbeat_timeout is not None and self.ctx is not None
-        quiet = self.runtime.clock.now() - self.ctx.last_heartbeat
+        quiet = self.services.clock.now() - self.ctx.last_heartbeat
         left = msg.heartbeat_timeout - quiet
         timed_out = AttemptTimedOut(msg.job_id, msg.step_id, msg.attempt, "heartbeat")
         self._later(max(left, 0.0), timed_out)
@@ -146,7 +146,7 @@ class StepActor(EngineActor):
             return
         run = self.state.run
         assert run is not None and self.ctx is not None
-        beat_since = self.runtime.clock.now() - self.ctx.last_heartbeat
+        beat_since = self.services.clock.now() - self.ctx.last_heartbeat
         if msg.reason == "heartbeat" and beat_since < (run.heartbeat_timeout or 0.0):
             self._watch_heartbeat(run)  # it beat meanwhile: watch again
             return
@@ -174,7 +174,7 @@ class StepActor(EngineActor):
         if force:
             self.on_grace_over(grace)
         else:
-            self._later(self.runtime.cancel_grace, grace)
+            self._later(self.services.cancel_grace, grace)
 
     def on_grace_over(self, msg: GraceOver) -> None:
         """The attempt did not stop in time: kill its process, or abandon its thread."""
@@ -189,7 +189,7 @@ class StepActor(EngineActor):
             run.step_id,
             run.job_id,
             run.attempt,
-            self.runtime.cancel_grace,
+            self.services.cancel_grace,
         )
         if self.state.stopping == "cancel":
             self._report(StepCancelled(run.job_id, run.step_id, run.attempt))
@@ -216,10 +216,10 @@ class StepActor(EngineActor):
         message = f"step {run.step_id!r} attempt {run.attempt} {what} ({limit:g}s)"
         if abandoned:
             message += (
-                f" and did not stop within {self.runtime.cancel_grace:g}s; its thread runs on, "
+                f" and did not stop within {self.services.cancel_grace:g}s; its thread runs on, "
                 "so the step is not retried (use isolation: process to make it killable)"
             )
-        now = self.runtime.clock.now()
+        now = self.services.clock.now()
         error = ErrorInfo(kind, message, step_id=run.step_id)
         return StepFailed(run.job_id, run.step_id, run.attempt, error, now, now)
 
@@ -230,7 +230,7 @@ class StepActor(EngineActor):
 
     def _later(self, delay: float, message: Any) -> None:
         me, data = self.actor_ref, encode(message)
-        self.timers.append(self.runtime.clock.call_later(delay, lambda: tell_quietly(me, data)))
+        self.timers.append(self.services.clock.call_later(delay, lambda: tell_quietly(me, data)))
 
     def _release(self) -> None:
         for timer in self.timers:
@@ -239,7 +239,7 @@ class StepActor(EngineActor):
         self.state = StepActorState()
         self.ctx = None
         self.job = None
-        self.runtime.steps.release(self.actor_ref)
+        self.services.steps.release(self.actor_ref)
 
     def on_stop(self) -> None:
         """A stop (engine shutdown) still signals a running component to stop."""

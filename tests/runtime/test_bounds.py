@@ -1,7 +1,7 @@
 """Caches are bounded: a daemon that runs a year of jobs does not grow with them."""
 
 from actors_wf import COMPONENT, Engine
-from actors_wf._runtime import _runtime
+from actors_wf._runtime import _services
 from actors_wf._state import _sqlite
 
 WAIT = 30.0
@@ -17,7 +17,7 @@ def test_ad_hoc_steps_do_not_pile_up_plans_or_validation_results():
         for n in range(300):  # each execute_step is a workflow of its own
             step = {"id": "s", "component": "t.inc", "inputs": {"x": n}}
             assert engine.orchestrator.execute_step(step, timeout=WAIT) == n + 1
-        assert len(_runtime._PLANS) <= _runtime._PLANS.size == 256
+        assert len(_services._PLANS) <= _services._PLANS.size == 256
         assert len(engine.validator._checked) <= 256
 
 

@@ -364,7 +364,7 @@ def test_a_cancel_after_the_call_returned_changes_nothing_and_the_actor_serves_o
             arrived.release()
 
     engine.registry.register(COMPONENT, "t.quick", None, lambda: "ok")
-    runtime = engine._runtime
+    runtime = engine._services
     job = Job.start()
     runtime.jobs["urn:test-job"] = job
     try:

@@ -179,7 +179,7 @@ def interrupted_job(path, status=JobStatus.RUNNING):
         register_chain(engine)
         spec = engine.registry.lookup("workflow", "chain3").definition
     manager = StateManager(SQLiteStore(path))
-    from actors_wf._runtime._job_manager import new_job_state
+    from actors_wf._runtime._job_manager_actor import new_job_state
 
     job = manager.save(attrs.evolve(new_job_state(spec, {"x": 1}, 50), job_id="crashed"))
     entries = []

@@ -31,7 +31,7 @@ from ._core._messages import (
 )
 from ._core._records import JobState
 from ._core._status import JobStatus
-from ._runtime._job_manager import priority_value
+from ._runtime._job_manager_actor import priority_value
 from ._state._manager import StateManager
 
 

@@ -48,7 +48,7 @@ from .._observe._events import Event
 from .._registry._entry import WORKFLOW
 from .._state._transitions import JournalEntry, move_job, move_step
 from ._job_actor import JobActor
-from ._runtime import Runtime
+from ._services import Services
 
 log = logging.getLogger("actors_wf.jobs")
 
@@ -125,9 +125,11 @@ class JobManagerActor(EngineActor):
         Retold: "on_retold",
     }
 
-    def __init__(self, runtime: Runtime, *, max_concurrent_jobs: int, aging: float = 0.1) -> None:
+    def __init__(
+        self, services: Services, *, max_concurrent_jobs: int, aging: float = 0.1
+    ) -> None:
         super().__init__()
-        self.runtime = runtime
+        self.services = services
         self.max_jobs = max_concurrent_jobs
         self.aging = aging
         self.state = ManagerState()
@@ -138,17 +140,17 @@ class JobManagerActor(EngineActor):
 
     def on_create(self, msg: CreateJob) -> JobCreated:
         """Check the workflow and the inputs, store a CREATED job and return its id."""
-        spec = self.runtime.registry.lookup(WORKFLOW, msg.workflow_id).definition
+        spec = self.services.registry.lookup(WORKFLOW, msg.workflow_id).definition
         assert isinstance(spec, WorkflowSpec)
-        self.runtime.validator.check(spec)
+        self.services.validator.check(spec)
         inputs = check_inputs(spec, msg.inputs)
         job = new_job_state(spec, inputs, priority_value(msg.priority))
         entries = []
         if msg.start:  # created and queued in one commit: a crash leaves neither half
             job, entry = move_job(job, JobEvent.ENQUEUE, "start_job")
             entries.append(entry)
-        job = self.runtime.state.save(job, entries)
-        self.runtime.publish(Event(EventKind.JOB_CREATED, job.job_id))
+        job = self.services.state.save(job, entries)
+        self.services.publish(Event(EventKind.JOB_CREATED, job.job_id))
         if msg.start:
             self._enqueue(job)
         return JobCreated(job.job_id)
@@ -161,7 +163,7 @@ class JobManagerActor(EngineActor):
 
     def on_pause(self, msg: PauseJob) -> Ack:
         """Pause: a queued job leaves the queue; a running one stops starting steps."""
-        job = self.runtime.state.get(msg.job_id)
+        job = self.services.state.get(msg.job_id)
         if job.status in (JobStatus.PAUSED, JobStatus.PAUSING) or job.job_id in self.pausing:
             return Ack(
                 job.job_id,
@@ -176,12 +178,12 @@ class JobManagerActor(EngineActor):
             return Ack(job.job_id, JobStatus.PAUSING.value)
         job = self._move(job.job_id, JobEvent.PAUSE, "pause_job")
         self._dequeue(job.job_id)
-        self.runtime.publish(Event(EventKind.JOB_PAUSED, job.job_id))
+        self.services.publish(Event(EventKind.JOB_PAUSED, job.job_id))
         return Ack(job.job_id, job.status.value)
 
     def on_resume(self, msg: ResumeJob) -> Ack:
         """Resume: a pausing job runs on; a paused one is queued again."""
-        job = self.runtime.state.get(msg.job_id)
+        job = self.services.state.get(msg.job_id)
         ref = self.jobs.get(job.job_id)
         if ref is not None and (job.status is JobStatus.PAUSING or job.job_id in self.pausing):
             self.pausing.discard(job.job_id)
@@ -193,7 +195,7 @@ class JobManagerActor(EngineActor):
                 retell(self.actor_ref, msg)
             return Ack(job.job_id, JobStatus.RUNNING.value)
         job = self._move(job.job_id, JobEvent.RESUME, "resume_job")
-        self.runtime.publish(Event(EventKind.JOB_RESUMED, job.job_id))
+        self.services.publish(Event(EventKind.JOB_RESUMED, job.job_id))
         self._enqueue(job)
         return Ack(job.job_id, job.status.value)
 
@@ -206,7 +208,7 @@ class JobManagerActor(EngineActor):
 
     def on_cancel(self, msg: CancelJob) -> Ack:
         """Cancel a job wherever it is; cancelling a cancelled job is harmless."""
-        job = self.runtime.state.get(msg.job_id)
+        job = self.services.state.get(msg.job_id)
         if job.status in (JobStatus.CANCELLED, JobStatus.CANCELLING):
             if job.status is JobStatus.CANCELLING and msg.force:
                 ref = self.jobs.get(job.job_id)
@@ -220,14 +222,14 @@ class JobManagerActor(EngineActor):
         if job.status.is_terminal or job.status not in _CANCEL_HERE:
             raise refuse_command(job.job_id, job.status, "cancel_job")
         cancelled, entries = _cancel_idle(job)
-        job = self.runtime.state.save(cancelled, entries)
+        job = self.services.state.save(cancelled, entries)
         self._dequeue(job.job_id)
-        self.runtime.publish(Event(EventKind.JOB_CANCELLED, job.job_id))
+        self.services.publish(Event(EventKind.JOB_CANCELLED, job.job_id))
         return Ack(job.job_id, job.status.value)
 
     def on_retry(self, msg: RetryJob) -> Ack:
         """Run a FAILED job again: its failed, cancelled and skipped steps start over."""
-        job = self.runtime.state.get(msg.job_id)
+        job = self.services.state.get(msg.job_id)
         if job.status is not JobStatus.FAILED or job.job_id in self.jobs:
             raise refuse_command(job.job_id, job.status, "retry_job")
         retried, entry = move_job(job, JobEvent.RETRY, "retry_job", error=None, finished_at=None)
@@ -238,13 +240,13 @@ class JobManagerActor(EngineActor):
                     retried, step.step_id, StepEvent.RESET, "retry_job", error=None
                 )
                 entries.append(step_entry)
-        job = self.runtime.state.save(retried, entries)
+        job = self.services.state.save(retried, entries)
         self._enqueue(job)
         return Ack(job.job_id, job.status.value)
 
     def on_get(self, msg: GetJob) -> JobReply:
         """The job's state."""
-        return JobReply(self.runtime.state.get(msg.job_id))
+        return JobReply(self.services.state.get(msg.job_id))
 
     def on_list(self, msg: ListJobs) -> JobList:
         """Job summaries, oldest first, filtered by status and workflow."""
@@ -253,18 +255,18 @@ class JobManagerActor(EngineActor):
         return JobList(
             tuple(
                 JobSummary(j.job_id, j.workflow_id, j.status.value, j.priority, j.created_at)
-                for j in self.runtime.state.list_jobs()
+                for j in self.services.state.list_jobs()
                 if msg.status in (None, j.status.value)
                 and msg.workflow_id in (None, j.workflow_id)
             )
         )
 
     def _move(self, job_id: str, event: JobEvent, command: str) -> JobState:
-        job = self.runtime.state.get(job_id)
+        job = self.services.state.get(job_id)
         if (job.status, event) not in JOB_TRANSITIONS or job_id in self.jobs:
             raise refuse_command(job_id, job.status, command)
         moved, entry = move_job(job, event, command)
-        return self.runtime.state.save(moved, [entry])
+        return self.services.state.save(moved, [entry])
 
     def on_recover(self, msg: RecoverJobs) -> JobsRecovered:
         """Resume every unfinished job in the store that this engine does not run yet.
@@ -275,12 +277,12 @@ class JobManagerActor(EngineActor):
         """
         queued = {item.job_id for item in self.state.queue}
         resumed = []
-        for job in self.runtime.state.list_jobs():
+        for job in self.services.state.list_jobs():
             if job.status.is_terminal or job.status is JobStatus.CREATED:
                 continue
             if job.job_id in self.jobs or job.job_id in queued:
                 continue
-            job = self.runtime.state.save(*interrupted(job))
+            job = self.services.state.save(*interrupted(job))
             job = self._check_recovered(job)
             if job.status is JobStatus.QUEUED:
                 self._enqueue(job)
@@ -294,7 +296,7 @@ class JobManagerActor(EngineActor):
         if job.status is not JobStatus.QUEUED:
             return job
         try:
-            self.runtime.validator.check(job.workflow)
+            self.services.validator.check(job.workflow)
         except WorkflowInvalid as exc:
             reasons = "; ".join(p.message for p in exc.result.errors)
             error = ErrorInfo(
@@ -303,18 +305,18 @@ class JobManagerActor(EngineActor):
             failed, entry = move_job(
                 job, JobEvent.FAIL, "recovery", error=error, finished_at=time.time()
             )
-            job = self.runtime.state.save(failed, [entry])
-            self.runtime.publish(Event(EventKind.JOB_FAILED, job.job_id, error=error))
+            job = self.services.state.save(failed, [entry])
+            self.services.publish(Event(EventKind.JOB_FAILED, job.job_id, error=error))
         return job
 
     # -- the queue ------------------------------------------------------------------
 
     def _enqueue(self, job: JobState) -> None:
-        item = Queued(job.job_id, job.priority, self.runtime.clock.now(), self.state.arrivals)
+        item = Queued(job.job_id, job.priority, self.services.clock.now(), self.state.arrivals)
         self.state = attrs.evolve(
             self.state, queue=(*self.state.queue, item), arrivals=self.state.arrivals + 1
         )
-        self.runtime.publish(Event(EventKind.JOB_QUEUED, job.job_id))
+        self.services.publish(Event(EventKind.JOB_QUEUED, job.job_id))
         self._dispatch()
 
     def _dequeue(self, job_id: str) -> None:
@@ -326,7 +328,7 @@ class JobManagerActor(EngineActor):
         """The queued job with the highest effective priority (aging included)."""
         if not self.state.queue:
             return None
-        now = self.runtime.clock.now()
+        now = self.services.clock.now()
         return max(
             self.state.queue,
             key=lambda q: (q.priority + self.aging * (now - q.since), -q.arrival),
@@ -346,10 +348,10 @@ class JobManagerActor(EngineActor):
                 return
             self._dequeue(item.job_id)
             try:
-                ref = JobActor.start(item.job_id, self.actor_ref, self.runtime)
+                ref = JobActor.start(item.job_id, self.actor_ref, self.services)
             except StoreError as exc:  # its state cannot be read: it stays where it is stored
                 log.error("job %s was not started: %s", item.job_id, exc)
-                self.runtime.state.interrupt(item.job_id, exc)
+                self.services.state.interrupt(item.job_id, exc)
                 continue
             self.state = attrs.evolve(self.state, running=self.state.running | {item.job_id})
             self.jobs[item.job_id] = ref

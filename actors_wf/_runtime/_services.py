@@ -23,7 +23,7 @@ from ._resources import STEPS, Resources
 
 
 @attrs.frozen
-class Runtime:
+class Services:
     """The services actors share. Each one is thread-safe on its own.
 
     Attributes:
