@@ -1,10 +1,21 @@
 """actors_wf: an embeddable workflow engine built on the actor model.
 
-The public API lives here; every module below it is private. The layers, from
-the bottom: errors, type names, status table and spec records; state records
-and messages; the codec and the loader; the registry; the state manager and
-events; the runtime actors; the :class:`Engine` facade and the CLI.
+The public API is this module (and :mod:`actors_wf.testing`); every module
+below it is private. The folder tree is the layer diagram, imports point
+down only, and ``tests/test_layers.py`` keeps it so::
+
+    faces        __init__, testing, _engine (Engine), _job_manager (engine.jobs),
+                 _orchestrator, _cli (the actors-wf command)
+    _runtime/    the actors: job manager, job, step; executors, resources, clock
+    _observe/    lifecycle events, metrics, tracing
+    _state/      the job store: StateManager, updates, journal, memory, SQLite
+    _registry/   components and workflows: entries, @component, the Registry
+    _validation/ the Validator: reading, checking, reports
+    _core/       records, errors, enums, the status table, codec, graph, plan
 """
+
+import logging
+from importlib import metadata
 
 from ._core._errors import (
     ActorsWfError,
@@ -107,3 +118,11 @@ __all__ = [
     "component",
     "load_workflow",
 ]
+
+try:
+    __version__: str = metadata.version("actors-wf")
+except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+    __version__ = "0.0.0+unknown"
+
+# A library logs; the application decides where to (nothing printed until it configures logging).
+logging.getLogger("actors_wf").addHandler(logging.NullHandler())

@@ -6,6 +6,7 @@ import argparse
 import importlib
 import importlib.util
 import json
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -33,6 +34,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     parser = _parser()
     args = parser.parse_args(argv)
+    # The engine's warnings and errors, one line each (the package logs to nowhere by itself).
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("actors-wf: %(levelname)s %(name)s: %(message)s"))
+    handler.setLevel(logging.WARNING)
+    logging.getLogger("actors_wf").addHandler(handler)
     try:
         code: int = args.func(args, sys.stdout)
     except BrokenPipeError:  # `actors-wf ... | head`: the reader left, which is fine
@@ -41,6 +47,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ActorsWfError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED if isinstance(exc, JobFailed) else EXIT_USAGE
+    finally:
+        logging.getLogger("actors_wf").removeHandler(handler)
     return code
 
 

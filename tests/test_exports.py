@@ -94,3 +94,12 @@ def test_the_testing_namespace_is_public_and_documented():
     assert testing.ManualClock is actors_wf.ManualClock  # kept where it was too
     for name in testing.__all__:
         assert getattr(testing, name).__doc__, name
+
+
+def test_version_and_a_quiet_logger():
+    import logging
+    from importlib import metadata
+
+    assert actors_wf.__version__ == metadata.version("actors-wf")
+    handlers = logging.getLogger("actors_wf").handlers
+    assert any(isinstance(h, logging.NullHandler) for h in handlers)

@@ -13,7 +13,7 @@ from typing import Any
 
 import attrs
 
-from ._errors import SpecError, did_you_mean
+from ._errors import did_you_mean
 from ._graph import toposort
 from ._spec import StepSpec, WorkflowSpec
 
@@ -162,28 +162,20 @@ class Plan:
 
 
 def compile_plan(spec: WorkflowSpec) -> Plan:
-    """Compute the graph of a workflow.
+    """Compute the graph of a validated workflow.
+
+    The rules (unique ids, known references, no cycle) are the validator's;
+    this only computes, once per workflow version.
 
     Raises:
-        SpecError: duplicate step ids, a reference to an unknown step or input,
-            a malformed reference, or a cycle.
+        ValueError: the spec breaks one of those rules: it was not validated.
     """
-    problems: list[str] = []
     ids = [s.id for s in spec.steps]
-    seen: set[str] = set()
-    for i, sid in enumerate(ids):
-        if sid in seen:
-            problems.append(f"step id {sid!r} is used twice @ $.steps[{i}].id")
-        seen.add(sid)
-    deps = {s.id: frozenset(_step_deps(spec, i, seen, problems)) for i, s in enumerate(spec.steps)}
-    _check_refs(spec.outputs, "$.outputs", spec, seen, problems)
+    deps = {s.id: frozenset(_step_deps(s)) for s in spec.steps}
     order, stuck = toposort(ids, deps)
-    if stuck:
-        problems.append(
-            f"steps form a cycle: {', '.join(sorted(stuck))} wait on each other @ $.steps"
-        )
-    if problems:
-        raise SpecError(f"workflow {spec.id!r} is invalid", problems)
+    unknown = set().union(*deps.values()) - set(ids)
+    if stuck or unknown or len(deps) != len(ids):
+        raise ValueError(f"workflow {spec.id!r} was not validated (Validator.validate says why)")
     dependants: dict[str, list[str]] = {sid: [] for sid in ids}
     for sid in ids:
         for d in deps[sid]:
@@ -214,39 +206,9 @@ def _binding(name: str, value: Any) -> Binding:
     return name, _RESOLVE, value  # fields to follow, or a list or dict: a new one each time
 
 
-def _step_deps(spec: WorkflowSpec, index: int, ids: set[str], problems: list[str]) -> set[str]:
-    step = spec.steps[index]
-    where = f"$.steps[{index}]"
-    found = _check_refs(step.inputs, f"{where}.inputs", spec, ids, problems)
-    for j, dep in enumerate(step.depends_on):
-        if dep in ids:
-            found.add(dep)
-        else:
-            problems.append(
-                f"depends_on names unknown step {dep!r}{did_you_mean(dep, ids)}"
-                f" @ {where}.depends_on[{j}]"
-            )
+def _step_deps(step: StepSpec) -> set[str]:
+    """The steps a step waits for: its ``depends_on`` and the steps its inputs read."""
+    found = set(step.depends_on)
+    for value in step.inputs.values():
+        found.update(ref.name for ref in iter_refs(value) if ref.source == "steps")
     return found
-
-
-def _check_refs(
-    values: Mapping[str, Any], where: str, spec: WorkflowSpec, ids: set[str], problems: list[str]
-) -> set[str]:
-    steps: set[str] = set()
-    for key, value in values.items():
-        try:
-            refs = list(iter_refs(value))
-        except RefSyntaxError as exc:
-            problems.append(f"{exc} @ {where}.{key}")
-            continue
-        for ref in refs:
-            if ref.source == "inputs" and ref.name not in spec.inputs:
-                hint = did_you_mean(ref.name, spec.inputs)
-                problems.append(f"{ref} names no workflow input{hint} @ {where}.{key}")
-            elif ref.source == "steps" and ref.name not in ids:
-                problems.append(
-                    f"{ref} names no step{did_you_mean(ref.name, ids)} @ {where}.{key}"
-                )
-            elif ref.source == "steps":
-                steps.add(ref.name)
-    return steps
