@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import attrs
@@ -21,9 +21,7 @@ from cattrs.cols import homogenous_tuple_structure_factory
 from cattrs.errors import ForbiddenExtraKeysError
 from cattrs.gen import (
     make_dict_structure_fn,
-    make_dict_unstructure_fn,
     make_mapping_structure_fn,
-    override,
 )
 from cattrs.preconf.msgpack import make_converter
 from cattrs.strategies import configure_tagged_union
@@ -31,8 +29,8 @@ from cattrs.v import format_exception
 
 from ._errors import MessageError
 from ._messages import Message
-from ._records import JobState, StepMap, StepState
-from ._spec import InputSpec, WorkflowSpec
+from ._records import StepMap, StepState
+from ._spec import InputSpec
 
 T = TypeVar("T")
 
@@ -272,75 +270,6 @@ def decode_trusted(data: bytes) -> Message:
     except Exception:
         return decode(data)
     return message
-
-
-class PartCache:
-    """Records of one type packed once, and bytes read once; bounded, thread-safe enough.
-
-    Records are immutable, so a record seen again (by identity) has the same
-    bytes, and bytes seen again give the record read from them the first time
-    (strictly). Stores and snapshots keep a job's parts (its workflow, its
-    steps) apart and convert each of them once this way.
-    """
-
-    def __init__(self, kind: type[Any], limit: int) -> None:
-        self._kind = kind
-        self._limit = limit
-        self._packed: dict[int, tuple[Any, bytes]] = {}
-        self._read: dict[bytes, Any] = {}
-
-    def pack(self, record: Any) -> bytes:
-        """The record's :func:`dump_record` bytes."""
-        hit = self._packed.get(id(record))
-        if hit is not None and hit[0] is record:
-            return hit[1]
-        data = dump_record(record)
-        if len(self._packed) >= self._limit:
-            self._packed.clear()
-        self._packed[id(record)] = (record, data)  # keeps it alive: its id is not reused
-        return data
-
-    def unpack(self, data: bytes) -> Any:
-        """The record :func:`load_record` reads from ``data``.
-
-        Raises:
-            TypeError: ``data`` is not bytes; or as :func:`load_record`.
-        """
-        if not isinstance(data, bytes):
-            raise TypeError(f"expected bytes for a {self._kind.__name__}")
-        record = self._read.get(data)
-        if record is None:
-            record = load_record(data, self._kind)
-            if len(self._read) >= self._limit:
-                self._read.clear()
-            self._read[data] = record
-        return record
-
-
-# Workflow specs, the same for every job of a workflow and every snapshot of it.
-SPECS = PartCache(WorkflowSpec, 256)
-# A JobState without its workflow and steps: stores and snapshots keep those apart.
-job_header = make_dict_unstructure_fn(
-    JobState, converter, workflow=override(omit=True), steps=override(omit=True)
-)
-_NO_WORKFLOW = {"id": "-", "steps": []}
-
-
-def structure_job(
-    data: dict[str, Any], workflow: WorkflowSpec, steps: Mapping[str, StepState] | None = None
-) -> JobState:
-    """A JobState from plain data kept without its workflow, which is given as a record.
-
-    ``steps`` are given as records too when ``data`` leaves them out.
-
-    Raises:
-        Exception: as the converter, when ``data`` is not a job's state.
-    """
-    plain = {**data, "workflow": _NO_WORKFLOW}
-    if steps is not None:
-        plain["steps"] = {}
-    state: JobState = converter.structure(plain, JobState)
-    return attrs.evolve(state, workflow=workflow, steps=state.steps if steps is None else steps)
 
 
 def dump_record(record: attrs.AttrsInstance) -> bytes:

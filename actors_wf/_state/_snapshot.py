@@ -10,7 +10,7 @@ that did not move), and those parts are converted once, both ways:
 - from bytes: each part's bytes are kept with the record read from them
   (strictly, the first time), so equal bytes give the record at once.
 
-Both caches (the codec's ``PartCache``) are bounded; a miss only costs the
+Both caches (``_parts.PartCache``) are bounded; a miss only costs the
 conversion. The workflow cache is the one the SQLite store uses too.
 """
 
@@ -19,8 +19,8 @@ from __future__ import annotations
 import attrs
 import msgpack
 
-from .._core._codec import SPECS, PartCache, job_header, structure_job
 from .._core._records import JobState, StepState
+from ._parts import SPECS, PartCache, job_header, structure_job
 
 FORMAT = 2  # the layout of to_bytes; 1 packed the steps inside the state
 

@@ -33,9 +33,10 @@ from typing import Any
 import msgpack
 
 from .._core._cache import LRU
-from .._core._codec import SPECS, converter, job_header, structure_job
+from .._core._codec import converter
 from .._core._errors import StoreCorrupt, StoreError
 from .._core._records import JobState
+from ._parts import SPECS, job_header, structure_job
 from ._sqlite_schema import SCHEMA_VERSION, check_intact, check_schema, migrate, write_error
 from ._transitions import JournalEntry, Transition
 

@@ -10,8 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from actors_wf import JobState, JobStatus, StepState, StepStatus, WorkflowSpec
-from actors_wf._core._codec import converter, structure_job
+from actors_wf._core._codec import converter
 from actors_wf._core._records import StepMap, step_map
+from actors_wf._state._parts import structure_job
 
 statuses = st.sampled_from(list(StepStatus))
 

@@ -14,9 +14,9 @@ from actors_wf import (
     StateManager,
     StepStatus,
 )
-from actors_wf._core._codec import PartCache
 from actors_wf._core._records import StepState
 from actors_wf._core._status import JobEvent, StepEvent
+from actors_wf._state._parts import PartCache
 from actors_wf._state._transitions import JournalEntry, Transition, move_job, move_step, replay
 from tests.support.strategies import job_states
 from tests.support.workflows import new_job
