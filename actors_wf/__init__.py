@@ -34,6 +34,7 @@ from ._core._errors import (
     StaleWrite,
     StoreCorrupt,
     StoreError,
+    StoreLocked,
     WorkflowInvalid,
     WorkflowNotFound,
 )
@@ -108,6 +109,7 @@ __all__ = [
     "StepStatus",
     "StoreCorrupt",
     "StoreError",
+    "StoreLocked",
     "SystemClock",
     "ValidationResult",
     "Validator",

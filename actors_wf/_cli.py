@@ -19,6 +19,7 @@ from ._core._codec import converter
 from ._core._errors import ActorsWfError, ComponentImportError, JobFailed, JobNotFound
 from ._core._kinds import EventKind
 from ._core._spec import WorkflowSpec
+from ._core._status import JobStatus
 from ._engine import Engine
 from ._observe._events import Event
 from ._state._manager import StateManager
@@ -175,9 +176,27 @@ def _inspect(args: argparse.Namespace, out: TextIO) -> int:
                 print(entry.describe(), file=out)
         else:
             print(state.describe(job_id), file=out)
+            note = _owner_note(state, job_id)
+            if note:
+                print(note, file=out)
     finally:
         state.close()
     return EXIT_OK
+
+
+def _owner_note(state: StateManager, job_id: str) -> str:
+    """Whether an unfinished job's engine still runs: a RUNNING job of a dead one is not."""
+    job = state.get(job_id)
+    if job.status.is_terminal or job.status in (JobStatus.CREATED, JobStatus.PAUSED):
+        return ""
+    owner = getattr(state.store, "owner", None)
+    if owner is not None and owner.get("alive") is not False:
+        return f"engine: pid {owner.get('pid')} on {owner.get('host')}, since {owner.get('since')}"
+    gone = f" (pid {owner.get('pid')}, since {owner.get('since')})" if owner else ""
+    return (
+        f"interrupted: the engine that ran this job is gone{gone}; an engine started on "
+        "this store with recover=True resumes it"
+    )
 
 
 def _find_job(state: StateManager, prefix: str) -> str:

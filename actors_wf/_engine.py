@@ -65,7 +65,10 @@ class Engine:
     Args:
         store: where job states are kept: memory by default, or a SQLite file
             (``"sqlite:///jobs.db"``, ``"sqlite:///jobs.db?durability=power"``
-            or a path).
+            or a path). A SQLite store is owned by one engine at a time: a
+            second one gets :class:`StoreLocked` naming the owner.
+        wait_for_store: seconds to wait for the store's owner to exit (a
+            rolling restart) before :class:`StoreLocked`; 0 by default.
         components: module paths to import at start; their ``@component``
             declarations become available to this engine.
         recover: resume the unfinished jobs of the store at start (see
@@ -113,6 +116,7 @@ class Engine:
         tracer: Any = None,
         priority_aging: float = 0.1,
         workflow_limits: WorkflowLimits = DEFAULT_LIMITS,
+        wait_for_store: float | None = None,
     ) -> None:
         for module in components:
             importlib.import_module(module)
@@ -120,7 +124,7 @@ class Engine:
         self._command_timeout = 30.0
         self._closed = False
         if isinstance(store, str | os.PathLike):
-            store = open_store(store)
+            store = open_store(store, wait_for_lease=wait_for_store)
         self.state = StateManager(store)
         try:
             self._start(

@@ -3,6 +3,7 @@ import actors_wf
 EXPECTED = {
     "ComponentExecutor",
     "StoreError",
+    "StoreLocked",
     "WorkflowNotFound",
     "EventKind",
     "FailureKind",

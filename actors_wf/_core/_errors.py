@@ -19,7 +19,8 @@
     ├── MessageError (ValueError)           bytes that are not a message
     ├── StaleWrite (RuntimeError)           a write based on an old version
     └── StoreError (RuntimeError)           the store cannot be used or written
-        └── StoreCorrupt                    damaged, or not an actors_wf store
+        ├── StoreCorrupt                    damaged, or not an actors_wf store
+        └── StoreLocked                     another engine owns the store
 
 Each has a stable ``code``: the ``code`` of an error reply to ``engine.handle``.
 """
@@ -272,6 +273,29 @@ class StoreCorrupt(StoreError):
     """The store file is damaged or not an actors_wf store."""
 
     code = "store_corrupt"
+
+
+class StoreLocked(StoreError):
+    """Another engine owns the store: one engine per store, so that no step runs twice.
+
+    Attributes:
+        path: the store file.
+        owner: the owner as it recorded itself (``pid``, ``host``, ``since``), if readable.
+    """
+
+    code = "store_locked"
+
+    def __init__(self, path: str, owner: dict[str, object] | None) -> None:
+        self.path = path
+        self.owner = owner or {}
+        who = "another engine"
+        if owner:
+            who += f" (pid {owner.get('pid')} on {owner.get('host')}, since {owner.get('since')})"
+        super().__init__(
+            f"store {path!r} is owned by {who}; stop it, or start this engine with "
+            "wait_for_store=SECONDS to take the store over once it exits",
+            cause="locked",
+        )
 
 
 class ComponentImportError(ActorsWfError, ImportError):

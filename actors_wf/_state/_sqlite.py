@@ -36,6 +36,7 @@ from .._core._cache import LRU
 from .._core._codec import converter
 from .._core._errors import StoreCorrupt, StoreError
 from .._core._records import JobState
+from ._lease import StoreLease, read_owner
 from ._parts import SPECS, job_header, structure_job
 from ._sqlite_schema import SCHEMA_VERSION, check_intact, check_schema, migrate, write_error
 from ._transitions import JournalEntry, Transition
@@ -55,7 +56,14 @@ class SQLiteStore:
             writable by its owner only (0600, and so are its -wal and -shm).
         durability: ``process`` (default) or ``power``; see the module doc.
         read_only: open an existing file for reading only (``actors-wf
-            inspect``): nothing is created, migrated or written.
+            inspect``): nothing is created, migrated or written, and no lease
+            is taken.
+        wait_for_lease: seconds to wait for the store's owner (another engine)
+            to exit; by default a store that has one is refused at once.
+
+    A store opened for writing is owned by this object until :meth:`close`
+    (see ``_lease``): a second one on the same file, in this process or
+    another, gets :class:`StoreLocked`.
 
     A file that is refused (damaged, another application's database, a newer
     schema) is left exactly as it was: it is checked before anything is
@@ -63,6 +71,7 @@ class SQLiteStore:
 
     Raises:
         StoreCorrupt: the file is damaged or is not an actors_wf store.
+        StoreLocked: another engine owns the store.
         StoreError: the file comes from a newer actors_wf, cannot be opened,
             or (``read_only``) does not exist.
         ValueError: an unknown durability mode.
@@ -74,6 +83,7 @@ class SQLiteStore:
         *,
         durability: str = "process",
         read_only: bool = False,
+        wait_for_lease: float | None = None,
     ) -> None:
         if durability not in DURABILITY:
             raise ValueError(
@@ -87,12 +97,32 @@ class SQLiteStore:
         # Bounded: a daemon keeps a year of finished jobs in the file, not in memory.
         self._states: LRU[str, JobState] = LRU(STATES_KEPT)
         self._plain_steps: LRU[str, dict[str, tuple[Any, Any]]] = LRU(STATES_KEPT)
-        self._db = self._open_read_only() if read_only else self._open()
+        self._lease: StoreLease | None = None
+        if read_only:
+            self._db = self._open_read_only()
+        else:
+            self._lease = self._take_lease(wait_for_lease)
+            try:
+                self._db = self._open()
+            except BaseException:
+                self._lease.close()
+                raise
         self._inode = os.stat(self.path).st_ino
+
+    def _take_lease(self, wait: float | None) -> StoreLease:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            return StoreLease(self.path, wait)
+        except OSError as exc:
+            raise StoreError(f"cannot open store {str(self.path)!r}: {exc}") from None
+
+    @property
+    def owner(self) -> dict[str, Any] | None:
+        """Who owns the store (``pid``, ``host``, ``since``, ``alive``), as it recorded itself."""
+        return read_owner(Path(f"{self.path}-owner"))
 
     def _open(self) -> sqlite3.Connection:
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
             # Made here, not by SQLite (0644): its -wal and -shm take this mode too.
             os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o600))
             db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
@@ -320,12 +350,16 @@ class SQLiteStore:
         return cursor.rowcount == 1
 
     def close(self) -> None:
-        """Close the file (a checkpoint folds the WAL back into it)."""
+        """Close the file (a checkpoint folds the WAL back into it) and let the store go."""
         with self._lock:
             self._db.close()
+            if self._lease is not None:
+                self._lease.close()
 
 
-def open_store(spec: str | os.PathLike[str], *, read_only: bool = False) -> SQLiteStore:
+def open_store(
+    spec: str | os.PathLike[str], *, read_only: bool = False, wait_for_lease: float | None = None
+) -> SQLiteStore:
     """Open a store from a URL or a plain path.
 
     URLs are written as SQLAlchemy writes them: ``sqlite:///relative/jobs.db``,
@@ -346,4 +380,6 @@ def open_store(spec: str | os.PathLike[str], *, read_only: bool = False) -> SQLi
             if key != "durability":
                 raise ValueError(f"unknown store option {key!r}; known: durability")
             durability = value
-    return SQLiteStore(text, durability=durability, read_only=read_only)
+    return SQLiteStore(
+        text, durability=durability, read_only=read_only, wait_for_lease=wait_for_lease
+    )

@@ -1,4 +1,5 @@
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -157,3 +158,35 @@ def test_validate_runs_no_code_beside_the_workflow_unless_asked(tmp_path, capsys
     assert not marker.exists()
     assert main(["validate", str(wf), "--components-beside"]) == 0
     assert marker.exists()
+
+
+def test_inspect_says_whether_a_running_jobs_engine_still_lives(tmp_path, capsys):
+    import threading
+
+    from actors_wf import COMPONENT, Engine
+
+    store = tmp_path / "jobs.db"
+    entered, gate = threading.Event(), threading.Event()
+
+    def waits() -> int:
+        entered.set()
+        assert gate.wait(10)
+        return 1
+
+    with Engine(store=store) as engine:
+        engine.registry.register(COMPONENT, "t.waits", None, waits)
+        engine.registry.register_workflow(
+            {"id": "w", "steps": [{"id": "a", "component": "t.waits"}]}
+        )
+        job = engine.jobs_sync.create_job("w")
+        engine.jobs_sync.start_job(job)
+        assert entered.wait(10)
+        assert main(["inspect", job, "--store", str(store)]) == 0
+        assert f"engine: pid {os.getpid()} on" in capsys.readouterr().out
+        owner = Path(f"{store}-owner")
+        record = json.loads(owner.read_text())
+        owner.write_text(json.dumps({**record, "started": -1}))  # as if its process had died
+        assert main(["inspect", job, "--store", str(store)]) == 0
+        assert "interrupted: the engine that ran this job is gone" in capsys.readouterr().out
+        gate.set()
+        engine.jobs_sync.wait(job, 10)

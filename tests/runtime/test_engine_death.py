@@ -5,11 +5,13 @@ import select
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from actors_wf import COMPONENT, Engine, JobStatus, StoreError, _engine
+from actors_wf import COMPONENT, Engine, JobStatus, StoreError, StoreLocked
 from actors_wf._runtime._process import AttemptLock
 from tests.components import isolated as comps
 
@@ -97,14 +99,45 @@ def test_recovery_never_runs_an_attempt_beside_the_dead_engines_one(tmp_path):
     assert state.steps["s"].output == "alone"  # the old attempt had ended when this one began
 
 
-def test_recovery_refuses_while_another_engine_holds_the_store(tmp_path, monkeypatch):
-    monkeypatch.setattr(_engine, "RECOVER_WAIT", 0.2)
-    with (
-        Engine(store=tmp_path / "jobs.db"),
-        pytest.raises(StoreError, match="another engine, or a worker process it left"),
-    ):
-        Engine(store=tmp_path / "jobs.db", recover=True)
+def test_a_second_engine_in_this_process_is_refused_naming_the_owner(tmp_path):
+    with Engine(store=tmp_path / "jobs.db"):
+        with pytest.raises(StoreLocked, match=f"pid {os.getpid()} on ") as info:
+            Engine(store=tmp_path / "jobs.db", recover=True)
+        assert info.value.owner["alive"] is True
+    with Engine(store=tmp_path / "jobs.db"):  # let go on close
+        pass
     # The engine that failed to start left no thread running (the autouse fixture checks).
+
+
+def test_a_second_engine_waits_for_the_first_and_takes_over_when_it_is_killed(tmp_path, caplog):
+    proc, pid_file = _engine_process(tmp_path, "orphan")
+    try:
+        _wait_running(pid_file)
+        with pytest.raises(StoreLocked) as info:
+            Engine(store=tmp_path / "jobs.db", recover=True)
+        assert (info.value.owner["pid"], info.value.owner["alive"]) == (proc.pid, True)
+        result: dict[str, Any] = {}
+
+        def second() -> None:
+            with Engine(store=tmp_path / "jobs.db", wait_for_store=WAIT) as engine:
+                result["took over"] = True
+                engine.registry.register(
+                    COMPONENT, "p.once", {"isolation": "process"}, comps.one_at_a_time
+                )
+                engine.registry.register(COMPONENT, "t.hang", None, lambda: None)
+                (job,) = engine.recover()
+                result["state"] = engine.jobs_sync.wait(job, WAIT)
+
+        waiting = threading.Thread(target=second)
+        waiting.start()
+    finally:
+        _kill(proc)
+    waiting.join(2 * WAIT)
+    assert result["took over"]
+    state = result["state"]
+    assert state.status is JobStatus.COMPLETED
+    assert state.steps["s"].output == "alone"  # never beside the first engine's attempt
+    assert "StaleWrite" not in caplog.text
 
 
 def test_an_engine_never_closed_does_not_keep_the_interpreter_alive(tmp_path):
