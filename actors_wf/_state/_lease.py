@@ -36,7 +36,12 @@ class StoreLease:
 
     def __init__(self, store: Path, wait: float | None = None) -> None:
         self.path = Path(f"{store}-owner")
-        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+            self.created = True
+        except FileExistsError:
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CLOEXEC)
+            self.created = False
         try:
             self._take(store, wait)
             self._record()
@@ -63,8 +68,15 @@ class StoreLease:
         os.ftruncate(self._fd, 0)
         os.pwrite(self._fd, data, 0)
 
-    def close(self) -> None:
-        """Let the store go (the record stays: a reader checks whether its process lives)."""
+    def close(self, *, remove: bool = False) -> None:
+        """Let the store go (the record stays: a reader checks whether its process lives).
+
+        ``remove``: delete the file if this lease made it (the store was refused:
+        nothing of ours is left beside a file that is not ours).
+        """
+        if remove and self.created:
+            with contextlib.suppress(OSError):
+                self.path.unlink()
         with contextlib.suppress(OSError):
             os.close(self._fd)
 

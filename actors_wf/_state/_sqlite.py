@@ -105,7 +105,7 @@ class SQLiteStore:
             try:
                 self._db = self._open()
             except BaseException:
-                self._lease.close()
+                self._lease.close(remove=True)
                 raise
         self._inode = os.stat(self.path).st_ino
 
