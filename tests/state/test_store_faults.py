@@ -237,5 +237,6 @@ def test_store_files_are_for_their_owner_only(tmp_path):
         engine.run("one", timeout=WAIT)
         modes = {p.name: p.stat().st_mode & 0o777 for p in tmp_path.iterdir()}
     assert modes == {
-        name: 0o600 for name in ("jobs.db", "jobs.db-wal", "jobs.db-shm", "jobs.db-lock", "jobs.db-owner")
+        name: 0o600
+        for name in ("jobs.db", "jobs.db-wal", "jobs.db-shm", "jobs.db-lock", "jobs.db-owner")
     }
