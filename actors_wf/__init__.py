@@ -55,6 +55,7 @@ from ._runtime._clock import Clock, ManualClock, SystemClock
 from ._runtime._executor import LogContextFilter
 from ._state._manager import StateManager
 from ._state._snapshot import Snapshot
+from ._state._store import JobPage
 from ._validation._problems import Problem, ValidationResult
 from ._validation._source import WorkflowLimits
 from ._validation._validator import Validator, load_workflow
@@ -85,6 +86,7 @@ __all__ = [
     "JobManager",
     "JobManagerSync",
     "JobNotFound",
+    "JobPage",
     "JobState",
     "JobStatus",
     "JobTimeout",

@@ -36,6 +36,7 @@ EXPECTED = {
     "JobFailed",
     "JobManager",
     "JobNotFound",
+    "JobPage",
     "JobState",
     "JobStatus",
     "JobTimeout",

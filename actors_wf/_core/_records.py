@@ -158,6 +158,22 @@ class StepMap(Mapping[str, StepState]):
         new._where, new._chunks = where, tuple(chunks)
         return new
 
+    def changed(self, before: StepMap) -> list[tuple[int, StepState]] | None:
+        """``(position, step)`` of the steps not the same objects as in ``before``.
+
+        ``None`` unless both are versions of one map (made by :meth:`updated`):
+        then a chunk they share is skipped whole, so the cost follows the
+        changes, not the job's size.
+        """
+        if before._where is not self._where:
+            return None
+        out = []
+        for n, (mine, theirs) in enumerate(zip(self._chunks, before._chunks, strict=True)):
+            if mine is not theirs:
+                pairs = enumerate(zip(mine, theirs, strict=True))
+                out += [(n * _CHUNK + k, a) for k, (a, b) in pairs if a is not b]
+        return out
+
     def __getitem__(self, step_id: str) -> StepState:
         i = self._where[step_id]
         return self._chunks[i // _CHUNK][i % _CHUNK]

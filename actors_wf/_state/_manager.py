@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import datetime
 import itertools
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, InvalidStateError
 from typing import Any
 
@@ -35,7 +36,7 @@ from .._core._records import JobState
 from .._core._status import JobStatus, allowed_job_events
 from ._describe import describe_job, diff_states
 from ._snapshot import Snapshot
-from ._store import MemoryStore, Store
+from ._store import FINISHED, JobPage, MemoryStore, Store
 from ._transitions import (
     JournalEntry,
     Transition,
@@ -87,9 +88,106 @@ class StateManager:
             raise JobNotFound(job_id)
         return state
 
-    def list_jobs(self) -> builtins.list[JobState]:
-        """Every job's latest state, oldest first."""
-        return list(self.store.iter_jobs())
+    def list_jobs(
+        self,
+        status: JobStatus | str | None = None,
+        workflow_id: str | None = None,
+        *,
+        limit: int | None = None,
+        before: str | None = None,
+    ) -> builtins.list[JobState]:
+        """Jobs of one status and/or workflow.
+
+        Without ``limit``: every one, oldest first (reads the whole store).
+        With ``limit``: a :class:`JobPage` of at most that many, newest first,
+        from one indexed query; its ``cursor``, passed as ``before``, gives
+        the next page (``None`` after the last).
+
+        Raises:
+            ValueError: ``status`` is not a job status, or ``before`` is not a cursor.
+        """
+        wanted = JobStatus(status) if status is not None else None
+        if limit is None and before is None:
+            jobs = self.store.iter_jobs(None if wanted is None else (wanted,))
+            return [j for j in jobs if workflow_id in (None, j.workflow_id)]
+        size = 100 if limit is None else limit
+        if size < 1:
+            raise ValueError(f"limit must be at least 1, got {size}")
+        after = JobPage.position(before) if before is not None else None
+        page = self.store.page(status=wanted, workflow_id=workflow_id, limit=size, before=after)
+        return JobPage(page, JobPage.cursor_of(page[-1]) if len(page) == size else None)
+
+    def unfinished(self) -> builtins.list[JobState]:
+        """The jobs recovery looks at: every one not CREATED and not finished (indexed)."""
+        return list(self.store.iter_jobs(_UNFINISHED))
+
+    def counts(self) -> dict[str, int]:
+        """How many jobs each status has (never reads every job)."""
+        return self.store.counts()
+
+    def find_prefix(self, prefix: str, limit: int = 10) -> builtins.list[str]:
+        """Ids of jobs that start with ``prefix``."""
+        return self.store.find_prefix(prefix, limit)
+
+    # -- deleting -------------------------------------------------------------------
+
+    def delete_job(self, job_id: str) -> None:
+        """Delete a finished job with its journal and step outputs, in one transaction.
+
+        Raises:
+            JobNotFound: no such job.
+            InvalidTransition: the job has not finished (cancel it first).
+        """
+        with self._job_lock(job_id):
+            state = self.get(job_id)
+            if not state.status.is_terminal or not self.store.delete([job_id]):
+                raise InvalidTransition(
+                    f"job {job_id}",
+                    state.status.value,
+                    "delete",
+                    ["cancel_job, then delete"] if not state.status.is_terminal else [],
+                )
+
+    def purge(
+        self,
+        older_than: float | datetime.timedelta | None = None,
+        status: Iterable[JobStatus | str] | JobStatus | str | None = None,
+        *,
+        keep: int = 0,
+        batch: int = 500,
+        max_batches: int | None = None,
+    ) -> int:
+        """Delete finished jobs in batches (one transaction each); return how many.
+
+        Args:
+            older_than: only jobs that finished at least this long ago
+                (seconds or a ``timedelta``); ``0`` or ``None``: every finished job.
+            status: only jobs of this status (or these): finished ones only.
+            keep: spare the ``keep`` jobs that finished last.
+            batch: jobs per transaction: a commit of a running job waits for
+                at most one batch.
+            max_batches: stop after this many batches (retention goes on later).
+
+        Raises:
+            ValueError: a status that does not exist or has not finished.
+        """
+        statuses = _finished_statuses(status)
+        age = (
+            older_than.total_seconds()
+            if isinstance(older_than, datetime.timedelta)
+            else older_than
+        )
+        cutoff = time.time() - age if age else None
+        total, done = 0, 0
+        while max_batches is None or done < max_batches:
+            ids = self.store.finished(before=cutoff, statuses=statuses, keep=keep, limit=batch)
+            if not ids:
+                break
+            total += len(self.store.delete(ids))
+            done += 1
+            if len(ids) < batch:
+                break
+        return total
 
     def history(self, job_id: str) -> builtins.list[Transition]:
         """Every status change of the job and its steps, oldest first, with time and cause.
@@ -383,6 +481,25 @@ def _state_of(value: Snapshot | JobState) -> JobState:
 
 
 _JOB_LOCKS = 64
+_UNFINISHED = frozenset(JobStatus) - frozenset(FINISHED) - {JobStatus.CREATED}
+
+
+def _finished_statuses(
+    status: Iterable[JobStatus | str] | JobStatus | str | None,
+) -> tuple[JobStatus, ...]:
+    if status is None:
+        return FINISHED
+    wanted = [status] if isinstance(status, JobStatus | str) else list(status)
+    statuses = tuple(JobStatus(s) for s in wanted)
+    unfinished = [s.value for s in statuses if not s.is_terminal]
+    if unfinished:
+        raise ValueError(
+            f"only finished jobs are purged; {', '.join(unfinished)} is not finished "
+            f"(use one of: {', '.join(s.value for s in FINISHED)})"
+        )
+    return statuses
+
+
 # Seconds a user's update to a running job waits for its JobActor to apply it.
 UPDATE_TIMEOUT = 60.0
 

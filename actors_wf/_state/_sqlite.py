@@ -21,12 +21,13 @@ The file's schema, its migrations and the checks made on open are in
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,10 +36,19 @@ import msgpack
 from .._core._cache import LRU
 from .._core._codec import converter
 from .._core._errors import StoreCorrupt, StoreError
-from .._core._records import JobState
+from .._core._records import JobState, StepMap, StepState
+from .._core._status import JobStatus
 from ._lease import StoreLease, read_owner
 from ._parts import SPECS, job_header, structure_job
-from ._sqlite_schema import SCHEMA_VERSION, check_intact, check_schema, migrate, write_error
+from ._sqlite_schema import (
+    SCHEMA_VERSION,
+    check_header,
+    check_schema,
+    migrate,
+    read_error,
+    write_error,
+)
+from ._store import FINISHED
 from ._transitions import JournalEntry, Transition
 
 log = logging.getLogger("actors_wf.store")
@@ -96,7 +106,7 @@ class SQLiteStore:
         self._lock = threading.Lock()
         # Bounded: a daemon keeps a year of finished jobs in the file, not in memory.
         self._states: LRU[str, JobState] = LRU(STATES_KEPT)
-        self._plain_steps: LRU[str, dict[str, tuple[Any, Any]]] = LRU(STATES_KEPT)
+        self._counts: collections.Counter[str] | None = None  # jobs by status, once counted
         self._lease: StoreLease | None = None
         if read_only:
             self._db = self._open_read_only()
@@ -129,7 +139,7 @@ class SQLiteStore:
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open store {str(self.path)!r}: {exc}") from None
         try:
-            check_intact(db, self.path)
+            check_header(self.path)
             check_schema(db, self.path)  # before WAL: a refused file is not touched
             db.execute("PRAGMA journal_mode=WAL")
             db.execute(f"PRAGMA synchronous={DURABILITY[self.durability]}")
@@ -159,7 +169,7 @@ class SQLiteStore:
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open store {str(self.path)!r}: {exc}") from None
         try:
-            check_intact(db, self.path)
+            check_header(self.path)
             version = check_schema(db, self.path)
             if version != SCHEMA_VERSION:
                 raise StoreError(
@@ -180,19 +190,33 @@ class SQLiteStore:
         if state is not None:
             return state
         with self._lock:
-            row = self._db.execute(
-                "SELECT workflow, state FROM jobs WHERE job_id = ?", (job_id,)
+            row = self._read(
+                job_id, "SELECT workflow, state FROM jobs WHERE job_id = ?", (job_id,)
             ).fetchone()
             if row is None:
                 return None
-            state = self._decode(job_id, row[0], row[1])
+            steps = self._read(
+                job_id, "SELECT state FROM steps WHERE job_id = ? ORDER BY n", (job_id,)
+            ).fetchall()
+            state = self._decode(job_id, row[0], row[1], [r[0] for r in steps])
             self._states[job_id] = state
         return state
 
-    def iter_jobs(self) -> Iterator[JobState]:
-        """Every job's latest state, oldest first."""
+    def iter_jobs(self, statuses: Collection[JobStatus] | None = None) -> Iterator[JobState]:
+        """Every job's latest state (of ``statuses``, through their index), oldest first."""
+        query = "SELECT job_id FROM jobs ORDER BY created_at, job_id"
+        args: tuple[Any, ...] = ()
+        if statuses is not None:
+            marks = ", ".join("?" * len(statuses))
+            query = (
+                f"SELECT job_id FROM jobs WHERE status IN ({marks}) ORDER BY created_at, job_id"
+            )
+            args = tuple(s.value for s in statuses)
         with self._lock:
-            ids = [r[0] for r in self._db.execute("SELECT job_id FROM jobs ORDER BY created_at")]
+            ids = [r[0] for r in self._read("", query, args)]
+        return self._states_of(ids)
+
+    def _states_of(self, ids: Sequence[str]) -> Iterator[JobState]:
         for job_id in ids:
             try:
                 state = self.load(job_id)
@@ -205,20 +229,99 @@ class SQLiteStore:
             if state is not None:
                 yield state
 
+    def page(
+        self,
+        *,
+        status: JobStatus | None = None,
+        workflow_id: str | None = None,
+        limit: int = 100,
+        before: tuple[float, str] | None = None,
+    ) -> list[JobState]:
+        """Up to ``limit`` jobs, newest first, created before ``before``: one indexed query."""
+        where: list[str] = []
+        args: list[Any] = []
+        if status is not None:
+            where.append("status = ?")
+            args.append(status.value)
+        if workflow_id is not None:
+            where.append("workflow_id = ?")
+            args.append(workflow_id)
+        if before is not None:
+            where.append("(created_at, job_id) < (?, ?)")
+            args += before
+        clause = f"WHERE {' AND '.join(where)} " if where else ""
+        query = f"SELECT job_id FROM jobs {clause}ORDER BY created_at DESC, job_id DESC LIMIT ?"
+        with self._lock:
+            ids = [r[0] for r in self._read("", query, (*args, limit))]
+        return list(self._states_of(ids))
+
+    def find_prefix(self, prefix: str, limit: int = 10) -> list[str]:
+        """Ids of jobs that start with ``prefix`` (an index range, not a scan)."""
+        with self._lock:
+            rows = self._read(
+                "",
+                "SELECT job_id FROM jobs WHERE job_id >= ? AND job_id < ? ORDER BY job_id LIMIT ?",
+                (prefix, prefix + "\U0010ffff", limit),
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        """Jobs by status: one GROUP BY over the status index, then kept as jobs move."""
+        with self._lock:
+            if self._counts is None:
+                rows = self._read("", "SELECT status, count(*) FROM jobs GROUP BY status", ())
+                self._counts = collections.Counter(dict(rows.fetchall()))
+            return {k: v for k, v in self._counts.items() if v}
+
+    def finished(
+        self,
+        *,
+        before: float | None = None,
+        statuses: Collection[JobStatus] = FINISHED,
+        keep: int = 0,
+        limit: int = 500,
+    ) -> list[str]:
+        """Ids of finished jobs, past ``keep`` newest and ended before ``before``."""
+        marks = ", ".join("?" * len(statuses))
+        query = (
+            f"SELECT job_id FROM jobs WHERE finished_at IS NOT NULL AND status IN ({marks})"
+            + (" AND finished_at < ?" if before is not None else "")
+            + " ORDER BY finished_at DESC LIMIT ? OFFSET ?"
+        )
+        args = [s.value for s in statuses] + ([before] if before is not None else [])
+        with self._lock:
+            rows = self._read("", query, (*args, limit, keep)).fetchall()
+        return [r[0] for r in rows]
+
     def history(self, job_id: str) -> list[Transition]:
         """The job's journal, oldest first."""
         with self._lock:
-            rows = self._db.execute(
+            rows = self._read(
+                job_id,
                 "SELECT job_id, step_id, event, from_status, to_status, at, cause, version "
                 "FROM journal WHERE job_id = ? ORDER BY version, n",
                 (job_id,),
             ).fetchall()
         return [Transition(*row) for row in rows]
 
-    def _decode(self, job_id: str, workflow_blob: bytes, state_blob: bytes) -> JobState:
+    def _read(self, job_id: str, query: str, args: Sequence[Any]) -> sqlite3.Cursor:
         try:
+            return self._db.execute(query, args)
+        except sqlite3.Error as exc:
+            what = f"cannot read job {job_id}" if job_id else "cannot read"
+            raise read_error(self.path, what, exc) from None
+
+    def _decode(
+        self, job_id: str, workflow_blob: bytes, header_blob: bytes, step_blobs: list[bytes]
+    ) -> JobState:
+        try:
+            steps = [converter.structure(msgpack.unpackb(b), StepState) for b in step_blobs]
             # Jobs of one workflow share its blob: read once, not converted back and forth.
-            state = structure_job(msgpack.unpackb(state_blob), SPECS.unpack(workflow_blob))
+            state = structure_job(
+                msgpack.unpackb(header_blob),
+                SPECS.unpack(workflow_blob),
+                steps=StepMap((step.step_id, step) for step in steps),
+            )
         except Exception as exc:
             raise StoreCorrupt(
                 f"store {str(self.path)!r}: the state of job {job_id} cannot be read ({exc}); "
@@ -229,9 +332,14 @@ class SQLiteStore:
     # -- writes -----------------------------------------------------------------
 
     def commit(self, state: JobState, entries: Sequence[JournalEntry], base: int | None) -> bool:
-        """Write the state and its journal entries in one transaction, if ``base`` holds."""
-        blob = msgpack.packb(self._plain(state))
-        rows = [
+        """Write the state and its journal entries in one transaction, if ``base`` holds.
+
+        Only the steps that changed since the version this process wrote last
+        are written, each in its own row: a step's cost does not grow with
+        its job, and an output is written once.
+        """
+        header = msgpack.packb(job_header(state))
+        journal = [
             (
                 e.job_id,
                 state.version,
@@ -247,17 +355,22 @@ class SQLiteStore:
         ]
         with self._lock:
             self._check_same_file()
+            before = self._states.get(state.job_id)
+            steps = self._changed_steps(state, before, base)
             try:
                 # DEFERRED is enough: this connection is the file's only writer in
                 # the process (the lock), and the UPDATE takes the write lock at once.
                 self._db.execute("BEGIN")
-                if not self._write_state(state, blob, base):
+                if not self._write_job(state, header, base, before):
                     self._db.execute("ROLLBACK")
                     return False
                 self._db.executemany(
+                    "INSERT OR REPLACE INTO steps (job_id, n, state) VALUES (?, ?, ?)", steps
+                )
+                self._db.executemany(
                     "INSERT INTO journal (job_id, version, n, at, step_id, event, from_status, "
                     "to_status, cause) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    rows,
+                    journal,
                 )
                 self._db.execute("COMMIT")
             except sqlite3.Error as exc:
@@ -266,8 +379,68 @@ class SQLiteStore:
             except BaseException:
                 self._roll_back()
                 raise
+            self._count(before, state, base)
             self._states[state.job_id] = state
         return True
+
+    def _changed_steps(
+        self, state: JobState, before: JobState | None, base: int | None
+    ) -> list[tuple[str, int, bytes]]:
+        """Rows of the steps that differ from the stored version (all, without one to compare)."""
+        job_id = state.job_id
+        changed = None
+        if before is not None and before.version == base and isinstance(state.steps, StepMap):
+            changed = state.steps.changed(before.steps)
+        if changed is None:
+            changed = list(enumerate(state.steps.values()))
+        return [(job_id, n, msgpack.packb(converter.unstructure(s))) for n, s in changed]
+
+    def _count(self, before: JobState | None, state: JobState, base: int | None) -> None:
+        if self._counts is None:
+            return
+        if base is None:
+            self._counts[state.status.value] += 1
+        elif before is None:
+            self._counts = None  # the status it had is not known here: count again when asked
+        elif before.status is not state.status:
+            self._counts[before.status.value] -= 1
+            self._counts[state.status.value] += 1
+
+    def delete(self, job_ids: Sequence[str]) -> list[str]:
+        """Delete finished jobs with their steps and journals, in one transaction.
+
+        A job that is not finished (any more: a retry may have moved it) is
+        left alone. Returns the ids deleted.
+        """
+        deleted = []
+        with self._lock:
+            self._check_same_file()
+            try:
+                self._db.execute("BEGIN")
+                for job_id in job_ids:
+                    row = self._db.execute(
+                        "DELETE FROM jobs WHERE job_id = ? AND finished_at IS NOT NULL "
+                        "RETURNING status",
+                        (job_id,),
+                    ).fetchone()
+                    if row is None:
+                        continue
+                    self._db.execute("DELETE FROM steps WHERE job_id = ?", (job_id,))
+                    self._db.execute("DELETE FROM journal WHERE job_id = ?", (job_id,))
+                    deleted.append((job_id, row[0]))
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._roll_back()
+                raise write_error(self.path, "cannot delete jobs", exc) from None
+            except BaseException:
+                self._roll_back()
+                raise
+            for job_id, status in deleted:
+                self._states.pop(job_id)
+                self.damaged.pop(job_id, None)
+                if self._counts is not None:
+                    self._counts[status] -= 1
+        return [job_id for job_id, _ in deleted]
 
     def _roll_back(self) -> None:
         if self._db.in_transaction:
@@ -291,61 +464,60 @@ class SQLiteStore:
                 cause="deleted",
             )
 
-    def _plain(self, state: JobState) -> dict[str, Any]:
-        """The state as plain data, without its workflow; unchanged steps come from a cache.
-
-        Successive versions of a job share the records of the steps that did
-        not change (``attrs.evolve``), so only the changed ones are converted.
-        """
-        data: dict[str, Any] = job_header(state)
-        cache = self._plain_steps.get(state.job_id)
-        if cache is None:
-            cache = self._plain_steps[state.job_id] = {}
-        steps = {}
-        for step_id, step in state.steps.items():
-            hit = cache.get(step_id)
-            if hit is None or hit[0] is not step:
-                hit = cache[step_id] = (step, converter.unstructure(step))
-            steps[step_id] = hit[1]
-        data["steps"] = steps
-        if state.status.is_terminal:
-            self._plain_steps.pop(state.job_id)
-        return data
-
-    def _write_state(self, state: JobState, blob: bytes, base: int | None) -> bool:
+    def _write_job(
+        self, state: JobState, header: bytes, base: int | None, before: JobState | None
+    ) -> bool:
         now = state.finished_at or state.started_at or state.created_at
+        finished = state.finished_at if state.status.is_terminal else None
         if base is None:
             try:
                 self._db.execute(
-                    "INSERT INTO jobs (job_id, version, status, workflow_id, created_at, "
-                    "updated_at, workflow, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO jobs (job_id, version, status, workflow_id, priority, "
+                    "created_at, updated_at, finished_at, workflow, state) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         state.job_id,
                         state.version,
                         state.status.value,
                         state.workflow_id,
+                        state.priority,
                         state.created_at,
                         now,
+                        finished,
                         SPECS.pack(state.workflow),  # the registry's spec: packed once
-                        blob,
+                        header,
                     ),
                 )
             except sqlite3.IntegrityError:
                 return False
+            # A job id used before (and purged) starts with no step rows of the old job.
+            self._db.execute("DELETE FROM steps WHERE job_id = ?", (state.job_id,))
             return True
-        before = self._states.get(state.job_id)
-        if before is not None and before.status is state.status:
-            # The status column is indexed: leave it alone when it did not move.
+        if (
+            before is not None
+            and before.status is state.status
+            and before.priority == state.priority
+        ):
+            # The indexed columns are left alone when they did not move.
             cursor = self._db.execute(
                 "UPDATE jobs SET version = ?, updated_at = ?, state = ? "
                 "WHERE job_id = ? AND version = ?",
-                (state.version, now, blob, state.job_id, base),
+                (state.version, now, header, state.job_id, base),
             )
         else:
             cursor = self._db.execute(
-                "UPDATE jobs SET version = ?, status = ?, updated_at = ?, state = ? "
-                "WHERE job_id = ? AND version = ?",
-                (state.version, state.status.value, now, blob, state.job_id, base),
+                "UPDATE jobs SET version = ?, status = ?, priority = ?, updated_at = ?, "
+                "finished_at = ?, state = ? WHERE job_id = ? AND version = ?",
+                (
+                    state.version,
+                    state.status.value,
+                    state.priority,
+                    now,
+                    finished,
+                    header,
+                    state.job_id,
+                    base,
+                ),
             )
         return cursor.rowcount == 1
 

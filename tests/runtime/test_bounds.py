@@ -33,7 +33,7 @@ def test_the_sqlite_store_keeps_a_bounded_number_of_states_in_memory(tmp_path, m
             engine.jobs_sync.start_job(job)
             engine.jobs_sync.wait(job, WAIT)
         store = engine.state.store
-        assert len(store._states) <= 10 and len(store._plain_steps) <= 10
+        assert len(store._states) <= 10
         # What fell out is read again from the file.
         assert [engine.jobs_sync.get_job(j).steps["s"].output for j in jobs] == [2] * 30
 

@@ -1,5 +1,8 @@
+import json
+import shutil
 import sqlite3
 import time
+from pathlib import Path
 
 import attrs
 import pytest
@@ -14,6 +17,7 @@ from actors_wf import (
     StoreCorrupt,
     StoreError,
 )
+from actors_wf._core._codec import converter
 from actors_wf._core._records import Attempt
 from actors_wf._core._status import JobEvent, StepEvent
 from actors_wf._state._sqlite import SQLiteStore, open_store
@@ -75,35 +79,64 @@ def test_a_file_from_a_newer_schema_is_refused(tmp_path):
         SQLiteStore(path)
 
 
-def test_a_file_of_schema_1_is_migrated_with_its_journal_in_order(tmp_path):
+STORES = Path(__file__).resolve().parents[1] / "fixtures" / "stores"
+
+
+def _plain(value: object) -> object:
+    return json.loads(json.dumps(value, default=repr))
+
+
+def _v2_copy(tmp_path: Path) -> Path:
+    """A store written by the code of schema 2 (tests/fixtures/stores, made by that code)."""
     path = tmp_path / "jobs.db"
+    shutil.copy(STORES / "v2.db", path)
+    return path
+
+
+def test_a_file_written_by_schema_2_code_is_migrated_and_reads_the_same(tmp_path):
+    path = _v2_copy(tmp_path)
+    expected = json.loads((STORES / "v2.json").read_text())
     manager = StateManager(SQLiteStore(path))
-    job = manager.save(new_job())
-    job, entry = move_job(job, JobEvent.ENQUEUE, "start_job")
-    job = manager.save(job, [entry])
-    job, entry = move_job(job, JobEvent.START)
-    job, first = move_step(job, "a", StepEvent.READY)
-    job, second = move_step(job, "a", StepEvent.START)
-    job = manager.save(job, [entry, first, second])
-    history = manager.history("j1")
-    manager.close()
-    with sqlite3.connect(path, isolation_level=None) as db:  # back to the layout of schema 1
+    try:
+        assert manager.store._db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        for job_id, state in expected["states"].items():
+            assert _plain(converter.unstructure(manager.get(job_id))) == state
+            history = [converter.unstructure(t) for t in manager.history(job_id)]
+            assert _plain(history) == expected["history"][job_id]
+        assert manager.counts() == {"COMPLETED": 3, "FAILED": 1, "CREATED": 1, "RUNNING": 1}
+        (running,) = manager.unfinished()
+        assert running.steps["w"].status is StepStatus.RUNNING
+        newest = [j.status for j in manager.list_jobs(limit=2)]
+        assert newest == [JobStatus.RUNNING, JobStatus.CREATED]
+    finally:
+        manager.close()
+    with Engine(store=path) as engine:  # and an engine recovers its running job
+        engine.registry.register(COMPONENT, "t.wait", None, lambda: True)
+        engine.registry.register(COMPONENT, "t.inc", None, lambda x: x + 1)
+        (job,) = engine.recover()
+        assert engine.jobs_sync.wait(job, 10).status is JobStatus.COMPLETED
+
+
+def test_a_file_of_schema_1_is_migrated_with_its_journal_in_order(tmp_path):
+    path = _v2_copy(tmp_path)
+    with sqlite3.connect(path, isolation_level=None) as db:  # back to the journal of schema 1
+        history = db.execute("SELECT * FROM journal ORDER BY job_id, version, n").fetchall()
         db.execute("ALTER TABLE journal RENAME TO journal_new")
         _create_v1_journal(db)
         db.execute(
             "INSERT INTO journal (job_id, version, at, step_id, event, from_status, to_status, "
             "cause) SELECT job_id, version, at, step_id, event, from_status, to_status, cause "
-            "FROM journal_new ORDER BY version, n"
+            "FROM journal_new ORDER BY job_id, version, n"
         )
         db.execute("DROP TABLE journal_new")
         db.execute("PRAGMA user_version = 1")
-    again = StateManager(SQLiteStore(path))
-    assert again.store._db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
-    assert again.history("j1") == history
-    assert [e.event for e in history] == ["enqueue", "start", "ready", "start"]
-    assert again.get("j1") == job
-    again.save(job, [])  # and it is written to as any file
-    again.close()
+    again = SQLiteStore(path)
+    try:
+        assert again._db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        rows = again._db.execute("SELECT * FROM journal ORDER BY job_id, version, n").fetchall()
+        assert rows == history
+    finally:
+        again.close()
 
 
 def _create_v1_journal(db: sqlite3.Connection) -> None:
