@@ -202,7 +202,7 @@ def _owner_note(state: StateManager, job_id: str) -> str:
 def _find_job(state: StateManager, prefix: str) -> str:
     if state.find(prefix) is not None:
         return prefix
-    matches = [j.job_id for j in state.list_jobs() if j.job_id.startswith(prefix)]
+    matches = state.find_prefix(prefix, limit=6)
     if len(matches) == 1:
         return matches[0]
     if matches:

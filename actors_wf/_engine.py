@@ -17,14 +17,18 @@ from typing import Any
 from ._core._codec import decode, encode
 from ._core._errors import ActorsWfError, EngineClosed, JobCancelled, JobFailed, MessageError
 from ._core._messages import (
+    Ack,
     CancelJob,
     CreateJob,
+    DeleteJob,
     ErrorReply,
     GetJob,
     JobCreated,
     JobsRecovered,
     ListJobs,
     PauseJob,
+    Purged,
+    PurgeJobs,
     RecoverJobs,
     ResumeJob,
     RetryJob,
@@ -249,11 +253,12 @@ class Engine:
         """Take one command as msgpack bytes and return the reply as msgpack bytes.
 
         Commands: ``create_job``, ``start_job``, ``pause_job``, ``resume_job``,
-        ``cancel_job``, ``retry_job``, ``get_job``, ``list_jobs`` (see
-        docs/messages.md). Bad input of any kind (not msgpack, an unknown
-        type, wrong fields, a missing job, a payload over 16 MiB) gets an
-        ``error`` reply with a ``code`` and a ``message``; it never raises and
-        never stops the engine.
+        ``cancel_job``, ``retry_job``, ``get_job``, ``list_jobs``, ``delete_job``,
+        ``purge_jobs`` (see docs/messages.md). Deletes run in the caller's
+        thread, a batch per transaction, never holding up the job actors.
+        Bad input of any kind (not msgpack, an unknown type, wrong fields, a
+        missing job, a payload over 16 MiB) gets an ``error`` reply with a
+        ``code`` and a ``message``; it never raises and never stops the engine.
         """
         if len(message) > MAX_MESSAGE:
             return _error_reply(
@@ -271,6 +276,11 @@ class Engine:
             )
         try:
             self._check_open()
+            if isinstance(command, DeleteJob):
+                self.state.delete_job(command.job_id)
+                return encode(Ack(command.job_id, "DELETED"))
+            if isinstance(command, PurgeJobs):
+                return encode(Purged(self.state.purge(command.older_than, command.status)))
             # The checked bytes go on as they came; the actor's reply bytes go back.
             return self.jobs.call_bytes(message, timeout=self._command_timeout)
         except ActorsWfError as exc:
@@ -286,8 +296,7 @@ class Engine:
         Jobs by status, step attempts by outcome and component, timing
         percentiles (p50/p95/p99) per component, throughput.
         """
-        statuses = [job.status.value for job in self.state.list_jobs()]
-        return self._metrics.snapshot(statuses, self._events.dropped)
+        return self._metrics.snapshot(self.state.counts(), self._events.dropped)
 
     def run(
         self,
@@ -383,7 +392,18 @@ def _close_left_open() -> None:
 
 
 MAX_MESSAGE = 16 * 1024 * 1024
-COMMANDS = (CreateJob, StartJob, PauseJob, ResumeJob, CancelJob, RetryJob, GetJob, ListJobs)
+COMMANDS = (
+    CreateJob,
+    StartJob,
+    PauseJob,
+    ResumeJob,
+    CancelJob,
+    RetryJob,
+    GetJob,
+    ListJobs,
+    DeleteJob,
+    PurgeJobs,
+)
 
 
 def _error_reply(code: str, message: str) -> bytes:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import datetime
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 import pykka
@@ -33,6 +35,7 @@ from ._core._records import JobState
 from ._core._status import JobStatus
 from ._runtime._job_manager_actor import priority_value
 from ._state._manager import StateManager
+from ._state._store import JobPage
 
 
 class _Commands:
@@ -94,19 +97,24 @@ class _Commands:
         return self._state.get(job_id)
 
     def list_jobs(
-        self, status: JobStatus | str | None = None, workflow_id: str | None = None
+        self,
+        status: JobStatus | str | None = None,
+        workflow_id: str | None = None,
+        *,
+        limit: int | None = None,
+        before: str | None = None,
     ) -> builtins.list[JobState]:
-        """Jobs oldest first, of one status and/or one workflow (never waits on an actor).
+        """Jobs of one status and/or one workflow (never waits on an actor).
+
+        Without ``limit``, every one, oldest first: it reads the whole store,
+        which is fine for scripts and small stores. With ``limit`` (a daemon's
+        way), a :class:`JobPage` of at most that many, newest first, from one
+        indexed query; pass its ``cursor`` as ``before`` for the next page.
 
         Raises:
-            ValueError: ``status`` is not a job status.
+            ValueError: ``status`` is not a job status, or ``before`` is not a cursor.
         """
-        wanted = JobStatus(status) if status is not None else None
-        return [
-            job
-            for job in self._state.list_jobs()
-            if wanted in (None, job.status) and workflow_id in (None, job.workflow_id)
-        ]
+        return self._state.list_jobs(status, workflow_id, limit=limit, before=before)
 
 
 class JobManager(_Commands):
@@ -202,6 +210,54 @@ class JobManager(_Commands):
         """
         return self._status(await self._call(RetryJob(job_id)))
 
+    async def iter_jobs(
+        self,
+        status: JobStatus | str | None = None,
+        workflow_id: str | None = None,
+        *,
+        page: int = 100,
+    ) -> AsyncIterator[JobState]:
+        """Every job of one status and/or workflow, newest first, a page at a time.
+
+        Each page is one indexed query, read in a thread: the event loop never waits on it.
+        """
+        before = None
+        while True:
+            jobs = await asyncio.to_thread(
+                self._state.list_jobs, status, workflow_id, limit=page, before=before
+            )
+            for job in jobs:
+                yield job
+            before = jobs.cursor if isinstance(jobs, JobPage) else None
+            if before is None:
+                return
+
+    async def delete_job(self, job_id: str) -> None:
+        """Delete a finished job with its journal and outputs (one transaction).
+
+        Raises:
+            JobNotFound: no such job.
+            InvalidTransition: the job has not finished.
+        """
+        await asyncio.to_thread(self._state.delete_job, job_id)
+
+    async def purge(
+        self,
+        older_than: float | datetime.timedelta | None = None,
+        status: JobStatus | str | Iterable[JobStatus | str] | None = None,
+    ) -> int:
+        """Delete finished jobs, in small transactions; return how many.
+
+        Args:
+            older_than: only jobs that finished at least this long ago (seconds
+                or a ``timedelta``); ``0`` or ``None``: every finished job.
+            status: only jobs of this (finished) status, or these.
+
+        Raises:
+            ValueError: a status that is not a finished one.
+        """
+        return await asyncio.to_thread(self._state.purge, older_than, status)
+
     async def wait(self, job_id: str, timeout: float | None = None) -> JobState:
         """Wait until the job ends and return its final state.
 
@@ -255,3 +311,15 @@ class JobManagerSync(_Commands):
     def wait(self, job_id: str, timeout: float | None = None) -> JobState:
         """See :meth:`JobManager.wait`."""
         return self.wait_sync(job_id, timeout)
+
+    def delete_job(self, job_id: str) -> None:
+        """See :meth:`JobManager.delete_job`."""
+        self._state.delete_job(job_id)
+
+    def purge(
+        self,
+        older_than: float | datetime.timedelta | None = None,
+        status: JobStatus | str | Iterable[JobStatus | str] | None = None,
+    ) -> int:
+        """See :meth:`JobManager.purge`."""
+        return self._state.purge(older_than, status)

@@ -85,11 +85,17 @@ class RetryJob:
 
 @attrs.frozen
 class ListJobs:
-    """List jobs, optionally of one status or workflow; reply :class:`JobList`."""
+    """List jobs, optionally of one status or workflow; reply :class:`JobList`.
+
+    Without ``limit`` every one, oldest first; with it a page, newest first,
+    continued by passing the reply's ``cursor`` as ``before``.
+    """
 
     TAG: ClassVar[str] = "list_jobs"
     status: str | None = None
     workflow_id: str | None = None
+    limit: int | None = None
+    before: str | None = None
 
 
 @attrs.frozen
@@ -105,10 +111,11 @@ class JobSummary:
 
 @attrs.frozen
 class JobList:
-    """Reply to :class:`ListJobs`, oldest first."""
+    """Reply to :class:`ListJobs`; ``cursor`` continues a page (``None`` after the last)."""
 
     TAG: ClassVar[str] = "job_list"
     jobs: tuple[JobSummary, ...] = ()
+    cursor: str | None = None
 
 
 @attrs.frozen
@@ -134,6 +141,31 @@ class Ack:
     TAG: ClassVar[str] = "ack"
     job_id: str
     status: str
+
+
+@attrs.frozen
+class DeleteJob:
+    """Delete a finished job with its journal and outputs; reply :class:`Ack` (``DELETED``)."""
+
+    TAG: ClassVar[str] = "delete_job"
+    job_id: str
+
+
+@attrs.frozen
+class PurgeJobs:
+    """Delete finished jobs (past ``older_than`` seconds, of ``status``); reply :class:`Purged`."""
+
+    TAG: ClassVar[str] = "purge_jobs"
+    older_than: float | None = None
+    status: tuple[str, ...] | None = None
+
+
+@attrs.frozen
+class Purged:
+    """Reply to :class:`PurgeJobs`: how many jobs were deleted."""
+
+    TAG: ClassVar[str] = "purged"
+    count: int
 
 
 @attrs.frozen
@@ -325,6 +357,9 @@ Message = (
     | ErrorReply
     | JobFinished
     | RecoverJobs
+    | DeleteJob
+    | PurgeJobs
+    | Purged
     | JobsRecovered
     | RunStep
     | AttemptEnded

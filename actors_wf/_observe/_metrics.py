@@ -145,8 +145,8 @@ class MetricsRecorder:
                 while self._finished[0] < now - 60:
                     self._finished.popleft()
 
-    def snapshot(self, job_statuses: Iterable[str], dropped: int) -> Metrics:
-        """The figures now."""
+    def snapshot(self, jobs: Mapping[str, int], dropped: int) -> Metrics:
+        """The figures now, with ``jobs`` counted by status (by the store)."""
         with self._lock:
             components = {
                 name: ComponentMetrics(
@@ -158,7 +158,6 @@ class MetricsRecorder:
             }
             finished = len(self._finished)
             total = self._total
-        jobs = collections.Counter(job_statuses)
         return Metrics(dict(jobs), components, finished / 60.0, total, dropped)
 
 

@@ -46,6 +46,7 @@ from .._core._status import (
 )
 from .._observe._events import Event
 from .._registry._entry import WORKFLOW
+from .._state._store import JobPage
 from .._state._transitions import JournalEntry, move_job, move_step
 from ._job_actor import JobActor
 from ._services import Services
@@ -249,16 +250,16 @@ class JobManagerActor(EngineActor):
         return JobReply(self.services.state.get(msg.job_id))
 
     def on_list(self, msg: ListJobs) -> JobList:
-        """Job summaries, oldest first, filtered by status and workflow."""
-        if msg.status is not None:
-            JobStatus(msg.status)  # a clear error for a status that does not exist
+        """Job summaries filtered by status and workflow: all, oldest first, or a page."""
+        jobs = self.services.state.list_jobs(
+            msg.status, msg.workflow_id, limit=msg.limit, before=msg.before
+        )
         return JobList(
             tuple(
                 JobSummary(j.job_id, j.workflow_id, j.status.value, j.priority, j.created_at)
-                for j in self.services.state.list_jobs()
-                if msg.status in (None, j.status.value)
-                and msg.workflow_id in (None, j.workflow_id)
-            )
+                for j in jobs
+            ),
+            jobs.cursor if isinstance(jobs, JobPage) else None,
         )
 
     def _move(self, job_id: str, event: JobEvent, command: str) -> JobState:
@@ -277,9 +278,7 @@ class JobManagerActor(EngineActor):
         """
         queued = {item.job_id for item in self.state.queue}
         resumed = []
-        for job in self.services.state.list_jobs():
-            if job.status.is_terminal or job.status is JobStatus.CREATED:
-                continue
+        for job in self.services.state.unfinished():
             if job.job_id in self.jobs or job.job_id in queued:
                 continue
             job = self.services.state.save(*interrupted(job))
