@@ -54,6 +54,7 @@ from ._runtime._attempt import StepCancelledError, StepContext
 from ._runtime._clock import Clock, ManualClock, SystemClock
 from ._runtime._executor import LogContextFilter
 from ._state._manager import StateManager
+from ._state._retention import Retention
 from ._state._snapshot import Snapshot
 from ._state._store import JobPage
 from ._validation._problems import Problem, ValidationResult
@@ -98,6 +99,7 @@ __all__ = [
     "Problem",
     "Registry",
     "RegistryEntry",
+    "Retention",
     "RetryPolicy",
     "Snapshot",
     "SpecError",

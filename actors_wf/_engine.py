@@ -49,6 +49,7 @@ from ._runtime._process import AttemptLock, ProcessExecutor, WorkerPool
 from ._runtime._resources import STEPS, Resources
 from ._runtime._services import Services
 from ._state._manager import StateManager
+from ._state._retention import Retention
 from ._state._sqlite import SQLiteStore, open_store
 from ._state._store import Store
 from ._validation._source import DEFAULT_LIMITS, WorkflowLimits
@@ -95,6 +96,10 @@ class Engine:
             waits (0.1: a LOW job, 10, passes a MEDIUM one, 50, after 400 s).
         workflow_limits: how large a workflow source may be (bytes, values
             with aliases expanded, nesting, steps); past it, it is refused.
+        retention: which finished jobs to delete, in the background (see
+            :class:`Retention`). By default a SQLite store keeps every job
+            (or follows ``?max_age=SECONDS&max_finished=N`` in its URL) and
+            the memory store keeps the last 10,000 finished ones.
 
     Example::
 
@@ -121,14 +126,18 @@ class Engine:
         priority_aging: float = 0.1,
         workflow_limits: WorkflowLimits = DEFAULT_LIMITS,
         wait_for_store: float | None = None,
+        retention: Retention | None = None,
     ) -> None:
         for module in components:
             importlib.import_module(module)
         self._shutdown_timeout = shutdown_timeout
         self._command_timeout = 30.0
         self._closed = False
+        if retention is None and isinstance(store, str):
+            retention = Retention.from_url(store)
         if isinstance(store, str | os.PathLike):
             store = open_store(store, wait_for_lease=wait_for_store)
+        self.retention = retention
         self.state = StateManager(store)
         try:
             self._start(
@@ -145,6 +154,8 @@ class Engine:
             )
             if recover:
                 self.recover()
+            if retention is not None:
+                self.clock.call_later(retention.interval, self._retain)
         except BaseException:
             self.close()  # what started stops: a failed start keeps nothing running
             raise
@@ -342,6 +353,31 @@ class Engine:
         assert isinstance(reply, JobsRecovered)
         return list(reply.job_ids)
 
+    def apply_retention(self) -> int:
+        """Delete now every finished job the retention policy no longer keeps; return how many.
+
+        The engine does this by itself every ``Retention.interval`` seconds,
+        one batch at a time; this runs the policy to its end at once.
+        """
+        self._check_open()
+        return self.state.retain(self.retention) if self.retention is not None else 0
+
+    def _retain(self) -> None:
+        """One batch of the retention policy (on the clock's thread), then the next run."""
+        assert self.retention is not None
+        if self._closed:
+            return
+        try:
+            deleted = self.state.retain(self.retention, max_batches=1)
+        except Exception as exc:  # a store that cannot be written: the next run tries again
+            log.warning("retention: %s", exc)
+            deleted = 0
+        if deleted:
+            log.info("retention: deleted %d finished job(s)", deleted)
+        more = deleted >= self.retention.batch
+        if not self._closed:
+            self.clock.call_later(_NEXT_BATCH if more else self.retention.interval, self._retain)
+
     def _check_open(self) -> None:
         if self._closed:
             raise EngineClosed()
@@ -383,6 +419,8 @@ _OPEN: weakref.WeakSet[Engine] = weakref.WeakSet()
 EXIT_TIMEOUT = 2.0
 # Seconds a recovery waits for the processes of the store's last engine to be gone.
 RECOVER_WAIT = 10.0
+# Seconds between two batches of retention while there is more to delete.
+_NEXT_BATCH = 0.05
 
 
 @atexit.register

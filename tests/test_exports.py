@@ -43,6 +43,7 @@ EXPECTED = {
     "MessageError",
     "Registry",
     "RegistryEntry",
+    "Retention",
     "RetryPolicy",
     "Snapshot",
     "SpecError",

@@ -35,6 +35,7 @@ from .._core._errors import (
 from .._core._records import JobState
 from .._core._status import JobStatus, allowed_job_events
 from ._describe import describe_job, diff_states
+from ._retention import Retention
 from ._snapshot import Snapshot
 from ._store import FINISHED, JobPage, MemoryStore, Store
 from ._transitions import (
@@ -147,6 +148,23 @@ class StateManager:
                     "delete",
                     ["cancel_job, then delete"] if not state.status.is_terminal else [],
                 )
+
+    def retain(self, policy: Retention, max_batches: int | None = None) -> int:
+        """Delete the finished jobs ``policy`` no longer keeps; return how many.
+
+        ``max_batches`` bounds the work of one call (the background runs one
+        batch at a time); without it, the policy is applied to the end.
+        """
+        deleted = 0
+        if policy.max_age is not None:
+            deleted += self.purge(policy.max_age, batch=policy.batch, max_batches=max_batches)
+        if policy.max_finished is not None:
+            left = None if max_batches is None else max_batches - (deleted > 0)
+            if left is None or left > 0:
+                deleted += self.purge(
+                    None, keep=policy.max_finished, batch=policy.batch, max_batches=left
+                )
+        return deleted
 
     def purge(
         self,

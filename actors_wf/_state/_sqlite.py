@@ -40,6 +40,7 @@ from .._core._records import JobState, StepMap, StepState
 from .._core._status import JobStatus
 from ._lease import StoreLease, read_owner
 from ._parts import SPECS, job_header, structure_job
+from ._retention import URL_OPTIONS
 from ._sqlite_schema import (
     SCHEMA_VERSION,
     check_header,
@@ -549,8 +550,11 @@ def open_store(
         text, _, query = text[len("sqlite:///") :].partition("?")
         for option in filter(None, query.split("&")):
             key, _, value = option.partition("=")
+            if key in URL_OPTIONS:
+                continue  # the engine's retention policy (Retention.from_url)
             if key != "durability":
-                raise ValueError(f"unknown store option {key!r}; known: durability")
+                known = ", ".join(["durability", *sorted(URL_OPTIONS)])
+                raise ValueError(f"unknown store option {key!r}; known: {known}")
             durability = value
     return SQLiteStore(
         text, durability=durability, read_only=read_only, wait_for_lease=wait_for_lease

@@ -16,6 +16,8 @@ from .._core._records import JobState
 from .._core._status import JobStatus
 from ._transitions import JournalEntry, Transition
 
+# Finished jobs a memory store keeps by default.
+MEMORY_FINISHED = 10_000
 FINISHED: tuple[JobStatus, ...] = tuple(status for status in JobStatus if status.is_terminal)
 
 
@@ -111,9 +113,16 @@ class MemoryStore:
     """Keeps states in a dict: the default, for tests and short-lived engines.
 
     States are frozen records, so handing out the stored object is safe.
+
+    Args:
+        max_finished: finished jobs kept, the newest; an older one goes (with
+            its journal) when a job finishes past the limit. The process's
+            memory must not grow with history.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, max_finished: int = MEMORY_FINISHED) -> None:
+        self.max_finished = max_finished
+        self._finished: dict[str, None] = {}  # finished job ids, oldest first
         self._states: dict[str, JobState] = {}
         # Entries with the version they belong to; stamped when read, not per write.
         self._journal: dict[str, list[tuple[int, JournalEntry]]] = {}
@@ -135,7 +144,20 @@ class MemoryStore:
             if entries:
                 journal = self._journal.setdefault(state.job_id, [])
                 journal.extend([(state.version, e) for e in entries])
+            if state.status.is_terminal or (current is not None and current.status.is_terminal):
+                self._track_finished(state)
         return True
+
+    def _track_finished(self, state: JobState) -> None:
+        self._finished.pop(state.job_id, None)
+        if not state.status.is_terminal:
+            return  # retried: running again
+        self._finished[state.job_id] = None
+        while len(self._finished) > self.max_finished:
+            oldest = next(iter(self._finished))
+            del self._finished[oldest]
+            del self._states[oldest]
+            self._journal.pop(oldest, None)
 
     def history(self, job_id: str) -> list[Transition]:
         """The job's journal, oldest first."""
@@ -213,6 +235,7 @@ class MemoryStore:
                 if state is not None and state.status.is_terminal:
                     del self._states[job_id]
                     self._journal.pop(job_id, None)
+                    self._finished.pop(job_id, None)
                     deleted.append(job_id)
         return deleted
 
