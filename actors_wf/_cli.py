@@ -109,6 +109,22 @@ def _parser() -> argparse.ArgumentParser:
     inspect.add_argument("--history", action="store_true", help="show every status change")
     inspect.add_argument("--json", action="store_true", help="print JSON for tools")
     inspect.set_defaults(func=_inspect)
+    purge = sub.add_parser("purge", help="delete finished jobs from a SQLite store")
+    purge.add_argument("--store", required=True, help="the store: a path or sqlite:///path")
+    purge.add_argument(
+        "--older-than",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="only jobs that finished at least this long ago (default: every finished job)",
+    )
+    purge.add_argument(
+        "--status",
+        action="append",
+        choices=["COMPLETED", "FAILED", "CANCELLED"],
+        help="only jobs of this status (again for more)",
+    )
+    purge.set_defaults(func=_purge)
     return parser
 
 
@@ -181,6 +197,17 @@ def _inspect(args: argparse.Namespace, out: TextIO) -> int:
                 print(note, file=out)
     finally:
         state.close()
+    return EXIT_OK
+
+
+def _purge(args: argparse.Namespace, out: TextIO) -> int:
+    """Delete finished jobs; the store must not be in use (its engine purges it itself)."""
+    state = StateManager(open_store(args.store))
+    try:
+        count = state.purge(args.older_than, args.status)
+    finally:
+        state.close()
+    print(f"deleted {count} finished job(s)", file=out)
     return EXIT_OK
 
 

@@ -190,3 +190,25 @@ def test_inspect_says_whether_a_running_jobs_engine_still_lives(tmp_path, capsys
         assert "interrupted: the engine that ran this job is gone" in capsys.readouterr().out
         gate.set()
         engine.jobs_sync.wait(job, 10)
+
+
+def test_purge_deletes_finished_jobs_and_is_refused_while_an_engine_owns_the_store(
+    tmp_path, capsys
+):
+    from actors_wf import COMPONENT, Engine
+
+    store = tmp_path / "jobs.db"
+    with Engine(store=store) as engine:
+        engine.registry.register(COMPONENT, "t.one", None, lambda: 1)
+        engine.registry.register_workflow(
+            {"id": "one", "steps": [{"id": "a", "component": "t.one"}]}
+        )
+        for _ in range(3):
+            engine.run("one", timeout=10)
+        engine.jobs_sync.create_job("one")
+        assert main(["purge", "--store", str(store)]) == 2
+        assert "is owned by another engine" in capsys.readouterr().err
+    assert main(["purge", "--store", str(store), "--older-than", "3600"]) == 0
+    assert "deleted 0 finished job(s)" in capsys.readouterr().out
+    assert main(["purge", "--store", f"sqlite:///{store}", "--status", "COMPLETED"]) == 0
+    assert "deleted 3 finished job(s)" in capsys.readouterr().out
