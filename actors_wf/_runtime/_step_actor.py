@@ -158,7 +158,7 @@ class StepActor(EngineActor):
             return
         if self.state.stopping:
             if msg.force:
-                self.on_grace_over(GraceOver(msg.job_id, msg.step_id, msg.attempt))
+                self._give_up(forced=True)
             return
         self._stop_attempt("cancel", force=msg.force)
 
@@ -170,26 +170,38 @@ class StepActor(EngineActor):
             # and the worker has put this actor back in the pool.
             return
         self.state = attrs.evolve(self.state, stopping=why)
-        grace = GraceOver(run.job_id, run.step_id, run.attempt)
         if force:
-            self.on_grace_over(grace)
+            self._give_up(forced=True)
         else:
-            self._later(self.services.cancel_grace, grace)
+            self._later(
+                self.services.cancel_grace, GraceOver(run.job_id, run.step_id, run.attempt)
+            )
 
     def on_grace_over(self, msg: GraceOver) -> None:
         """The attempt did not stop in time: kill its process, or abandon its thread."""
-        if not self.state.owns(msg.job_id, msg.step_id, msg.attempt) or self.state.reported:
+        if not self.state.owns(msg.job_id, msg.step_id, msg.attempt):
+            return
+        self._give_up(forced=False)
+
+    def _give_up(self, *, forced: bool) -> None:
+        """Kill the attempt's process, or abandon its thread (forced: without a grace period)."""
+        if self.state.reported:
             return
         run = self.state.run
         assert run is not None and self.ctx is not None
         if self.ctx.kill():
             return  # its process is gone: AttemptEnded follows and reports it
+        why = (
+            "was forced to stop"
+            if forced
+            else f"did not stop within {self.services.cancel_grace:g}s"
+        )
         log.warning(
-            "step %r of job %s (attempt %d) did not stop within %gs; its thread runs on",
+            "step %r of job %s (attempt %d) %s; its thread runs on until it returns",
             run.step_id,
             run.job_id,
             run.attempt,
-            self.services.cancel_grace,
+            why,
         )
         if self.state.stopping == "cancel":
             self._report(StepCancelled(run.job_id, run.step_id, run.attempt))

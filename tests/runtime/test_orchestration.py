@@ -291,7 +291,7 @@ def test_on_failure_continue_skips_dependants_and_completes_the_job(engine):
     assert state.outputs == {"free": 1, "bad": None}
 
 
-def test_cancel_waits_for_a_cooperative_step_and_force_skips_the_grace(engine, clock):
+def test_cancel_waits_for_a_cooperative_step_and_force_skips_the_grace(engine, clock, caplog):
     entered = threading.Event()
     release = threading.Event()
 
@@ -315,6 +315,8 @@ def test_cancel_waits_for_a_cooperative_step_and_force_skips_the_grace(engine, c
     release.set()
     assert state.status is JobStatus.CANCELLED
     assert state.steps["s"].status is StepStatus.CANCELLED
+    assert "was forced to stop; its thread runs on" in caplog.text
+    assert "did not stop within" not in caplog.text  # no grace period went by
 
 
 def test_a_cancel_and_the_return_of_the_call_settle_once():
