@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import concurrent.futures
 import contextlib
 import importlib
 import logging
 import os
+import signal
+import threading
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from pathlib import Path
@@ -15,12 +18,21 @@ from types import TracebackType
 from typing import Any
 
 from ._core._codec import decode, encode
-from ._core._errors import ActorsWfError, EngineClosed, JobCancelled, JobFailed, MessageError
+from ._core._errors import (
+    ActorsWfError,
+    EngineClosed,
+    JobCancelled,
+    JobFailed,
+    JobNotFound,
+    MessageError,
+)
 from ._core._messages import (
     Ack,
     CancelJob,
     CreateJob,
     DeleteJob,
+    Drain,
+    Draining,
     ErrorReply,
     GetJob,
     JobCreated,
@@ -133,6 +145,7 @@ class Engine:
         self._shutdown_timeout = shutdown_timeout
         self._command_timeout = 30.0
         self._closed = False
+        self._closed_event = threading.Event()
         if retention is None and isinstance(store, str):
             retention = Retention.from_url(store)
         if isinstance(store, str | os.PathLike):
@@ -382,7 +395,7 @@ class Engine:
         if self._closed:
             raise EngineClosed()
 
-    def close(self, timeout: float | None = None) -> None:
+    def close(self, timeout: float | None = None, *, drain: float | None = None) -> None:
         """Stop every actor, thread and worker process of this engine; safe to call twice.
 
         Args:
@@ -390,9 +403,15 @@ class Engine:
                 by default). An engine still open when the interpreter exits is
                 closed by an ``atexit`` hook with a short wait
                 (:data:`EXIT_TIMEOUT` seconds).
+            drain: first let running jobs finish, for up to this many seconds,
+                starting no queued job (they stay QUEUED in the store). What
+                still runs then is stopped and stays RUNNING in the store, so
+                that the next engine's ``recover`` runs it on.
         """
         if self._closed:
             return
+        if drain is not None and "_manager" in vars(self):
+            self._drain(drain)
         self._closed = True
         _OPEN.discard(self)
         parts = vars(self)  # a start that failed half-way stops what it had started
@@ -411,7 +430,43 @@ class Engine:
         self.state.close()
         if "_events" in parts:
             self._events.close()
+        self._closed_event.set()
         log.debug("engine closed")
+
+    def _drain(self, seconds: float) -> None:
+        try:
+            reply = self.jobs.call_sync(Drain(), timeout=self._command_timeout)
+        except (EngineClosed, TimeoutError):
+            return
+        assert isinstance(reply, Draining)
+        waits = []
+        for job_id in reply.job_ids:
+            with contextlib.suppress(JobNotFound):
+                waits.append(self.state.watch(job_id))
+        log.info("draining: waiting up to %gs for %d running job(s)", seconds, len(waits))
+        _, left = concurrent.futures.wait(waits, timeout=seconds)
+        if left:
+            log.warning("drained for %gs: %d job(s) still running are stopped", seconds, len(left))
+
+    def install_signal_handlers(self, drain: float = 30.0) -> None:
+        """Make SIGTERM and SIGINT close this engine with ``drain`` (call from the main thread).
+
+        The close runs in a thread of its own; :meth:`wait_closed` waits for
+        it. A daemon's main loop is then ``engine.wait_closed()``.
+        """
+
+        def on_signal(signum: int, frame: Any) -> None:
+            log.info("%s: closing, draining for up to %gs", signal.Signals(signum).name, drain)
+            threading.Thread(
+                target=self.close, kwargs={"drain": drain}, name="actors-wf-drain"
+            ).start()
+
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, on_signal)
+
+    def wait_closed(self, timeout: float | None = None) -> bool:
+        """Block until the engine has closed (by a signal, say); ``False`` on timeout."""
+        return self._closed_event.wait(timeout)
 
 
 # Engines not closed yet: the interpreter's exit closes them (their threads are daemons).

@@ -185,6 +185,21 @@ class RecoverJobs:
 
 
 @attrs.frozen
+class Drain:
+    """Engine to JobManager: start no queued job any more; reply :class:`Draining`."""
+
+    TAG: ClassVar[str] = "drain"
+
+
+@attrs.frozen
+class Draining:
+    """Reply to :class:`Drain`: the jobs still running, to wait for."""
+
+    TAG: ClassVar[str] = "draining"
+    job_ids: tuple[str, ...] = ()
+
+
+@attrs.frozen
 class JobsRecovered:
     """Reply to :class:`RecoverJobs`: the jobs queued again."""
 
@@ -357,6 +372,8 @@ Message = (
     | ErrorReply
     | JobFinished
     | RecoverJobs
+    | Drain
+    | Draining
     | DeleteJob
     | PurgeJobs
     | Purged

@@ -19,6 +19,8 @@ from .._core._messages import (
     Ack,
     CancelJob,
     CreateJob,
+    Drain,
+    Draining,
     GetJob,
     JobCreated,
     JobFinished,
@@ -102,6 +104,7 @@ class ManagerState:
     queue: tuple[Queued, ...] = ()
     running: frozenset[str] = frozenset()
     arrivals: int = 0
+    draining: bool = False  # the engine is closing: queued jobs stay queued
 
 
 class JobManagerActor(EngineActor):
@@ -123,6 +126,7 @@ class JobManagerActor(EngineActor):
         ListJobs: "on_list",
         JobFinished: "on_job_finished",
         RecoverJobs: "on_recover",
+        Drain: "on_drain",
         Retold: "on_retold",
     }
 
@@ -340,8 +344,13 @@ class JobManagerActor(EngineActor):
         self.state = attrs.evolve(self.state, running=self.state.running - {msg.job_id})
         self._dispatch()
 
+    def on_drain(self, msg: Drain) -> Draining:
+        """Start no queued job from now on (they stay QUEUED in the store, for the next engine)."""
+        self.state = attrs.evolve(self.state, draining=True)
+        return Draining(tuple(sorted(self.state.running)))
+
     def _dispatch(self) -> None:
-        while len(self.state.running) < self.max_jobs:
+        while len(self.state.running) < self.max_jobs and not self.state.draining:
             item = self.next_in_line()
             if item is None:
                 return
