@@ -10,6 +10,7 @@ from . import (
     bench_jobs,
     bench_orchestration,
     bench_state,
+    bench_store,
     bench_validation,
 )
 from ._harness import print_table
@@ -20,6 +21,7 @@ BENCHMARKS = {
     "state": ("State and durability", bench_state.run),
     "orchestration": ("Orchestration", bench_orchestration.run),
     "jobs": ("Job management under load", bench_jobs.run),
+    "store": ("The store at scale: history and job size", bench_store.run),
 }
 
 

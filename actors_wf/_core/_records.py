@@ -126,9 +126,13 @@ class StepMap(Mapping[str, StepState]):
     of chunks. The steps keep the order they were given in.
     """
 
-    __slots__ = ("_chunks", "_where")
+    __slots__ = ("_base", "_chunks", "_dirty", "_where")
     _where: Mapping[str, int]  # step id -> position; shared by every version of a job
     _chunks: tuple[tuple[StepState, ...], ...]
+    # The chunks of the version this one was made from, and which chunks differ:
+    # one level only (the base's own base is not kept), so no chain of versions lives on.
+    _base: tuple[tuple[StepState, ...], ...] | None
+    _dirty: tuple[int, ...]
 
     def __init__(
         self, steps: Mapping[str, StepState] | Iterable[tuple[str, StepState]] = ()
@@ -137,6 +141,7 @@ class StepMap(Mapping[str, StepState]):
         self._where = {sid: i for i, sid in enumerate(items)}
         values = list(items.values())
         self._chunks = tuple(tuple(values[i : i + _CHUNK]) for i in range(0, len(values), _CHUNK))
+        self._base, self._dirty = None, ()
 
     def updated(self, changes: Mapping[str, StepState]) -> StepMap:
         """A copy with ``changes`` in place of the steps of the same ids.
@@ -156,6 +161,7 @@ class StepMap(Mapping[str, StepState]):
             chunks[n] = tuple(chunk)
         new = object.__new__(StepMap)
         new._where, new._chunks = where, tuple(chunks)
+        new._base, new._dirty = self._chunks, tuple(copied)
         return new
 
     def changed(self, before: StepMap) -> list[tuple[int, StepState]] | None:
@@ -167,11 +173,15 @@ class StepMap(Mapping[str, StepState]):
         """
         if before._where is not self._where:
             return None
+        theirs = before._chunks
+        if self._base is theirs:  # made from it: only its dirty chunks can differ
+            places: Iterable[int] = self._dirty
+        else:
+            places = [n for n, mine in enumerate(self._chunks) if mine is not theirs[n]]
         out = []
-        for n, (mine, theirs) in enumerate(zip(self._chunks, before._chunks, strict=True)):
-            if mine is not theirs:
-                pairs = enumerate(zip(mine, theirs, strict=True))
-                out += [(n * _CHUNK + k, a) for k, (a, b) in pairs if a is not b]
+        for n in places:
+            pairs = enumerate(zip(self._chunks[n], theirs[n], strict=True))
+            out += [(n * _CHUNK + k, a) for k, (a, b) in pairs if a is not b]
         return out
 
     def __getitem__(self, step_id: str) -> StepState:

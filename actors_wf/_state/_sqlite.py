@@ -37,6 +37,7 @@ from .._core._cache import LRU
 from .._core._codec import converter
 from .._core._errors import StoreCorrupt, StoreError
 from .._core._records import JobState, StepMap, StepState
+from .._core._spec import WorkflowSpec
 from .._core._status import JobStatus
 from ._lease import StoreLease, read_owner
 from ._parts import SPECS, job_header, structure_job
@@ -47,6 +48,7 @@ from ._sqlite_schema import (
     check_schema,
     migrate,
     read_error,
+    spec_key,
     write_error,
 )
 from ._store import FINISHED
@@ -108,6 +110,7 @@ class SQLiteStore:
         # Bounded: a daemon keeps a year of finished jobs in the file, not in memory.
         self._states: LRU[str, JobState] = LRU(STATES_KEPT)
         self._counts: collections.Counter[str] | None = None  # jobs by status, once counted
+        self._spec_keys: LRU[int, tuple[WorkflowSpec, str]] = LRU(256)
         self._lease: StoreLease | None = None
         if read_only:
             self._db = self._open_read_only()
@@ -192,7 +195,10 @@ class SQLiteStore:
             return state
         with self._lock:
             row = self._read(
-                job_id, "SELECT workflow, state FROM jobs WHERE job_id = ?", (job_id,)
+                job_id,
+                "SELECT w.spec, j.state FROM jobs j JOIN workflows w ON w.key = j.workflow "
+                "WHERE j.job_id = ?",
+                (job_id,),
             ).fetchone()
             if row is None:
                 return None
@@ -418,10 +424,11 @@ class SQLiteStore:
             self._check_same_file()
             try:
                 self._db.execute("BEGIN")
+                specs = set()
                 for job_id in job_ids:
                     row = self._db.execute(
                         "DELETE FROM jobs WHERE job_id = ? AND finished_at IS NOT NULL "
-                        "RETURNING status",
+                        "RETURNING status, workflow",
                         (job_id,),
                     ).fetchone()
                     if row is None:
@@ -429,6 +436,12 @@ class SQLiteStore:
                     self._db.execute("DELETE FROM steps WHERE job_id = ?", (job_id,))
                     self._db.execute("DELETE FROM journal WHERE job_id = ?", (job_id,))
                     deleted.append((job_id, row[0]))
+                    specs.add(row[1])
+                self._db.executemany(
+                    "DELETE FROM workflows WHERE key = ? "
+                    "AND NOT EXISTS (SELECT 1 FROM jobs WHERE workflow = ?)",
+                    [(key, key) for key in specs],
+                )
                 self._db.execute("COMMIT")
             except sqlite3.Error as exc:
                 self._roll_back()
@@ -442,6 +455,18 @@ class SQLiteStore:
                 if self._counts is not None:
                     self._counts[status] -= 1
         return [job_id for job_id, _ in deleted]
+
+    def _spec_key(self, spec: WorkflowSpec) -> str:
+        """Store the workflow's spec once (all its jobs share it) and return its key."""
+        packed = SPECS.pack(spec)  # the registry's spec: packed once
+        hit = self._spec_keys.get(id(spec))
+        if hit is None or hit[0] is not spec:
+            hit = self._spec_keys[id(spec)] = (spec, spec_key(packed))  # digested once too
+        # Every time: a purge may have removed it, a rollback may have undone it.
+        self._db.execute(
+            "INSERT OR IGNORE INTO workflows (key, spec) VALUES (?, ?)", (hit[1], packed)
+        )
+        return hit[1]
 
     def _roll_back(self) -> None:
         if self._db.in_transaction:
@@ -485,7 +510,7 @@ class SQLiteStore:
                         state.created_at,
                         now,
                         finished,
-                        SPECS.pack(state.workflow),  # the registry's spec: packed once
+                        self._spec_key(state.workflow),
                         header,
                     ),
                 )

@@ -7,6 +7,7 @@ not a SQLite database, is truncated, or is not an actors_wf store.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sqlite3
 from collections.abc import Callable
@@ -83,12 +84,20 @@ def _journal_by_job(db: sqlite3.Connection) -> None:
 # Version 3: costs that do not grow with history or with a job's size.
 # Each step has a row of its own, written when it changes (a 4 MiB output
 # once, not at every later step of its job); the job row keeps the rest.
+# A workflow's spec is stored once, by its digest, for all its jobs: SQLite
+# rewrites a whole row on update, and a 10,000-step spec in the job row made
+# each save of that job rewrite it.
 # Status, workflow, priority and times are indexed columns, so a page of
 # jobs, the unfinished ones and the finished ones past a retention policy
 # are each one indexed query.
 _V3 = (
     "ALTER TABLE jobs ADD COLUMN priority INTEGER NOT NULL DEFAULT 0",
     "ALTER TABLE jobs ADD COLUMN finished_at REAL",
+    """CREATE TABLE workflows (
+        key TEXT PRIMARY KEY,
+        spec BLOB NOT NULL
+    )""",
+    "CREATE INDEX jobs_by_spec ON jobs (workflow)",
     """CREATE TABLE steps (
         job_id TEXT NOT NULL,
         n INTEGER NOT NULL,
@@ -104,11 +113,18 @@ _V3 = (
 FINISHED = ("COMPLETED", "FAILED", "CANCELLED")
 
 
+def spec_key(spec: bytes) -> str:
+    """The key a packed workflow spec is stored under: its digest."""
+    return hashlib.blake2b(spec, digest_size=16).hexdigest()
+
+
 def _steps_apart(db: sqlite3.Connection) -> None:
     for statement in _V3:
         db.execute(statement)
-    rows = db.execute("SELECT job_id, status, state FROM jobs").fetchall()
-    for job_id, status, blob in rows:
+    rows = db.execute("SELECT job_id, status, state, workflow FROM jobs").fetchall()
+    for job_id, status, blob, spec in rows:
+        key = spec_key(spec)
+        db.execute("INSERT OR IGNORE INTO workflows (key, spec) VALUES (?, ?)", (key, spec))
         data = msgpack.unpackb(blob)
         steps = data.pop("steps", {})
         db.executemany(
@@ -117,8 +133,9 @@ def _steps_apart(db: sqlite3.Connection) -> None:
         )
         finished = data.get("finished_at") if status in FINISHED else None
         db.execute(
-            "UPDATE jobs SET state = ?, priority = ?, finished_at = ? WHERE job_id = ?",
-            (msgpack.packb(data), data.get("priority", 0), finished, job_id),
+            "UPDATE jobs SET state = ?, priority = ?, finished_at = ?, workflow = ? "
+            "WHERE job_id = ?",
+            (msgpack.packb(data), data.get("priority", 0), finished, key, job_id),
         )
 
 
