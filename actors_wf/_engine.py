@@ -306,7 +306,14 @@ class Engine:
             if isinstance(command, PurgeJobs):
                 return encode(Purged(self.state.purge(command.older_than, command.status)))
             # The checked bytes go on as they came; the actor's reply bytes go back.
-            return self.jobs.call_bytes(message, timeout=self._command_timeout)
+            reply = self.jobs.call_bytes(message, timeout=self._command_timeout)
+            if len(reply) > MAX_MESSAGE:
+                hint = "; ask with outputs=false" if isinstance(command, GetJob) else ""
+                return _error_reply(
+                    "too_large",
+                    f"the reply has {len(reply):,} bytes; the limit is {MAX_MESSAGE:,}{hint}",
+                )
+            return reply
         except ActorsWfError as exc:
             return _error_reply(exc.code, str(exc))
         except TimeoutError as exc:

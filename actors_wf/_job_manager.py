@@ -88,13 +88,18 @@ class _Commands:
         assert isinstance(reply, Ack)
         return JobStatus(reply.status)
 
-    def get_job(self, job_id: str) -> JobState:
+    def get_job(self, job_id: str, outputs: bool = True) -> JobState:
         """The job's current state (read from the state store; never waits on an actor).
+
+        Args:
+            job_id: the job.
+            outputs: ``False`` leaves the job's and its steps' outputs out (``None``).
 
         Raises:
             JobNotFound: no such job.
         """
-        return self._state.get(job_id)
+        state = self._state.get(job_id)
+        return state if outputs else state.without_outputs()
 
     def list_jobs(
         self,

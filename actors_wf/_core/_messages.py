@@ -120,10 +120,15 @@ class JobList:
 
 @attrs.frozen
 class GetJob:
-    """Ask for a job's state; reply :class:`JobReply`."""
+    """Ask for a job's state; reply :class:`JobReply`.
+
+    ``outputs=False`` leaves the job's and its steps' outputs out (``None``):
+    the summary of a job whose outputs are large.
+    """
 
     TAG: ClassVar[str] = "get_job"
     job_id: str
+    outputs: bool = True
 
 
 @attrs.frozen

@@ -296,6 +296,11 @@ class JobState:
         """A copy with one step replaced (sharing the steps that did not move)."""
         return attrs.evolve(self, steps=self.steps.updated({step.step_id: step}))
 
+    def without_outputs(self) -> JobState:
+        """A copy with the job's and every step's output left out (``None``)."""
+        steps = StepMap((sid, attrs.evolve(s, output=None)) for sid, s in self.steps.items())
+        return attrs.evolve(self, outputs=None, steps=steps)
+
     def next_version(self, **changes: Any) -> JobState:
         """A copy one version on, with ``changes`` to other fields.
 

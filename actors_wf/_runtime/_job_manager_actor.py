@@ -251,7 +251,8 @@ class JobManagerActor(EngineActor):
 
     def on_get(self, msg: GetJob) -> JobReply:
         """The job's state."""
-        return JobReply(self.services.state.get(msg.job_id))
+        state = self.services.state.get(msg.job_id)
+        return JobReply(state if msg.outputs else state.without_outputs())
 
     def on_list(self, msg: ListJobs) -> JobList:
         """Job summaries filtered by status and workflow: all, oldest first, or a page."""

@@ -239,3 +239,32 @@ class Retained(RuleBasedStateMachine):
 
 Retained.TestCase.settings = settings(max_examples=25, stateful_step_count=15, deadline=None)
 test_runs_purges_and_restarts = Retained.TestCase
+
+
+def test_a_job_with_large_outputs_is_read_without_them_and_a_reply_too_large_is_refused(
+    tmp_path, monkeypatch
+):
+    from actors_wf import _engine
+    from actors_wf._core._messages import GetJob, JobReply
+
+    with Engine(store=tmp_path / "jobs.db") as engine:
+        engine.registry.register(COMPONENT, "t.big", None, lambda: "x" * 100_000)
+        engine.registry.register_workflow(
+            {
+                "id": "big",
+                "steps": [{"id": "a", "component": "t.big"}],
+                "outputs": {"o": "$steps.a.output"},
+            }
+        )
+        job = engine.jobs_sync.create_job("big")
+        engine.jobs_sync.start_job(job)
+        engine.jobs_sync.wait(job, WAIT)
+        small = engine.jobs_sync.get_job(job, outputs=False)
+        assert small.outputs is None and small.steps["a"].output is None
+        assert small.steps["a"].status is StepStatus.SUCCEEDED
+        assert len(engine.jobs_sync.get_job(job).steps["a"].output) == 100_000
+        monkeypatch.setattr(_engine, "MAX_MESSAGE", 50_000)
+        refused = msgpack.unpackb(engine.handle(encode(GetJob(job))))
+        assert refused["code"] == "too_large" and "ask with outputs=false" in refused["message"]
+        reply = decode(engine.handle(encode(GetJob(job, outputs=False))))
+        assert isinstance(reply, JobReply) and reply.state.outputs is None
