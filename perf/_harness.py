@@ -19,6 +19,7 @@ class Row:
     baseline: str = ""
     base_median: float | None = None
     bar: str = ""
+    unit: str = "s"  # or "MiB": the figures are sizes, not times
 
     @property
     def ratio(self) -> str:
@@ -68,18 +69,22 @@ def summarise(
     *,
     baseline: tuple[str, Sequence[float]] | None = None,
     bar: str = "",
+    unit: str = "s",
 ) -> Row:
     ordered = sorted(times)
     p95 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
     base_name, base_median = "", None
     if baseline is not None:
         base_name, base_median = baseline[0], statistics.median(baseline[1])
-    return Row(name, len(times), statistics.median(times), p95, base_name, base_median, bar)
+    median = statistics.median(times)
+    return Row(name, len(times), median, p95, base_name, base_median, bar, unit)
 
 
-def fmt(seconds: float | None) -> str:
+def fmt(seconds: float | None, unit: str = "s") -> str:
     if seconds is None:
         return ""
+    if unit != "s":
+        return f"{seconds:.1f} {unit}"
     if seconds < 1e-3:
         return f"{seconds * 1e6:.1f} µs"
     if seconds < 1:
@@ -93,10 +98,10 @@ def print_table(title: str, rows: Sequence[Row]) -> None:
         (
             r.name,
             str(r.runs),
-            fmt(r.median),
-            fmt(r.p95),
+            fmt(r.median, r.unit),
+            fmt(r.p95, r.unit),
             r.baseline,
-            fmt(r.base_median),
+            fmt(r.base_median, r.unit),
             r.ratio,
             r.bar,
         )
