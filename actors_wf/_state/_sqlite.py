@@ -372,7 +372,9 @@ class SQLiteStore:
                     self._db.execute("ROLLBACK")
                     return False
                 self._db.executemany(
-                    "INSERT OR REPLACE INTO steps (job_id, n, state) VALUES (?, ?, ?)", steps
+                    "INSERT INTO steps (job_id, n, state) VALUES (?, ?, ?) "
+                    "ON CONFLICT (job_id, n) DO UPDATE SET state = excluded.state",
+                    steps,
                 )
                 self._db.executemany(
                     "INSERT INTO journal (job_id, version, n, at, step_id, event, from_status, "
@@ -516,8 +518,6 @@ class SQLiteStore:
                 )
             except sqlite3.IntegrityError:
                 return False
-            # A job id used before (and purged) starts with no step rows of the old job.
-            self._db.execute("DELETE FROM steps WHERE job_id = ?", (state.job_id,))
             return True
         if (
             before is not None
