@@ -16,7 +16,6 @@ from __future__ import annotations
 import builtins
 import contextlib
 import datetime
-import itertools
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -30,12 +29,12 @@ from .._core._errors import (
     InvalidTransition,
     JobNotFound,
     StaleWrite,
-    StoreError,
 )
 from .._core._records import JobState
 from .._core._status import JobStatus, allowed_job_events
 from ._describe import describe_job, diff_states
-from ._retention import Retention
+from ._owners import OwnerGone, Owners, Save, Work
+from ._retention import Retention, purge, retain
 from ._snapshot import Snapshot
 from ._store import FINISHED, JobPage, MemoryStore, Store
 from ._transitions import (
@@ -45,9 +44,6 @@ from ._transitions import (
 )
 from ._updates import Transaction, Update, apply_update
 
-Save = Callable[[JobState, Sequence[JournalEntry]], JobState]
-# A write to one job: given its current state and how to store a next one.
-Work = Callable[[JobState, Save], JobState]
 # A job in these statuses is owned by the runtime (queued or running): restoring
 # a snapshot under it would fight its JobActor.
 _OWNED = frozenset({JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.PAUSING, JobStatus.CANCELLING})
@@ -67,10 +63,7 @@ class StateManager:
         self._job_locks = tuple(threading.Lock() for _ in range(_JOB_LOCKS))
         self._waiters: dict[str, list[Future[JobState]]] = {}
         self._closed = False
-        # Running jobs' owners: how to tell each one that an update waits for it.
-        self._owners: dict[str, Callable[[int], None]] = {}
-        self._requests: dict[int, tuple[str, Work, Future[JobState]]] = {}
-        self._numbers = itertools.count(1)
+        self._owners = Owners()  # running jobs' JobActors, and updates waiting for them
 
     # -- reads --------------------------------------------------------------------
 
@@ -155,16 +148,7 @@ class StateManager:
         ``max_batches`` bounds the work of one call (the background runs one
         batch at a time); without it, the policy is applied to the end.
         """
-        deleted = 0
-        if policy.max_age is not None:
-            deleted += self.purge(policy.max_age, batch=policy.batch, max_batches=max_batches)
-        if policy.max_finished is not None:
-            left = None if max_batches is None else max_batches - (deleted > 0)
-            if left is None or left > 0:
-                deleted += self.purge(
-                    None, keep=policy.max_finished, batch=policy.batch, max_batches=left
-                )
-        return deleted
+        return retain(self.store, policy, max_batches)
 
     def purge(
         self,
@@ -189,23 +173,9 @@ class StateManager:
         Raises:
             ValueError: a status that does not exist or has not finished.
         """
-        statuses = _finished_statuses(status)
-        age = (
-            older_than.total_seconds()
-            if isinstance(older_than, datetime.timedelta)
-            else older_than
+        return purge(
+            self.store, older_than, status, keep=keep, batch=batch, max_batches=max_batches
         )
-        cutoff = time.time() - age if age else None
-        total, done = 0, 0
-        while max_batches is None or done < max_batches:
-            ids = self.store.finished(before=cutoff, statuses=statuses, keep=keep, limit=batch)
-            if not ids:
-                break
-            total += len(self.store.delete(ids))
-            done += 1
-            if len(ids) < batch:
-                break
-        return total
 
     def history(self, job_id: str) -> builtins.list[Transition]:
         """Every status change of the job and its steps, oldest first, with time and cause.
@@ -386,24 +356,14 @@ class StateManager:
         """Run ``work`` on the job: here if it is at rest, in its JobActor if it runs."""
         while True:
             with self._job_lock(job_id):
-                owner = self._owners.get(job_id)
-                if owner is None:
+                if not self._owners.owned(job_id):
                     return work(self.get(job_id), self.save)
-                number = next(self._numbers)
-                future: Future[JobState] = Future()
-                self._requests[number] = (job_id, work, future)
-            owner(number)
+                tell, number, future = self._owners.ask(job_id, work)
+            tell()
             try:
-                return future.result(timeout=UPDATE_TIMEOUT)
-            except _OwnerGone:
+                return self._owners.result(job_id, number, future)
+            except OwnerGone:
                 continue  # the job came to rest meanwhile: write it here, or to its next owner
-            except TimeoutError:
-                with self._lock:
-                    taken = self._requests.pop(number, None) is None
-                raise TimeoutError(
-                    f"job {job_id}: its JobActor did not take the update within "
-                    f"{UPDATE_TIMEOUT:g}s" + ("; it may still be applied" if taken else "")
-                ) from None
 
     def own(self, job_id: str, notify: Callable[[int], None]) -> JobState:
         """Make the caller (a JobActor) the job's one writer; return the job's state.
@@ -412,19 +372,13 @@ class StateManager:
         ``notify(number)`` tells the owner to :meth:`serve` it.
         """
         with self._job_lock(job_id):
-            self._owners[job_id] = notify
+            self._owners.own(job_id, notify)
             return self.get(job_id)
 
     def disown(self, job_id: str) -> None:
         """The owner stopped: updates it did not serve are written to the job at rest."""
         with self._job_lock(job_id):
-            self._owners.pop(job_id, None)
-            with self._lock:
-                left = [n for n, (j, _, _) in self._requests.items() if j == job_id]
-                futures = [self._requests.pop(n)[2] for n in left]
-        for future in futures:
-            with contextlib.suppress(InvalidStateError):
-                future.set_exception(_OwnerGone())
+            self._owners.disown(job_id)
 
     def serve(self, number: int, state: JobState, save: Save) -> None:
         """Apply the update ``number`` (the owner's call) to ``state``, storing with ``save``.
@@ -432,17 +386,7 @@ class StateManager:
         Its caller gets the stored state or the error; a :class:`StoreError`
         is raised here too, as the owner's own writes would raise it.
         """
-        with self._lock:
-            request = self._requests.pop(number, None)
-        if request is None:
-            return  # its caller gave up
-        _, work, future = request
-        try:
-            future.set_result(work(state, save))
-        except Exception as exc:
-            future.set_exception(exc)
-            if isinstance(exc, StoreError):
-                raise
+        self._owners.serve(number, state, save)
 
     # -- waiting ------------------------------------------------------------------------
 
@@ -485,9 +429,8 @@ class StateManager:
         with self._lock:
             self._closed = True
             waiters = [w for ws in self._waiters.values() for w in ws]
-            waiters += [future for _, _, future in self._requests.values()]
+            waiters += self._owners.close()
             self._waiters.clear()
-            self._requests.clear()
         for waiter in waiters:
             with contextlib.suppress(InvalidStateError):
                 waiter.set_exception(EngineClosed("the engine closed before the job finished"))
@@ -500,27 +443,3 @@ def _state_of(value: Snapshot | JobState) -> JobState:
 
 _JOB_LOCKS = 64
 _UNFINISHED = frozenset(JobStatus) - frozenset(FINISHED) - {JobStatus.CREATED}
-
-
-def _finished_statuses(
-    status: Iterable[JobStatus | str] | JobStatus | str | None,
-) -> tuple[JobStatus, ...]:
-    if status is None:
-        return FINISHED
-    wanted = [status] if isinstance(status, JobStatus | str) else list(status)
-    statuses = tuple(JobStatus(s) for s in wanted)
-    unfinished = [s.value for s in statuses if not s.is_terminal]
-    if unfinished:
-        raise ValueError(
-            f"only finished jobs are purged; {', '.join(unfinished)} is not finished "
-            f"(use one of: {', '.join(s.value for s in FINISHED)})"
-        )
-    return statuses
-
-
-# Seconds a user's update to a running job waits for its JobActor to apply it.
-UPDATE_TIMEOUT = 60.0
-
-
-class _OwnerGone(Exception):
-    """The job's owner stopped before it applied an update: the update is tried again."""

@@ -1,11 +1,16 @@
-"""How long finished jobs are kept: a policy, applied in small batches."""
+"""How long finished jobs are kept: a policy, and the purge that applies it in small batches."""
 
 from __future__ import annotations
 
 import datetime
+import time
+from collections.abc import Iterable
 from urllib.parse import parse_qsl
 
 import attrs
+
+from .._core._status import JobStatus
+from ._store import FINISHED, Store
 
 
 def _seconds(value: float | datetime.timedelta | None) -> float | None:
@@ -66,3 +71,60 @@ class Retention:
 
 # Store URL options that are the engine's (its retention), not the store's.
 URL_OPTIONS = frozenset({"max_age", "max_finished"})
+
+
+def purge(
+    store: Store,
+    older_than: float | datetime.timedelta | None,
+    status: Iterable[JobStatus | str] | JobStatus | str | None,
+    *,
+    keep: int,
+    batch: int,
+    max_batches: int | None,
+) -> int:
+    """Delete finished jobs, a transaction per batch (see ``StateManager.purge``)."""
+    statuses = _finished_statuses(status)
+    age = _seconds(older_than)
+    cutoff = time.time() - age if age else None
+    total, done = 0, 0
+    while max_batches is None or done < max_batches:
+        ids = store.finished(before=cutoff, statuses=statuses, keep=keep, limit=batch)
+        if not ids:
+            break
+        total += len(store.delete(ids))
+        done += 1
+        if len(ids) < batch:
+            break
+    return total
+
+
+def retain(store: Store, policy: Retention, max_batches: int | None) -> int:
+    """Apply ``policy`` (see ``StateManager.retain``); return how many jobs went."""
+    deleted = 0
+    if policy.max_age is not None:
+        deleted += purge(
+            store, policy.max_age, None, keep=0, batch=policy.batch, max_batches=max_batches
+        )
+    if policy.max_finished is not None:
+        left = None if max_batches is None else max_batches - (deleted > 0)
+        if left is None or left > 0:
+            deleted += purge(
+                store, None, None, keep=policy.max_finished, batch=policy.batch, max_batches=left
+            )
+    return deleted
+
+
+def _finished_statuses(
+    status: Iterable[JobStatus | str] | JobStatus | str | None,
+) -> tuple[JobStatus, ...]:
+    if status is None:
+        return FINISHED
+    wanted = [status] if isinstance(status, JobStatus | str) else list(status)
+    statuses = tuple(JobStatus(s) for s in wanted)
+    unfinished = [s.value for s in statuses if not s.is_terminal]
+    if unfinished:
+        raise ValueError(
+            f"only finished jobs are purged; {', '.join(unfinished)} is not finished "
+            f"(use one of: {', '.join(s.value for s in FINISHED)})"
+        )
+    return statuses

@@ -27,7 +27,7 @@ import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,21 +38,17 @@ from .._core._codec import converter
 from .._core._errors import StoreCorrupt, StoreError
 from .._core._records import JobState, StepMap, StepState
 from .._core._spec import WorkflowSpec
-from .._core._status import JobStatus
 from ._lease import StoreLease, read_owner
 from ._parts import SPECS, job_header, structure_job
 from ._retention import URL_OPTIONS
+from ._sqlite_queries import SQLiteQueries
 from ._sqlite_schema import (
-    SCHEMA_VERSION,
-    check_header,
-    check_schema,
-    migrate,
-    read_error,
+    open_read_only,
+    open_writable,
     spec_key,
     write_error,
 )
-from ._store import FINISHED
-from ._transitions import JournalEntry, Transition
+from ._transitions import JournalEntry
 
 log = logging.getLogger("actors_wf.store")
 
@@ -61,7 +57,7 @@ STATES_KEPT = 10_000
 DURABILITY = {"process": "NORMAL", "power": "FULL"}
 
 
-class SQLiteStore:
+class SQLiteStore(SQLiteQueries):
     """A store in one SQLite file.
 
     Args:
@@ -113,11 +109,11 @@ class SQLiteStore:
         self._spec_keys: LRU[int, tuple[WorkflowSpec, str]] = LRU(256)
         self._lease: StoreLease | None = None
         if read_only:
-            self._db = self._open_read_only()
+            self._db = open_read_only(self.path)
         else:
             self._lease = self._take_lease(wait_for_lease)
             try:
-                self._db = self._open()
+                self._db = open_writable(self.path, DURABILITY[durability])
             except BaseException:
                 self._lease.close(remove=True)
                 raise
@@ -134,57 +130,6 @@ class SQLiteStore:
     def owner(self) -> dict[str, Any] | None:
         """Who owns the store (``pid``, ``host``, ``since``, ``alive``), as it recorded itself."""
         return read_owner(Path(f"{self.path}-owner"))
-
-    def _open(self) -> sqlite3.Connection:
-        try:
-            # Made here, not by SQLite (0644): its -wal and -shm take this mode too.
-            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o600))
-            db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        except (OSError, sqlite3.Error) as exc:
-            raise StoreError(f"cannot open store {str(self.path)!r}: {exc}") from None
-        try:
-            check_header(self.path)
-            check_schema(db, self.path)  # before WAL: a refused file is not touched
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute(f"PRAGMA synchronous={DURABILITY[self.durability]}")
-            db.execute("PRAGMA busy_timeout=5000")
-            migrate(db, self.path)
-        except sqlite3.Error as exc:
-            db.close()
-            raise write_error(self.path, "cannot open", exc) from None
-        except BaseException:
-            db.close()
-            raise
-        return db
-
-    def _open_read_only(self) -> sqlite3.Connection:
-        if not self.path.is_file():
-            raise StoreError(f"no store file {str(self.path)!r}")
-        # No -wal file: no engine has the store open and every commit is in the
-        # file, which is then read as immutable: no -wal or -shm is created beside it.
-        live = Path(f"{self.path}-wal").exists()
-        try:
-            db = sqlite3.connect(
-                f"{self.path.resolve().as_uri()}?mode=ro{'' if live else '&immutable=1'}",
-                uri=True,
-                check_same_thread=False,
-                isolation_level=None,
-            )
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open store {str(self.path)!r}: {exc}") from None
-        try:
-            check_header(self.path)
-            version = check_schema(db, self.path)
-            if version != SCHEMA_VERSION:
-                raise StoreError(
-                    f"store {str(self.path)!r} has schema version {version}; this actors_wf "
-                    f"reads version {SCHEMA_VERSION} without changing the file: open it with "
-                    "an engine once to migrate it"
-                )
-        except BaseException:
-            db.close()
-            raise
-        return db
 
     # -- reads ------------------------------------------------------------------
 
@@ -208,115 +153,6 @@ class SQLiteStore:
             state = self._decode(job_id, row[0], row[1], [r[0] for r in steps])
             self._states[job_id] = state
         return state
-
-    def iter_jobs(self, statuses: Collection[JobStatus] | None = None) -> Iterator[JobState]:
-        """Every job's latest state (of ``statuses``, through their index), oldest first."""
-        query = "SELECT job_id FROM jobs ORDER BY created_at, job_id"
-        args: tuple[Any, ...] = ()
-        if statuses is not None:
-            marks = ", ".join("?" * len(statuses))
-            query = (
-                f"SELECT job_id FROM jobs WHERE status IN ({marks}) ORDER BY created_at, job_id"
-            )
-            args = tuple(s.value for s in statuses)
-        with self._lock:
-            ids = [r[0] for r in self._read("", query, args)]
-        return self._states_of(ids)
-
-    def _states_of(self, ids: Sequence[str]) -> Iterator[JobState]:
-        for job_id in ids:
-            try:
-                state = self.load(job_id)
-            except StoreCorrupt as exc:
-                # One damaged row must not hide every other job, nor stop recovery.
-                if job_id not in self.damaged:
-                    log.error("%s; the job is skipped", exc)
-                self.damaged[job_id] = str(exc)
-                continue
-            if state is not None:
-                yield state
-
-    def page(
-        self,
-        *,
-        status: JobStatus | None = None,
-        workflow_id: str | None = None,
-        limit: int = 100,
-        before: tuple[float, str] | None = None,
-    ) -> list[JobState]:
-        """Up to ``limit`` jobs, newest first, created before ``before``: one indexed query."""
-        where: list[str] = []
-        args: list[Any] = []
-        if status is not None:
-            where.append("status = ?")
-            args.append(status.value)
-        if workflow_id is not None:
-            where.append("workflow_id = ?")
-            args.append(workflow_id)
-        if before is not None:
-            where.append("(created_at, job_id) < (?, ?)")
-            args += before
-        clause = f"WHERE {' AND '.join(where)} " if where else ""
-        query = f"SELECT job_id FROM jobs {clause}ORDER BY created_at DESC, job_id DESC LIMIT ?"
-        with self._lock:
-            ids = [r[0] for r in self._read("", query, (*args, limit))]
-        return list(self._states_of(ids))
-
-    def find_prefix(self, prefix: str, limit: int = 10) -> list[str]:
-        """Ids of jobs that start with ``prefix`` (an index range, not a scan)."""
-        with self._lock:
-            rows = self._read(
-                "",
-                "SELECT job_id FROM jobs WHERE job_id >= ? AND job_id < ? ORDER BY job_id LIMIT ?",
-                (prefix, prefix + "\U0010ffff", limit),
-            ).fetchall()
-        return [r[0] for r in rows]
-
-    def counts(self) -> dict[str, int]:
-        """Jobs by status: one GROUP BY over the status index, then kept as jobs move."""
-        with self._lock:
-            if self._counts is None:
-                rows = self._read("", "SELECT status, count(*) FROM jobs GROUP BY status", ())
-                self._counts = collections.Counter(dict(rows.fetchall()))
-            return {k: v for k, v in self._counts.items() if v}
-
-    def finished(
-        self,
-        *,
-        before: float | None = None,
-        statuses: Collection[JobStatus] = FINISHED,
-        keep: int = 0,
-        limit: int = 500,
-    ) -> list[str]:
-        """Ids of finished jobs, past ``keep`` newest and ended before ``before``."""
-        marks = ", ".join("?" * len(statuses))
-        query = (
-            f"SELECT job_id FROM jobs WHERE finished_at IS NOT NULL AND status IN ({marks})"
-            + (" AND finished_at < ?" if before is not None else "")
-            + " ORDER BY finished_at DESC LIMIT ? OFFSET ?"
-        )
-        args = [s.value for s in statuses] + ([before] if before is not None else [])
-        with self._lock:
-            rows = self._read("", query, (*args, limit, keep)).fetchall()
-        return [r[0] for r in rows]
-
-    def history(self, job_id: str) -> list[Transition]:
-        """The job's journal, oldest first."""
-        with self._lock:
-            rows = self._read(
-                job_id,
-                "SELECT job_id, step_id, event, from_status, to_status, at, cause, version "
-                "FROM journal WHERE job_id = ? ORDER BY version, n",
-                (job_id,),
-            ).fetchall()
-        return [Transition(*row) for row in rows]
-
-    def _read(self, job_id: str, query: str, args: Sequence[Any]) -> sqlite3.Cursor:
-        try:
-            return self._db.execute(query, args)
-        except sqlite3.Error as exc:
-            what = f"cannot read job {job_id}" if job_id else "cannot read"
-            raise read_error(self.path, what, exc) from None
 
     def _decode(
         self, job_id: str, workflow_blob: bytes, header_blob: bytes, step_blobs: list[bytes]

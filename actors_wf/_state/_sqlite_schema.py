@@ -247,3 +247,58 @@ def migrate(db: sqlite3.Connection, path: Path) -> None:
         except BaseException:
             db.execute("ROLLBACK")
             raise
+
+
+def open_writable(path: Path, synchronous: str) -> sqlite3.Connection:
+    """A connection to the store file, checked, in WAL mode, migrated to this schema."""
+    try:
+        # Made here, not by SQLite (0644): its -wal and -shm take this mode too.
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o600))
+        db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    except (OSError, sqlite3.Error) as exc:
+        raise StoreError(f"cannot open store {str(path)!r}: {exc}") from None
+    try:
+        check_header(path)
+        check_schema(db, path)  # before WAL: a refused file is not touched
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute(f"PRAGMA synchronous={synchronous}")
+        db.execute("PRAGMA busy_timeout=5000")
+        migrate(db, path)
+    except sqlite3.Error as exc:
+        db.close()
+        raise write_error(path, "cannot open", exc) from None
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def open_read_only(path: Path) -> sqlite3.Connection:
+    """A read-only connection that changes nothing in or beside the file."""
+    if not path.is_file():
+        raise StoreError(f"no store file {str(path)!r}")
+    # No -wal file: no engine has the store open and every commit is in the
+    # file, which is then read as immutable: no -wal or -shm is created beside it.
+    live = Path(f"{path}-wal").exists()
+    try:
+        db = sqlite3.connect(
+            f"{path.resolve().as_uri()}?mode=ro{'' if live else '&immutable=1'}",
+            uri=True,
+            check_same_thread=False,
+            isolation_level=None,
+        )
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open store {str(path)!r}: {exc}") from None
+    try:
+        check_header(path)
+        version = check_schema(db, path)
+        if version != SCHEMA_VERSION:
+            raise StoreError(
+                f"store {str(path)!r} has schema version {version}; this actors_wf "
+                f"reads version {SCHEMA_VERSION} without changing the file: open it with "
+                "an engine once to migrate it"
+            )
+    except BaseException:
+        db.close()
+        raise
+    return db
