@@ -17,36 +17,22 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from ._core._codec import decode, encode
 from ._core._errors import (
-    ActorsWfError,
     EngineClosed,
     JobCancelled,
     JobFailed,
     JobNotFound,
-    MessageError,
 )
 from ._core._messages import (
-    Ack,
-    CancelJob,
     CreateJob,
-    DeleteJob,
     Drain,
     Draining,
-    ErrorReply,
-    GetJob,
     JobCreated,
     JobsRecovered,
-    ListJobs,
-    PauseJob,
-    Purged,
-    PurgeJobs,
     RecoverJobs,
-    ResumeJob,
-    RetryJob,
-    StartJob,
 )
 from ._core._status import JobStatus
+from ._handle import Handler
 from ._job_manager import JobManager, JobManagerSync
 from ._observe._events import Event, EventBus
 from ._observe._metrics import Metrics, MetricsRecorder
@@ -220,6 +206,7 @@ class Engine:
         )
         self.jobs = JobManager(self._manager, self.state)
         self.jobs_sync = JobManagerSync(self._manager, self.state)
+        self._handler = Handler(self.state, self.jobs, self._check_open, self._command_timeout)
         self.orchestrator = Orchestrator(self)
         self.component_executor = ComponentExecutor(self.orchestrator)
 
@@ -284,42 +271,7 @@ class Engine:
         missing job, a payload over 16 MiB) gets an ``error`` reply with a
         ``code`` and a ``message``; it never raises and never stops the engine.
         """
-        if len(message) > MAX_MESSAGE:
-            return _error_reply(
-                "too_large",
-                f"the message has {len(message):,} bytes; the limit is {MAX_MESSAGE:,}",
-            )
-        try:
-            command = decode(message)
-        except MessageError as exc:
-            return _error_reply(exc.code, str(exc))
-        if not isinstance(command, COMMANDS):
-            names = ", ".join(sorted(c.TAG for c in COMMANDS))
-            return _error_reply(
-                "not_a_command", f"{type(command).TAG!r} is not a command; send one of: {names}"
-            )
-        try:
-            self._check_open()
-            if isinstance(command, DeleteJob):
-                self.state.delete_job(command.job_id)
-                return encode(Ack(command.job_id, "DELETED"))
-            if isinstance(command, PurgeJobs):
-                return encode(Purged(self.state.purge(command.older_than, command.status)))
-            # The checked bytes go on as they came; the actor's reply bytes go back.
-            reply = self.jobs.call_bytes(message, timeout=self._command_timeout)
-            if len(reply) > MAX_MESSAGE:
-                hint = "; ask with outputs=false" if isinstance(command, GetJob) else ""
-                return _error_reply(
-                    "too_large",
-                    f"the reply has {len(reply):,} bytes; the limit is {MAX_MESSAGE:,}{hint}",
-                )
-            return reply
-        except ActorsWfError as exc:
-            return _error_reply(exc.code, str(exc))
-        except TimeoutError as exc:
-            return _error_reply("timeout", str(exc))
-        except (ValueError, TypeError, LookupError) as exc:
-            return _error_reply("invalid", str(exc))
+        return self._handler(message)
 
     def metrics(self) -> Metrics:
         """The engine's figures now; ``.to_prometheus()`` gives them for a scrape.
@@ -489,22 +441,3 @@ _NEXT_BATCH = 0.05
 def _close_left_open() -> None:
     for engine in list(_OPEN):
         engine.close(EXIT_TIMEOUT)
-
-
-MAX_MESSAGE = 16 * 1024 * 1024
-COMMANDS = (
-    CreateJob,
-    StartJob,
-    PauseJob,
-    ResumeJob,
-    CancelJob,
-    RetryJob,
-    GetJob,
-    ListJobs,
-    DeleteJob,
-    PurgeJobs,
-)
-
-
-def _error_reply(code: str, message: str) -> bytes:
-    return encode(ErrorReply(code, message))

@@ -244,7 +244,7 @@ test_runs_purges_and_restarts = Retained.TestCase
 def test_a_job_with_large_outputs_is_read_without_them_and_a_reply_too_large_is_refused(
     tmp_path, monkeypatch
 ):
-    from actors_wf import _engine
+    from actors_wf import _handle
     from actors_wf._core._messages import GetJob, JobReply
 
     with Engine(store=tmp_path / "jobs.db") as engine:
@@ -263,7 +263,7 @@ def test_a_job_with_large_outputs_is_read_without_them_and_a_reply_too_large_is_
         assert small.outputs is None and small.steps["a"].output is None
         assert small.steps["a"].status is StepStatus.SUCCEEDED
         assert len(engine.jobs_sync.get_job(job).steps["a"].output) == 100_000
-        monkeypatch.setattr(_engine, "MAX_MESSAGE", 50_000)
+        monkeypatch.setattr(_handle, "MAX_MESSAGE", 50_000)
         refused = msgpack.unpackb(engine.handle(encode(GetJob(job))))
         assert refused["code"] == "too_large" and "ask with outputs=false" in refused["message"]
         reply = decode(engine.handle(encode(GetJob(job, outputs=False))))
