@@ -273,6 +273,10 @@ class Engine:
         """
         return self._handler(message)
 
+    async def handle_async(self, message: bytes) -> bytes:
+        """:meth:`handle` for asyncio callers: the same replies, and the event loop never waits."""
+        return await self._handler.handle_async(message)
+
     def metrics(self) -> Metrics:
         """The engine's figures now; ``.to_prometheus()`` gives them for a scrape.
 

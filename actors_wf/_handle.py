@@ -6,6 +6,7 @@ One codec and one set of error codes for every caller that speaks bytes
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 from ._core._codec import decode, encode
@@ -18,6 +19,7 @@ from ._core._messages import (
     ErrorReply,
     GetJob,
     ListJobs,
+    Message,
     PauseJob,
     Purged,
     PurgeJobs,
@@ -61,7 +63,39 @@ class Handler:
         self._timeout = timeout
 
     def __call__(self, message: bytes) -> bytes:
-        """The reply to ``message`` (see ``Engine.handle``)."""
+        """The reply to ``message`` (see ``Engine.handle``); blocks the caller."""
+        command = self._check(message)
+        if isinstance(command, bytes):
+            return command
+        try:
+            local = self._local(command)
+            if local is not None:
+                return local
+            # The checked bytes go on as they came; the actor's reply bytes go back.
+            return self._fits(command, self._jobs.call_bytes(message, timeout=self._timeout))
+        except Exception as exc:
+            return refusal(exc)
+
+    async def handle_async(self, message: bytes) -> bytes:
+        """The same reply, awaited: no thread waits for the actor (``Engine.handle_async``)."""
+        command = self._check(message)
+        if isinstance(command, bytes):
+            return command
+        try:
+            if isinstance(command, DeleteJob | PurgeJobs):  # store work: off the event loop
+                local = await asyncio.to_thread(self._local, command)
+                assert local is not None
+                return local
+            self._check_open()
+            reply = await asyncio.wait_for(self._jobs.call_async(message), self._timeout)
+            return self._fits(command, reply)
+        except TimeoutError:
+            return error_reply("timeout", f"no reply within {self._timeout:g}s")
+        except Exception as exc:
+            return refusal(exc)
+
+    def _check(self, message: bytes) -> Message | bytes:
+        """The command in ``message``, or the error reply that refuses it."""
         if len(message) > MAX_MESSAGE:
             return error_reply(
                 "too_large",
@@ -76,28 +110,37 @@ class Handler:
             return error_reply(
                 "not_a_command", f"{type(command).TAG!r} is not a command; send one of: {names}"
             )
-        try:
-            self._check_open()
-            if isinstance(command, DeleteJob):
-                self._state.delete_job(command.job_id)
-                return encode(Ack(command.job_id, "DELETED"))
-            if isinstance(command, PurgeJobs):
-                return encode(Purged(self._state.purge(command.older_than, command.status)))
-            # The checked bytes go on as they came; the actor's reply bytes go back.
-            reply = self._jobs.call_bytes(message, timeout=self._timeout)
-            if len(reply) > MAX_MESSAGE:
-                hint = "; ask with outputs=false" if isinstance(command, GetJob) else ""
-                return error_reply(
-                    "too_large",
-                    f"the reply has {len(reply):,} bytes; the limit is {MAX_MESSAGE:,}{hint}",
-                )
+        return command
+
+    def _local(self, command: Message) -> bytes | None:
+        """Run the commands that go to the store, not to an actor, in the calling thread."""
+        self._check_open()
+        if isinstance(command, DeleteJob):
+            self._state.delete_job(command.job_id)
+            return encode(Ack(command.job_id, "DELETED"))
+        if isinstance(command, PurgeJobs):
+            return encode(Purged(self._state.purge(command.older_than, command.status)))
+        return None
+
+    @staticmethod
+    def _fits(command: Message, reply: bytes) -> bytes:
+        if len(reply) <= MAX_MESSAGE:
             return reply
-        except ActorsWfError as exc:
-            return error_reply(exc.code, str(exc))
-        except TimeoutError as exc:
-            return error_reply("timeout", str(exc))
-        except (ValueError, TypeError, LookupError) as exc:
-            return error_reply("invalid", str(exc))
+        hint = "; ask with outputs=false" if isinstance(command, GetJob) else ""
+        return error_reply(
+            "too_large", f"the reply has {len(reply):,} bytes; the limit is {MAX_MESSAGE:,}{hint}"
+        )
+
+
+def refusal(exc: Exception) -> bytes:
+    """The error reply for an exception a command raised (re-raised if it is not a refusal)."""
+    if isinstance(exc, ActorsWfError):
+        return error_reply(exc.code, str(exc))
+    if isinstance(exc, TimeoutError):
+        return error_reply("timeout", str(exc))
+    if isinstance(exc, ValueError | TypeError | LookupError):
+        return error_reply("invalid", str(exc))
+    raise exc
 
 
 def error_reply(code: str, message: str) -> bytes:

@@ -62,6 +62,14 @@ class _Commands:
             raise TimeoutError(f"no reply to {what} within {timeout}s") from None
         return reply
 
+    async def call_async(self, message: Message | bytes) -> bytes:
+        """Send a command and await the reply's bytes without blocking the event loop."""
+        try:
+            reply: bytes = await await_reply(self._send(message))
+        except pykka.ActorDeadError:
+            raise EngineClosed() from None
+        return reply
+
     def call_sync(self, message: Message, timeout: float | None = None) -> Message:
         """Send a command and block for its reply (for code with no event loop)."""
         return decode_trusted(self.call_bytes(message, timeout))

@@ -27,6 +27,7 @@ EXPECTED = {
     "DuplicateComponent",
     "Engine",
     "EngineClosed",
+    "EngineUnavailable",
     "ErrorInfo",
     "Event",
     "InputSpec",

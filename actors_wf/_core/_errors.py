@@ -16,6 +16,7 @@
     ├── JobCancelled (RuntimeError)
     ├── JobTimeout (TimeoutError)           a wait ran out; the job runs on
     ├── EngineClosed (RuntimeError)
+    ├── EngineUnavailable (ConnectionError) a daemon that cannot be reached
     ├── MessageError (ValueError)           bytes that are not a message
     ├── StaleWrite (RuntimeError)           a write based on an old version
     └── StoreError (RuntimeError)           the store cannot be used or written
@@ -273,6 +274,12 @@ class StoreCorrupt(StoreError):
     """The store file is damaged or not an actors_wf store."""
 
     code = "store_corrupt"
+
+
+class EngineUnavailable(ActorsWfError, ConnectionError):
+    """The daemon cannot be reached: no socket, refused, or the connection was lost."""
+
+    code: ClassVar[str] = "unavailable"
 
 
 class StoreLocked(StoreError):

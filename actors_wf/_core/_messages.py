@@ -174,6 +174,101 @@ class Purged:
 
 
 @attrs.frozen
+class Wait:
+    """Over the control socket: reply :class:`JobReply` once the job has ended.
+
+    A ``timeout`` (seconds) that runs out is an ``error`` reply with code ``timeout``.
+    """
+
+    TAG: ClassVar[str] = "wait"
+    job_id: str
+    timeout: float | None = None
+
+
+@attrs.frozen
+class Subscribe:
+    """Over the control socket: a stream of :class:`EventNote`, each tagged with this request.
+
+    Of one job (``job_id``) and of some kinds (``kinds``) only, if given; it
+    ends when the client sends :class:`Unsubscribe` or leaves.
+    """
+
+    TAG: ClassVar[str] = "subscribe"
+    job_id: str | None = None
+    kinds: tuple[str, ...] | None = None
+
+
+@attrs.frozen
+class Unsubscribe:
+    """End the stream of the :class:`Subscribe` sent as request ``request``; reply :class:`Ack`."""
+
+    TAG: ClassVar[str] = "unsubscribe"
+    request: int
+
+
+@attrs.frozen
+class EventNote:
+    """One lifecycle event, as sent to a subscriber (the fields of ``Event``)."""
+
+    TAG: ClassVar[str] = "event"
+    kind: str
+    job_id: str
+    at: float
+    step_id: str | None = None
+    attempt: int | None = None
+    output: Any = None
+    error: ErrorInfo | None = None
+    component: str | None = None
+    duration: float | None = None
+    queue_wait: float | None = None
+
+
+@attrs.frozen
+class Describe:
+    """Over the control socket: a readable dump of a job; reply :class:`Described`."""
+
+    TAG: ClassVar[str] = "describe"
+    job_id: str
+
+
+@attrs.frozen
+class Described:
+    """Reply to :class:`Describe`."""
+
+    TAG: ClassVar[str] = "described"
+    text: str
+
+
+@attrs.frozen
+class Health:
+    """Over the control socket: how the daemon is; reply :class:`HealthReply`."""
+
+    TAG: ClassVar[str] = "health"
+
+
+@attrs.frozen
+class HealthReply:
+    """Reply to :class:`Health`.
+
+    Attributes:
+        version: the daemon's actors_wf version.
+        uptime: seconds since it started.
+        store: its store (a path, or ``memory``).
+        jobs: how many jobs each status has.
+        owner: the store's owner record (pid, host, since), if any.
+        dropped_events: events subscribers were too slow to take.
+    """
+
+    TAG: ClassVar[str] = "health_reply"
+    version: str
+    uptime: float
+    store: str
+    jobs: dict[str, int]
+    owner: dict[str, Any] | None = None
+    dropped_events: int = 0
+
+
+@attrs.frozen
 class ErrorReply:
     """A command was refused: ``code`` is stable, ``message`` is for people."""
 
@@ -377,6 +472,14 @@ Message = (
     | ErrorReply
     | JobFinished
     | RecoverJobs
+    | Wait
+    | Subscribe
+    | Unsubscribe
+    | EventNote
+    | Describe
+    | Described
+    | Health
+    | HealthReply
     | Drain
     | Draining
     | DeleteJob
