@@ -15,8 +15,15 @@ from typing import Any, TextIO
 
 import yaml
 
+from ._cli_remote import EXIT_UNREACHABLE, add_commands
 from ._core._codec import converter
-from ._core._errors import ActorsWfError, ComponentImportError, JobFailed, JobNotFound
+from ._core._errors import (
+    ActorsWfError,
+    ComponentImportError,
+    EngineUnavailable,
+    JobFailed,
+    JobNotFound,
+)
 from ._core._kinds import EventKind
 from ._core._spec import WorkflowSpec
 from ._core._status import JobStatus
@@ -45,6 +52,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `actors-wf ... | head`: the reader left, which is fine
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
+    except EngineUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_UNREACHABLE
     except ActorsWfError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED if isinstance(exc, JobFailed) else EXIT_USAGE
@@ -125,6 +135,7 @@ def _parser() -> argparse.ArgumentParser:
         help="only jobs of this status (again for more)",
     )
     purge.set_defaults(func=_purge)
+    add_commands(sub)
     return parser
 
 
