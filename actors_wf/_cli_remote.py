@@ -14,6 +14,7 @@ import logging
 import os
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -21,7 +22,6 @@ import yaml
 
 from ._client import Client
 from ._core._codec import converter
-from ._core._errors import WorkflowInvalid
 from ._core._status import JobStatus
 from ._engine import Engine
 from ._server import ControlServer
@@ -83,8 +83,8 @@ def add_commands(sub: Any) -> None:
 
 def serve_command(args: argparse.Namespace, out: TextIO) -> int:
     """Run the daemon until SIGTERM or SIGINT, which drain; exit 0."""
-    _log_to_stderr(args.log_format)
     with contextlib.ExitStack() as stack:
+        stack.callback(_log_to_stderr(args.log_format))
         engine = Engine(store=args.store, components=args.components)
         stack.callback(engine.close)
         if args.workflows and not _register(engine, Path(args.workflows), args.skip_invalid):
@@ -98,7 +98,7 @@ def serve_command(args: argparse.Namespace, out: TextIO) -> int:
         engine.install_signal_handlers(drain=args.drain)
         log.info("ready: socket %s, store %s", args.socket, args.store)
         engine.wait_closed()
-    log.info("stopped")
+        log.info("stopping")
     return EXIT_OK
 
 
@@ -106,11 +106,12 @@ def _register(engine: Engine, folder: Path, skip_invalid: bool) -> bool:
     files = sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml", ".json"))
     broken = 0
     for path in files:
-        try:
-            engine.registry.register_workflow(path=path, replace=True)
-        except WorkflowInvalid as exc:
+        result = engine.validator.validate(path)  # with the components: all of it, first
+        if not result.ok:
             broken += 1
-            print(text_report(exc.result, color=False), file=sys.stderr)
+            print(text_report(result, color=False), file=sys.stderr)
+            continue
+        engine.registry.register_workflow(path=path, replace=True)
     log.info("registered %d workflow(s) from %s", len(files) - broken, folder)
     if broken and not skip_invalid:
         print(
@@ -133,15 +134,23 @@ class _JsonLines(logging.Formatter):
         return json.dumps(line)
 
 
-def _log_to_stderr(form: str) -> None:
+def _log_to_stderr(form: str) -> Callable[[], None]:
+    """Log the engine's events, one line each, on stderr; return how to stop."""
     handler = logging.StreamHandler(sys.stderr)
     if form == "json":
         handler.setFormatter(_JsonLines())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logger = logging.getLogger("actors_wf")
+    level = logger.level
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
+
+    def stop() -> None:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+    return stop
 
 
 def _serve_http(engine: Engine, server: ControlServer, where: str) -> Any:
