@@ -17,6 +17,7 @@ down only, and ``tests/test_layers.py`` keeps it so::
 import logging
 from importlib import metadata
 
+from ._client import AsyncClient, Client, EventStream, JobSummaries
 from ._core._errors import (
     ActorsWfError,
     ComponentImportError,
@@ -40,6 +41,7 @@ from ._core._errors import (
     WorkflowNotFound,
 )
 from ._core._kinds import EventKind, FailureKind
+from ._core._messages import EventNote, HealthReply, JobSummary
 from ._core._records import Attempt, ErrorInfo, JobState, StepMap, StepState
 from ._core._spec import ComponentDefinition, InputSpec, RetryPolicy, StepSpec, WorkflowSpec
 from ._core._status import JobStatus, StepStatus
@@ -66,7 +68,9 @@ __all__ = [
     "COMPONENT",
     "WORKFLOW",
     "ActorsWfError",
+    "AsyncClient",
     "Attempt",
+    "Client",
     "Clock",
     "ComponentDefinition",
     "ComponentExecutor",
@@ -80,7 +84,10 @@ __all__ = [
     "ErrorInfo",
     "Event",
     "EventKind",
+    "EventNote",
+    "EventStream",
     "FailureKind",
+    "HealthReply",
     "InputSpec",
     "InvalidInputs",
     "InvalidTransition",
@@ -92,6 +99,8 @@ __all__ = [
     "JobPage",
     "JobState",
     "JobStatus",
+    "JobSummaries",
+    "JobSummary",
     "JobTimeout",
     "LogContextFilter",
     "ManualClock",

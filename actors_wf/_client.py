@@ -8,6 +8,7 @@ exception class an engine in the process raises.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime
 import itertools
@@ -17,7 +18,7 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from concurrent.futures import Future
 from typing import Any
 
@@ -278,12 +279,7 @@ class Client:
             JobTimeout: it did not end within ``timeout`` seconds.
         """
         job_id = self.create_job(workflow_id, inputs, start=True)
-        state = self.wait(job_id, timeout)
-        if state.status is JobStatus.COMPLETED:
-            return dict(state.outputs or {})
-        if state.status is JobStatus.CANCELLED or state.error is None:
-            raise JobCancelled(job_id)
-        raise JobFailed(job_id, state.error)
+        return _outputs(self.wait(job_id, timeout))
 
     def list_jobs(
         self,
@@ -309,16 +305,7 @@ class Client:
         status: JobStatus | str | Iterable[JobStatus | str] | None = None,
     ) -> int:
         """Delete finished jobs; return how many."""
-        age = (
-            older_than.total_seconds()
-            if isinstance(older_than, datetime.timedelta)
-            else older_than
-        )
-        wanted = None
-        if status is not None:
-            many = [status] if isinstance(status, JobStatus | str) else list(status)
-            wanted = tuple(JobStatus(s).value for s in many)
-        reply = self._call(PurgeJobs(age, wanted))
+        reply = self._call(_purge(older_than, status))
         assert isinstance(reply, Purged)
         return reply.count
 
@@ -422,6 +409,27 @@ def _errors_by_code() -> dict[str, type[ActorsWfError]]:
     return found
 
 
+def _outputs(state: JobState) -> dict[str, Any]:
+    """A finished job's outputs, or the error ``Engine.run`` raises."""
+    if state.status is JobStatus.COMPLETED:
+        return dict(state.outputs or {})
+    if state.status is JobStatus.CANCELLED or state.error is None:
+        raise JobCancelled(state.job_id)
+    raise JobFailed(state.job_id, state.error)
+
+
+def _purge(
+    older_than: float | datetime.timedelta | None,
+    status: JobStatus | str | Iterable[JobStatus | str] | None,
+) -> PurgeJobs:
+    age = older_than.total_seconds() if isinstance(older_than, datetime.timedelta) else older_than
+    wanted = None
+    if status is not None:
+        many = [status] if isinstance(status, JobStatus | str) else list(status)
+        wanted = tuple(JobStatus(s).value for s in many)
+    return PurgeJobs(age, wanted)
+
+
 def _forever(timeout: float | None) -> float | None:
     """How long the reply of a wait may take: its own timeout and a margin, or no limit."""
     return None if timeout is None else timeout + 5.0
@@ -430,3 +438,244 @@ def _forever(timeout: float | None) -> float | None:
 _BY_CODE = _errors_by_code()
 # Seconds between two tries to reach a daemon that went away.
 _RETRY = 0.05
+
+
+class AsyncClient:
+    """:class:`Client` for asyncio: the same methods, as coroutines; the loop never blocks.
+
+    Make one with ``await AsyncClient.connect(path)``; many coroutines may
+    share it. A lost connection fails what waits with :class:`EngineUnavailable`;
+    read-only calls reconnect as :class:`Client`'s do.
+    """
+
+    def __init__(self, path: str, timeout: float, reconnect: float) -> None:
+        self.path = path
+        self.timeout = timeout
+        self.reconnect = reconnect
+        self._ids = itertools.count(1)
+        self._pending: dict[int, asyncio.Future[bytes]] = {}
+        self._streams: dict[int, asyncio.Queue[Any]] = {}
+        self._writer: asyncio.StreamWriter | None = None
+        self._reader: asyncio.Task[None] | None = None
+
+    @classmethod
+    async def connect(
+        cls,
+        socket_path: str | os.PathLike[str] | None = None,
+        *,
+        timeout: float = 30.0,
+        reconnect: float = 10.0,
+    ) -> AsyncClient:
+        """Connect to a daemon (``ACTORS_WF_SOCKET`` by default).
+
+        Raises:
+            EngineUnavailable: no daemon answers on the socket.
+        """
+        path = socket_path or os.environ.get("ACTORS_WF_SOCKET")
+        if not path:
+            raise EngineUnavailable("no socket given, and ACTORS_WF_SOCKET is not set")
+        client = cls(os.fspath(path), timeout, reconnect)
+        await client._connect()
+        return client
+
+    async def _connect(self) -> None:
+        try:
+            reader, writer = await asyncio.open_unix_connection(self.path, limit=1 << 26)
+        except OSError as exc:
+            raise EngineUnavailable(f"no daemon answers on {self.path}: {exc.strerror}") from None
+        self._writer = writer
+        self._reader = asyncio.create_task(self._read(reader, writer))
+
+    async def _read(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                (size,) = _HEADER.unpack(await reader.readexactly(_HEADER.size))
+                request, body = msgpack.unpackb(await reader.readexactly(size))
+                future = self._pending.pop(request, None)
+                if future is not None and not future.done():
+                    future.set_result(body)
+                elif request in self._streams:
+                    self._streams[request].put_nowait(body)
+        except (OSError, asyncio.IncompleteReadError, ValueError):
+            pass
+        finally:
+            if self._writer is writer:
+                self._writer = None
+            writer.close()
+            lost = EngineUnavailable(f"the connection to {self.path} was lost")
+            for future in self._pending.values():
+                if not future.done():
+                    future.set_exception(lost)
+            self._pending.clear()
+            for stream in self._streams.values():
+                stream.put_nowait(_END)
+            self._streams.clear()
+
+    def _send(self, command: Message, stream: asyncio.Queue[Any] | None = None) -> int:
+        if self._writer is None:
+            raise EngineUnavailable(f"not connected to {self.path}")
+        request = next(self._ids)
+        if stream is None:
+            self._pending[request] = asyncio.get_running_loop().create_future()
+        else:
+            self._streams[request] = stream
+        frame = msgpack.packb([request, encode(command)])
+        self._writer.write(_HEADER.pack(len(frame)) + frame)
+        return request
+
+    async def _call(
+        self, command: Message, *, read_only: bool = False, timeout: float | None = None
+    ) -> Message:
+        deadline = time.monotonic() + self.reconnect
+        while True:
+            try:
+                if self._writer is None:
+                    await self._connect()
+                future = self._pending[self._send(command)]
+                body = await asyncio.wait_for(future, self.timeout if timeout is None else timeout)
+                break
+            except EngineUnavailable:
+                if not read_only or time.monotonic() >= deadline:
+                    raise
+                await asyncio.sleep(_RETRY)  # the daemon restarts: try its socket again shortly
+            except TimeoutError:
+                raise EngineUnavailable(
+                    f"no reply from {self.path} within {self.timeout:g}s"
+                ) from None
+        reply = decode(body)
+        if isinstance(reply, ErrorReply):
+            raise remote_error(reply)
+        return reply
+
+    async def close(self) -> None:
+        """Close the connection."""
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+        if self._reader is not None:
+            await asyncio.gather(self._reader, return_exceptions=True)
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def create_job(
+        self,
+        workflow_id: str,
+        inputs: dict[str, Any] | None = None,
+        priority: int | str = "MEDIUM",
+        *,
+        start: bool = False,
+    ) -> str:
+        """See :meth:`Client.create_job`."""
+        reply = await self._call(CreateJob(workflow_id, dict(inputs or {}), priority, start))
+        assert isinstance(reply, JobCreated)
+        return reply.job_id
+
+    async def _status(self, command: Message) -> JobStatus:
+        reply = await self._call(command)
+        assert isinstance(reply, Ack)
+        return JobStatus(reply.status)
+
+    async def start_job(self, job_id: str) -> JobStatus:
+        """See :meth:`Client.start_job`."""
+        return await self._status(StartJob(job_id))
+
+    async def pause_job(self, job_id: str) -> JobStatus:
+        """See :meth:`Client.pause_job`."""
+        return await self._status(PauseJob(job_id))
+
+    async def resume_job(self, job_id: str) -> JobStatus:
+        """See :meth:`Client.resume_job`."""
+        return await self._status(ResumeJob(job_id))
+
+    async def cancel_job(self, job_id: str, force: bool = False) -> JobStatus:
+        """See :meth:`Client.cancel_job`."""
+        return await self._status(CancelJob(job_id, force))
+
+    async def retry_job(self, job_id: str) -> JobStatus:
+        """See :meth:`Client.retry_job`."""
+        return await self._status(RetryJob(job_id))
+
+    async def get_job(self, job_id: str, outputs: bool = True) -> JobState:
+        """See :meth:`Client.get_job`."""
+        reply = await self._call(GetJob(job_id, outputs), read_only=True)
+        assert isinstance(reply, JobReply)
+        return reply.state
+
+    async def wait(self, job_id: str, timeout: float | None = None) -> JobState:
+        """See :meth:`Client.wait`."""
+        command = Wait(job_id, timeout)
+        reply = await self._call(command, read_only=True, timeout=_forever(timeout))
+        assert isinstance(reply, JobReply)
+        return reply.state
+
+    async def run(
+        self, workflow_id: str, inputs: dict[str, Any] | None = None, timeout: float | None = None
+    ) -> dict[str, Any]:
+        """See :meth:`Client.run`."""
+        job_id = await self.create_job(workflow_id, inputs, start=True)
+        return _outputs(await self.wait(job_id, timeout))
+
+    async def list_jobs(
+        self,
+        status: JobStatus | str | None = None,
+        workflow_id: str | None = None,
+        *,
+        limit: int | None = None,
+        before: str | None = None,
+    ) -> JobSummaries:
+        """See :meth:`Client.list_jobs`."""
+        wanted = JobStatus(status).value if status is not None else None
+        reply = await self._call(ListJobs(wanted, workflow_id, limit, before), read_only=True)
+        assert isinstance(reply, JobList)
+        return JobSummaries(reply.jobs, reply.cursor)
+
+    async def delete_job(self, job_id: str) -> None:
+        """See :meth:`Client.delete_job`."""
+        await self._call(DeleteJob(job_id))
+
+    async def purge(
+        self,
+        older_than: float | datetime.timedelta | None = None,
+        status: JobStatus | str | Iterable[JobStatus | str] | None = None,
+    ) -> int:
+        """See :meth:`Client.purge`."""
+        reply = await self._call(_purge(older_than, status))
+        assert isinstance(reply, Purged)
+        return reply.count
+
+    async def describe(self, job_id: str) -> str:
+        """See :meth:`Client.describe`."""
+        reply = await self._call(Describe(job_id), read_only=True)
+        assert isinstance(reply, Described)
+        return reply.text
+
+    async def health(self) -> HealthReply:
+        """See :meth:`Client.health`."""
+        reply = await self._call(Health(), read_only=True)
+        assert isinstance(reply, HealthReply)
+        return reply
+
+    async def events(
+        self, job_id: str | None = None, kinds: Iterable[str] | None = None
+    ) -> AsyncIterator[EventNote]:
+        """The daemon's events from now on; leaving the ``async for`` unsubscribes."""
+        stream: asyncio.Queue[Any] = asyncio.Queue()
+        request = self._send(Subscribe(job_id, tuple(kinds) if kinds else None), stream)
+        try:
+            while True:
+                body = await stream.get()
+                if body is _END:
+                    return
+                note = decode(body)
+                if isinstance(note, EventNote):
+                    yield note
+        finally:
+            self._streams.pop(request, None)
+            with contextlib.suppress(ActorsWfError):
+                self._send(Unsubscribe(request))

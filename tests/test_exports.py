@@ -1,6 +1,13 @@
 import actors_wf
 
 EXPECTED = {
+    "AsyncClient",
+    "Client",
+    "EventStream",
+    "JobSummaries",
+    "EventNote",
+    "HealthReply",
+    "JobSummary",
     "ComponentExecutor",
     "StoreError",
     "StoreLocked",

@@ -100,7 +100,7 @@ class ListJobs:
 
 @attrs.frozen
 class JobSummary:
-    """One line of a :class:`JobList`."""
+    """One job in a ``list_jobs`` reply (``Client.list_jobs``)."""
 
     job_id: str
     workflow_id: str
@@ -248,7 +248,7 @@ class Health:
 
 @attrs.frozen
 class HealthReply:
-    """Reply to :class:`Health`.
+    """How a daemon is: the reply to its ``health`` request (``Client.health``).
 
     Attributes:
         version: the daemon's actors_wf version.

@@ -207,3 +207,42 @@ def _read_reply(sock: socket.socket) -> bytes:
         data += chunk
     _, body = msgpack.unpackb(data[4:])
     return body
+
+
+def test_the_async_client_has_the_same_commands(served):
+    import asyncio
+
+    from actors_wf import AsyncClient, JobNotFound
+
+    _, server, gate = served
+
+    async def main() -> None:
+        async with await AsyncClient.connect(server.path) as client:
+            assert await client.run("inc", {"x": 1}, timeout=WAIT) == {"y": 2}
+            events = client.events(kinds=["step.started"])
+            first = asyncio.ensure_future(events.__anext__())
+            await asyncio.sleep(0)  # let the subscription go out before the job starts
+            job = await client.create_job("gate")
+            assert await client.start_job(job) is JobStatus.QUEUED
+            assert (await asyncio.wait_for(first, WAIT)).job_id == job
+            await events.aclose()
+            results = await asyncio.gather(*(client.health() for _ in range(20)))
+            assert len({r.version for r in results}) == 1
+            assert await client.pause_job(job) is JobStatus.PAUSING
+            assert await client.resume_job(job) in (JobStatus.RUNNING, JobStatus.QUEUED)
+            assert await client.cancel_job(job, force=True) is JobStatus.CANCELLING
+            assert (await client.wait(job, WAIT)).status is JobStatus.CANCELLED
+            gate.set()
+            with pytest.raises(Exception, match="cannot take 'retry_job'"):
+                await client.retry_job(job)
+            assert (await client.get_job(job)).job_id == job
+            assert job in await client.describe(job)
+            await client.delete_job(job)
+            with pytest.raises(JobNotFound):
+                await client.get_job(job)
+            assert len(await client.list_jobs(limit=5)) == 1
+            assert await client.purge(older_than=0) == 1
+        with pytest.raises(EngineUnavailable):
+            await AsyncClient.connect(server.path.with_name("none.sock"))
+
+    asyncio.run(main())
