@@ -25,7 +25,7 @@ from typing import Any
 import msgpack
 
 from ._core import _errors
-from ._core._codec import decode, encode
+from ._core._codec import decode_trusted, encode
 from ._core._errors import ActorsWfError, EngineUnavailable, JobCancelled, JobFailed
 from ._core._messages import (
     Ack,
@@ -192,7 +192,7 @@ class Client:
                 raise EngineUnavailable(
                     f"no reply from {self.path} within {self.timeout:g}s"
                 ) from None
-        reply = decode(body)
+        reply = decode_trusted(body)  # the daemon's own encoding
         if isinstance(reply, ErrorReply):
             raise remote_error(reply)
         return reply
@@ -349,7 +349,7 @@ class EventStream:
             if body is _END:
                 self._closed = True
                 break
-            note = decode(body)
+            note = decode_trusted(body)
             if isinstance(note, EventNote):
                 return note
         raise StopIteration
@@ -363,7 +363,7 @@ class EventStream:
         if body is _END:
             self._closed = True
             return None
-        note = decode(body)
+        note = decode_trusted(body)
         return note if isinstance(note, EventNote) else None
 
     def close(self) -> None:
@@ -542,7 +542,7 @@ class AsyncClient:
                 raise EngineUnavailable(
                     f"no reply from {self.path} within {self.timeout:g}s"
                 ) from None
-        reply = decode(body)
+        reply = decode_trusted(body)  # the daemon's own encoding
         if isinstance(reply, ErrorReply):
             raise remote_error(reply)
         return reply
@@ -672,7 +672,7 @@ class AsyncClient:
                 body = await stream.get()
                 if body is _END:
                     return
-                note = decode(body)
+                note = decode_trusted(body)
                 if isinstance(note, EventNote):
                     yield note
         finally:

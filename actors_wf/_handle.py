@@ -18,6 +18,9 @@ from ._core._messages import (
     DeleteJob,
     ErrorReply,
     GetJob,
+    JobList,
+    JobReply,
+    JobSummary,
     ListJobs,
     Message,
     PauseJob,
@@ -29,6 +32,7 @@ from ._core._messages import (
 )
 from ._job_manager import JobManager
 from ._state._manager import StateManager
+from ._state._store import JobPage
 
 # The commands a caller may send; the engine's own messages are not among them.
 COMMANDS = (
@@ -70,18 +74,26 @@ class Handler:
         try:
             local = self._local(command)
             if local is not None:
-                return local
+                return self._fits(command, local)
             # The checked bytes go on as they came; the actor's reply bytes go back.
             return self._fits(command, self._jobs.call_bytes(message, timeout=self._timeout))
         except Exception as exc:
             return refusal(exc)
 
-    async def handle_async(self, message: bytes) -> bytes:
-        """The same reply, awaited: no thread waits for the actor (``Engine.handle_async``)."""
-        command = self._check(message)
-        if isinstance(command, bytes):
-            return command
+    async def handle_async(self, message: bytes, command: Message | None = None) -> bytes:
+        """The same reply, awaited: no thread waits for the actor (``Engine.handle_async``).
+
+        ``command``: ``message`` decoded already (by the control socket).
+        """
+        checked = self._check(message) if command is None else command
+        if isinstance(checked, bytes):
+            return checked
+        command = checked
         try:
+            if isinstance(command, GetJob | ListJobs):  # reads: the store's cache, at once
+                local = self._local(command)
+                assert local is not None
+                return self._fits(command, local)
             if isinstance(command, DeleteJob | PurgeJobs):  # store work: off the event loop
                 local = await asyncio.to_thread(self._local, command)
                 assert local is not None
@@ -113,8 +125,23 @@ class Handler:
         return command
 
     def _local(self, command: Message) -> bytes | None:
-        """Run the commands that go to the store, not to an actor, in the calling thread."""
+        """Run the commands that go to the store, not to an actor, in the calling thread.
+
+        Reads never wait on an actor (as ``engine.jobs.get_job`` does not).
+        """
         self._check_open()
+        if isinstance(command, GetJob):
+            state = self._state.get(command.job_id)
+            return encode(JobReply(state if command.outputs else state.without_outputs()))
+        if isinstance(command, ListJobs):
+            jobs = self._state.list_jobs(
+                command.status, command.workflow_id, limit=command.limit, before=command.before
+            )
+            summaries = tuple(
+                JobSummary(j.job_id, j.workflow_id, j.status.value, j.priority, j.created_at)
+                for j in jobs
+            )
+            return encode(JobList(summaries, jobs.cursor if isinstance(jobs, JobPage) else None))
         if isinstance(command, DeleteJob):
             self._state.delete_job(command.job_id)
             return encode(Ack(command.job_id, "DELETED"))

@@ -44,7 +44,7 @@ from ._core._messages import (
     Unsubscribe,
     Wait,
 )
-from ._handle import MAX_MESSAGE, error_reply, refusal
+from ._handle import COMMANDS, MAX_MESSAGE, error_reply, refusal
 from ._observe._events import Event
 
 if TYPE_CHECKING:
@@ -230,8 +230,10 @@ class _Connection:
             command = None
         if isinstance(command, _REMOTE):
             reply = await self.remote(request, command)
+        elif isinstance(command, COMMANDS) and len(body) <= MAX_MESSAGE:
+            reply = await self.engine._handler.handle_async(body, command)
         else:
-            reply = await self.engine.handle_async(body)
+            reply = await self.engine.handle_async(body)  # refused there, with its reason
         if reply is not None:
             self.send(request, reply)
 

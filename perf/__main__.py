@@ -9,6 +9,7 @@ from . import (
     bench_foundation,
     bench_jobs,
     bench_orchestration,
+    bench_remote,
     bench_state,
     bench_store,
     bench_validation,
@@ -22,6 +23,7 @@ BENCHMARKS = {
     "orchestration": ("Orchestration", bench_orchestration.run),
     "jobs": ("Job management under load", bench_jobs.run),
     "store": ("The store at scale: history and job size", bench_store.run),
+    "remote": ("The daemon over its control socket", bench_remote.run),
 }
 
 

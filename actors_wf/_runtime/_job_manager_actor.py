@@ -21,14 +21,9 @@ from .._core._messages import (
     CreateJob,
     Drain,
     Draining,
-    GetJob,
     JobCreated,
     JobFinished,
-    JobList,
-    JobReply,
     JobsRecovered,
-    JobSummary,
-    ListJobs,
     PauseJob,
     RecoverJobs,
     ResumeJob,
@@ -48,7 +43,6 @@ from .._core._status import (
 )
 from .._observe._events import Event
 from .._registry._entry import WORKFLOW
-from .._state._store import JobPage
 from .._state._transitions import JournalEntry, move_job, move_step
 from ._job_actor import JobActor
 from ._services import Services
@@ -122,8 +116,6 @@ class JobManagerActor(EngineActor):
         ResumeJob: "on_resume",
         CancelJob: "on_cancel",
         RetryJob: "on_retry",
-        GetJob: "on_get",
-        ListJobs: "on_list",
         JobFinished: "on_job_finished",
         RecoverJobs: "on_recover",
         Drain: "on_drain",
@@ -248,24 +240,6 @@ class JobManagerActor(EngineActor):
         job = self.services.state.save(retried, entries)
         self._enqueue(job)
         return Ack(job.job_id, job.status.value)
-
-    def on_get(self, msg: GetJob) -> JobReply:
-        """The job's state."""
-        state = self.services.state.get(msg.job_id)
-        return JobReply(state if msg.outputs else state.without_outputs())
-
-    def on_list(self, msg: ListJobs) -> JobList:
-        """Job summaries filtered by status and workflow: all, oldest first, or a page."""
-        jobs = self.services.state.list_jobs(
-            msg.status, msg.workflow_id, limit=msg.limit, before=msg.before
-        )
-        return JobList(
-            tuple(
-                JobSummary(j.job_id, j.workflow_id, j.status.value, j.priority, j.created_at)
-                for j in jobs
-            ),
-            jobs.cursor if isinstance(jobs, JobPage) else None,
-        )
 
     def _move(self, job_id: str, event: JobEvent, command: str) -> JobState:
         job = self.services.state.get(job_id)
