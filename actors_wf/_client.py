@@ -25,8 +25,14 @@ from typing import Any
 import msgpack
 
 from ._core import _errors
-from ._core._codec import decode_trusted, encode
-from ._core._errors import ActorsWfError, EngineUnavailable, JobCancelled, JobFailed
+from ._core._codec import converter, decode_trusted, encode
+from ._core._errors import (
+    ActorsWfError,
+    EngineUnavailable,
+    JobCancelled,
+    JobFailed,
+    WorkflowInvalid,
+)
 from ._core._messages import (
     Ack,
     CancelJob,
@@ -57,6 +63,8 @@ from ._core._messages import (
 )
 from ._core._records import JobState
 from ._core._status import JobStatus
+from ._validation._problems import Problem, ValidationResult
+from ._validation._report import text_report
 
 _HEADER = struct.Struct(">I")
 _END = object()  # the connection ended: no more events
@@ -393,6 +401,12 @@ class JobSummaries(list[JobSummary]):
 
 def remote_error(reply: ErrorReply) -> ActorsWfError:
     """The exception an engine in this process would have raised, carrying the reply's message."""
+    if reply.code == WorkflowInvalid.code and reply.data is not None:
+        problems = tuple(converter.structure(p, Problem) for p in reply.data["problems"])
+        result = ValidationResult(
+            reply.data.get("workflow_id"), problems, reply.data.get("source_name", "<dict>")
+        )
+        return WorkflowInvalid(result, text_report(result, color=False))
     cls = _BY_CODE.get(reply.code, ActorsWfError)
     error = cls.__new__(cls)
     Exception.__init__(error, reply.message)

@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from ._core._codec import decode, encode
-from ._core._errors import ActorsWfError, MessageError
+from ._core._codec import converter, decode, encode
+from ._core._errors import ActorsWfError, MessageError, WorkflowInvalid
 from ._core._messages import (
     Ack,
     CancelJob,
@@ -161,6 +161,14 @@ class Handler:
 
 def refusal(exc: Exception) -> bytes:
     """The error reply for an exception a command raised (re-raised if it is not a refusal)."""
+    if isinstance(exc, WorkflowInvalid):
+        result = exc.result
+        data = {
+            "workflow_id": result.workflow_id,
+            "source_name": result.source_name,
+            "problems": [converter.unstructure(p) for p in result.problems],
+        }
+        return encode(ErrorReply(exc.code, str(exc), data))
     if isinstance(exc, ActorsWfError):
         return error_reply(exc.code, str(exc))
     if isinstance(exc, TimeoutError):

@@ -270,11 +270,16 @@ class HealthReply:
 
 @attrs.frozen
 class ErrorReply:
-    """A command was refused: ``code`` is stable, ``message`` is for people."""
+    """A command was refused: ``code`` is stable, ``message`` is for people.
+
+    ``data`` carries what a client needs to raise the same error with its
+    details (a ``workflow_invalid`` error's problems, each located).
+    """
 
     TAG: ClassVar[str] = "error"
     code: str
     message: str
+    data: dict[str, Any] | None = None
 
 
 @attrs.frozen

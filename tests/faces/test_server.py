@@ -246,3 +246,17 @@ def test_the_async_client_has_the_same_commands(served):
             await AsyncClient.connect(server.path.with_name("none.sock"))
 
     asyncio.run(main())
+
+
+def test_workflow_invalid_comes_back_with_its_located_problems(served):
+    from actors_wf import WorkflowInvalid
+
+    engine, server, _ = served
+    engine.registry.register_workflow(
+        {"id": "bad", "steps": [{"id": "a", "component": "no.such"}]}
+    )
+    with Client(server.path) as client, pytest.raises(WorkflowInvalid) as info:
+        client.create_job("bad")
+    assert [p.code for p in info.value.result.errors] == ["WF201"]
+    assert info.value.result.errors[0].path == ("steps", 0, "component")
+    assert "no.such" in str(info.value)
