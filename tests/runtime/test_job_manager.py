@@ -332,7 +332,12 @@ def test_handle_drives_a_job_with_bytes(engine):
     listed = decode(engine.handle(encode(ListJobs(status="COMPLETED"))))
     assert isinstance(listed, JobList) and [j.job_id for j in listed.jobs] == [created.job_id]
     raw = msgpack.unpackb(engine.handle(msgpack.packb({"type": "get_job", "job_id": "zz"})))
-    assert raw == {"type": "error", "code": "job_not_found", "message": "no job 'zz'"}
+    assert raw == {
+        "type": "error",
+        "code": "job_not_found",
+        "message": "no job 'zz'",
+        "data": None,
+    }
 
 
 @pytest.mark.parametrize(
