@@ -14,11 +14,12 @@ import datetime
 import itertools
 import os
 import queue
+import select
 import socket
 import struct
 import threading
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from concurrent.futures import Future
 from typing import Any
 
@@ -103,6 +104,9 @@ class Client:
         self._pending: dict[int, Future[bytes]] = {}
         self._streams: dict[int, queue.SimpleQueue[Any]] = {}
         self._sock: socket.socket | None = None
+        self._buffer = bytearray()
+        self._reading = threading.Lock()  # held by the thread reading the socket now
+        self._turn = threading.Condition()  # a reply came, or the reader let go
         self._connect()
 
     # -- the connection ----------------------------------------------------------------
@@ -114,27 +118,59 @@ class Client:
         except OSError as exc:
             sock.close()
             raise EngineUnavailable(f"no daemon answers on {self.path}: {exc.strerror}") from None
+        self._buffer = bytearray()
         self._sock = sock
-        reader = threading.Thread(
-            target=self._read, args=(sock,), name="actors_wf-client", daemon=True
-        )
-        reader.start()
 
-    def _read(self, sock: socket.socket) -> None:
-        stream = sock.makefile("rb")
+    def _await(self, done: Callable[[], bool], timeout: float | None) -> bool:
+        """Wait until ``done()``; ``False`` on timeout.
+
+        No thread of its own reads the socket: a thread that waits reads it
+        while no other does (and hands each reply to whoever waits for it),
+        so a reply reaches its caller without a hop between threads.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not done():
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                return False
+            if self._reading.acquire(blocking=False):
+                try:
+                    if not done():
+                        self._read_some(left)
+                finally:
+                    with self._turn:
+                        self._reading.release()
+                        self._turn.notify_all()
+            else:
+                with self._turn:
+                    if not done() and self._reading.locked():
+                        self._turn.wait(left)
+        return True
+
+    def _read_some(self, timeout: float | None) -> None:
+        """Read what the socket has (waiting up to ``timeout``) and deliver whole frames."""
+        sock = self._sock
+        if sock is None:
+            return
         try:
-            while True:
-                header = stream.read(_HEADER.size)
-                if len(header) < _HEADER.size:
-                    break
-                frame = stream.read(_HEADER.unpack(header)[0])
-                request, body = msgpack.unpackb(frame)
-                self._deliver(request, body)
+            readable, _, _ = select.select([sock], [], [], timeout)
+            if not readable:
+                return
+            data = sock.recv(1 << 20)
         except (OSError, ValueError):
-            pass
-        finally:
-            stream.close()
+            data = b""
+        if not data:
             self._lost(sock)
+            return
+        buffer = self._buffer
+        buffer += data
+        while len(buffer) >= _HEADER.size:
+            size = _HEADER.unpack_from(buffer)[0]
+            if len(buffer) < _HEADER.size + size:
+                break
+            request, body = msgpack.unpackb(bytes(buffer[_HEADER.size : _HEADER.size + size]))
+            del buffer[: _HEADER.size + size]
+            self._deliver(request, body)
 
     def _deliver(self, request: int, body: bytes) -> None:
         with self._lock:
@@ -144,6 +180,8 @@ class Client:
             future.set_result(body)
         elif stream is not None:
             stream.put(body)
+        with self._turn:
+            self._turn.notify_all()
 
     def _lost(self, sock: socket.socket) -> None:
         with self._lock:
@@ -157,6 +195,8 @@ class Client:
             future.set_exception(lost)
         for stream in streams.values():
             stream.put(_END)
+        with self._turn:
+            self._turn.notify_all()
 
     def _send(
         self, command: Message, stream: queue.SimpleQueue[Any] | None = None
@@ -190,7 +230,10 @@ class Client:
             try:
                 if self._sock is None:
                     self._connect()
-                body = self._send(command).result(self.timeout if timeout is None else timeout)
+                future = self._send(command)
+                if not self._await(future.done, self.timeout if timeout is None else timeout):
+                    raise TimeoutError
+                body = future.result(0)
                 break
             except EngineUnavailable:
                 if not read_only or time.monotonic() >= deadline:
@@ -212,7 +255,7 @@ class Client:
         if sock is not None:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            sock.close()
+            self._lost(sock)
 
     def __enter__(self) -> Client:
         return self
@@ -353,6 +396,7 @@ class EventStream:
 
     def __next__(self) -> EventNote:
         while not self._closed:
+            self._client._await(self._arrived, None)
             body = self._queue.get()
             if body is _END:
                 self._closed = True
@@ -364,15 +408,17 @@ class EventStream:
 
     def get(self, timeout: float | None = None) -> EventNote | None:
         """The next event, or ``None`` after ``timeout`` seconds or at the end of the stream."""
-        try:
-            body = self._queue.get(timeout=timeout)
-        except queue.Empty:
+        if not self._client._await(self._arrived, timeout):
             return None
+        body = self._queue.get()
         if body is _END:
             self._closed = True
             return None
         note = decode_trusted(body)
         return note if isinstance(note, EventNote) else None
+
+    def _arrived(self) -> bool:
+        return not self._queue.empty()
 
     def close(self) -> None:
         """Unsubscribe."""

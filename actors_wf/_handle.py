@@ -91,9 +91,7 @@ class Handler:
         command = checked
         try:
             if isinstance(command, GetJob | ListJobs):  # reads: the store's cache, at once
-                local = self._local(command)
-                assert local is not None
-                return self._fits(command, local)
+                return self.read(command)
             if isinstance(command, DeleteJob | PurgeJobs):  # store work: off the event loop
                 local = await asyncio.to_thread(self._local, command)
                 assert local is not None
@@ -123,6 +121,12 @@ class Handler:
                 "not_a_command", f"{type(command).TAG!r} is not a command; send one of: {names}"
             )
         return command
+
+    def read(self, command: GetJob | ListJobs) -> bytes:
+        """The reply to a read, from the store (raises what refuses it)."""
+        local = self._local(command)
+        assert local is not None
+        return self._fits(command, local)
 
     def _local(self, command: Message) -> bytes | None:
         """Run the commands that go to the store, not to an actor, in the calling thread.

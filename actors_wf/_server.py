@@ -37,9 +37,11 @@ from ._core._messages import (
     Describe,
     Described,
     EventNote,
+    GetJob,
     Health,
     HealthReply,
     JobReply,
+    ListJobs,
     Subscribe,
     Unsubscribe,
     Wait,
@@ -53,7 +55,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("actors_wf.server")
 
 _HEADER = struct.Struct(">I")
-_REMOTE = (Wait, Subscribe, Unsubscribe, Describe, Health)
+_REMOTE = (Wait, Subscribe, Unsubscribe)
+_AT_ONCE = (GetJob, ListJobs, Describe, Health)
 # Bytes a connection may have waiting to be sent before its events are dropped.
 SEND_BUFFER = 4 * 1024 * 1024
 # Events a subscription keeps for a client that reads slowly; more are dropped.
@@ -127,9 +130,11 @@ class ControlServer:
 
     async def _shut(self) -> None:
         self._server.close()
-        for task in list(self._connections):
+        current = asyncio.current_task()
+        tasks = [t for t in asyncio.all_tasks() if t is not current]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._connections, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         await self._server.wait_closed()
 
     def close(self) -> None:
@@ -168,10 +173,10 @@ class ControlServer:
             pass  # the server is closing
         finally:
             connection.end()
-            self._connections.discard(task)
             writer.close()
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(Exception, asyncio.CancelledError):
                 await writer.wait_closed()
+            self._connections.discard(task)
 
     def health(self) -> HealthReply:
         """How the daemon is."""
@@ -219,15 +224,28 @@ class _Connection:
                     0, error_reply("bad_frame", f"a frame must be [request id, body]: {exc}")
                 )
                 return
-            task = asyncio.create_task(self.answer(request, body))
+            try:
+                command = decode(body) if body[:1] else None
+            except Exception:
+                command = None  # handle_async refuses it, with its reason
+            if isinstance(command, _AT_ONCE):  # reads from the store: no task, no thread
+                self.send(request, self.at_once(command))
+                continue
+            task = asyncio.create_task(self.answer(request, body, command))
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
 
-    async def answer(self, request: int, body: bytes) -> None:
+    def at_once(self, command: Any) -> bytes:
         try:
-            command = decode(body) if body[:1] else None
-        except Exception:
-            command = None
+            if isinstance(command, Health):
+                return encode(self.server.health())
+            if isinstance(command, Describe):
+                return encode(Described(self.engine.state.describe(command.job_id)))
+            return self.engine._handler.read(command)
+        except Exception as exc:
+            return refusal(exc)
+
+    async def answer(self, request: int, body: bytes, command: Any) -> None:
         if isinstance(command, _REMOTE):
             reply = await self.remote(request, command)
         elif isinstance(command, COMMANDS) and len(body) <= MAX_MESSAGE:
@@ -247,9 +265,7 @@ class _Connection:
             if isinstance(command, Unsubscribe):
                 self.unsubscribe(command.request)
                 return encode(Ack("", "UNSUBSCRIBED"))
-            if isinstance(command, Describe):
-                return encode(Described(self.engine.state.describe(command.job_id)))
-            return encode(self.server.health())
+            raise AssertionError(f"not a request to answer in a task: {command!r}")
         except Exception as exc:
             return refusal(exc)
 
