@@ -16,6 +16,7 @@ from typing import Any, TextIO
 import yaml
 
 from ._cli_remote import EXIT_UNREACHABLE, add_commands
+from ._client import Client
 from ._core._codec import converter
 from ._core._errors import (
     ActorsWfError,
@@ -119,8 +120,10 @@ def _parser() -> argparse.ArgumentParser:
     inspect.add_argument("--history", action="store_true", help="show every status change")
     inspect.add_argument("--json", action="store_true", help="print JSON for tools")
     inspect.set_defaults(func=_inspect)
-    purge = sub.add_parser("purge", help="delete finished jobs from a SQLite store")
-    purge.add_argument("--store", required=True, help="the store: a path or sqlite:///path")
+    purge = sub.add_parser("purge", help="delete finished jobs (a daemon's, or a store's)")
+    where = purge.add_mutually_exclusive_group()
+    where.add_argument("--store", help="a store no engine owns: a path or sqlite:///path")
+    where.add_argument("--socket", help="a daemon's socket (default: $ACTORS_WF_SOCKET)")
     purge.add_argument(
         "--older-than",
         type=float,
@@ -212,12 +215,16 @@ def _inspect(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _purge(args: argparse.Namespace, out: TextIO) -> int:
-    """Delete finished jobs; the store must not be in use (its engine purges it itself)."""
-    state = StateManager(open_store(args.store))
-    try:
-        count = state.purge(args.older_than, args.status)
-    finally:
-        state.close()
+    """Delete finished jobs: through the daemon, or in a store no engine owns."""
+    if args.store is None:
+        with Client(args.socket or os.environ.get("ACTORS_WF_SOCKET")) as client:
+            count = client.purge(args.older_than, args.status)
+    else:
+        state = StateManager(open_store(args.store))
+        try:
+            count = state.purge(args.older_than, args.status)
+        finally:
+            state.close()
     print(f"deleted {count} finished job(s)", file=out)
     return EXIT_OK
 

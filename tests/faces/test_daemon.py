@@ -239,3 +239,5 @@ def test_the_client_commands(daemon, capsys):
     assert main(["wait", hanging, "--timeout", "0.2", *sock]) == 2  # a timeout is refused
     assert main(["cancel", hanging, "--force", *sock]) == 0
     assert main(["wait", hanging, *sock]) == 1  # ended, not completed
+    assert main(["purge", "--status", "CANCELLED", *sock]) == 0
+    assert "deleted 1 finished job(s)" in capsys.readouterr().out
