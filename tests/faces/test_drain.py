@@ -8,19 +8,9 @@ import threading
 from pathlib import Path
 
 from actors_wf import COMPONENT, Engine, JobStatus
+from tests.support.gate import Gate
 
 WAIT = 10.0
-
-
-class Gate:
-    def __init__(self) -> None:
-        self.entered = threading.Event()
-        self.open = threading.Event()
-
-    def __call__(self) -> int:
-        self.entered.set()
-        assert self.open.wait(WAIT)
-        return 1
 
 
 def _engine(store: Path, gate: Gate) -> Engine:

@@ -10,21 +10,9 @@ import attrs
 import pytest
 
 from actors_wf import COMPONENT, Engine, InvalidTransition, JobStatus, StepStatus
+from tests.support.gate import Gate
 
 WAIT = 10.0
-
-
-class Gate:
-    """A component that blocks until the test opens it, telling when it was entered."""
-
-    def __init__(self) -> None:
-        self.entered = threading.Event()
-        self.open = threading.Event()
-
-    def __call__(self) -> int:
-        self.entered.set()
-        assert self.open.wait(WAIT)
-        return 1
 
 
 @pytest.fixture(params=["memory", "sqlite"])
