@@ -59,8 +59,8 @@ _REMOTE = (Wait, Subscribe, Unsubscribe)
 _AT_ONCE = (GetJob, ListJobs, Describe, Health)
 # Bytes a connection may have waiting to be sent before its events are dropped.
 SEND_BUFFER = 4 * 1024 * 1024
-# Events a subscription keeps for a client that reads slowly; more are dropped.
-EVENTS_KEPT = 1000
+# Seconds a client may take to send the rest of a frame it began.
+FRAME_TIMEOUT = 30.0
 
 
 class ControlServer:
@@ -214,7 +214,10 @@ class _Connection:
                     ),
                 )
                 return
-            frame = await reader.readexactly(size)
+            try:  # a frame begun must end: a client that stalls in one loses its connection
+                frame = await asyncio.wait_for(reader.readexactly(size), FRAME_TIMEOUT)
+            except TimeoutError:
+                return
             try:
                 request, body = msgpack.unpackb(frame)
                 if not isinstance(request, int) or not isinstance(body, bytes):

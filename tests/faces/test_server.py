@@ -260,3 +260,17 @@ def test_workflow_invalid_comes_back_with_its_located_problems(served):
     assert [p.code for p in info.value.result.errors] == ["WF201"]
     assert info.value.result.errors[0].path == ("steps", 0, "component")
     assert "no.such" in str(info.value)
+
+
+def test_a_client_that_stalls_inside_a_frame_loses_its_connection(served, monkeypatch):
+    from actors_wf import _server
+
+    _, server, _ = served
+    monkeypatch.setattr(_server, "FRAME_TIMEOUT", 0.05)
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(WAIT)
+        sock.connect(str(server.path))
+        sock.sendall(struct.pack(">I", 100) + b"only ten b")
+        assert sock.recv(100) == b""  # closed by the daemon
+    with Client(server.path) as client:
+        assert client.health().version
