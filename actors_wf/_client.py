@@ -216,11 +216,12 @@ class Client:
                 future.set_result(str(request).encode())
             try:
                 sock.sendall(_HEADER.pack(len(frame)) + frame)
+                return future
             except OSError:
                 self._pending.pop(request, None)
                 self._streams.pop(request, None)
-                raise EngineUnavailable(f"the connection to {self.path} was lost") from None
-        return future
+        self._lost(sock)  # the daemon is gone: the next call connects afresh
+        raise EngineUnavailable(f"the connection to {self.path} was lost")
 
     def _call(
         self, command: Message, *, read_only: bool = False, timeout: float | None = None

@@ -14,6 +14,7 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
+from typing import Any
 
 import msgpack
 import pytest
@@ -46,7 +47,8 @@ class Daemon:
         env = {**os.environ, "PYTHONPATH": str(ROOT), "ACTORS_WF_TEST_LOG": str(self.ran)}
         self.proc = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env)
         self._ready = threading.Event()
-        self._reader = threading.Thread(target=self._read)
+        # A daemon thread: a daemon process left by a failed test must not keep pytest alive.
+        self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
         assert self._ready.wait(WAIT), f"the daemon did not start: {self.lines}"
 
@@ -71,11 +73,23 @@ class Daemon:
 
 
 @pytest.fixture
-def daemon(tmp_path: Path):
-    running = Daemon(tmp_path)
-    yield running
-    if running.proc.poll() is None:
-        running.stop(signal.SIGKILL)
+def daemons():
+    """Start daemons with ``daemons(tmp, ...)``; whatever still runs at the end is killed."""
+    started: list[Daemon] = []
+
+    def start(*args: Any, **kwargs: Any) -> Daemon:
+        started.append(Daemon(*args, **kwargs))
+        return started[-1]
+
+    yield start
+    for running in started:
+        if running.proc.poll() is None:
+            running.stop(signal.SIGKILL)
+
+
+@pytest.fixture
+def daemon(tmp_path: Path, daemons):
+    return daemons(tmp_path)
 
 
 def test_a_client_in_another_process_runs_100_jobs_and_follows_their_events(daemon):
@@ -99,8 +113,8 @@ def test_a_client_in_another_process_runs_100_jobs_and_follows_their_events(daem
     assert daemon.stop() == 0
 
 
-def test_a_daemon_killed_mid_job_is_replaced_and_the_client_waits_on(tmp_path):
-    first = Daemon(tmp_path)
+def test_a_daemon_killed_mid_job_is_replaced_and_the_client_waits_on(tmp_path, daemons):
+    first = daemons(tmp_path)
     client = Client(first.socket, reconnect=WAIT)
     try:
         with client.events(kinds=["step.started"]) as started:
@@ -110,7 +124,7 @@ def test_a_daemon_killed_mid_job_is_replaced_and_the_client_waits_on(tmp_path):
         waiter = threading.Thread(target=lambda: result.update(state=client.wait(job, WAIT)))
         waiter.start()
         assert first.stop(signal.SIGKILL) == -signal.SIGKILL
-        second = Daemon(tmp_path)  # recovers the job: b runs again, a does not
+        second = daemons(tmp_path)  # recovers the job: b runs again, a does not
         waiter.join(WAIT)
         state = result["state"]
         assert state.status is JobStatus.COMPLETED and state.outputs == {"y": 20}
@@ -120,20 +134,20 @@ def test_a_daemon_killed_mid_job_is_replaced_and_the_client_waits_on(tmp_path):
         client.close()
 
 
-def test_sigterm_drains_exits_0_and_the_jobs_resume_on_restart(tmp_path):
-    first = Daemon(tmp_path, drain=0.2)
+def test_sigterm_drains_exits_0_and_the_jobs_resume_on_restart(tmp_path, daemons):
+    first = daemons(tmp_path, drain=0.2)
     with Client(first.socket) as client, client.events(kinds=["step.started"]) as started:
         job = client.create_job("two", {"x": 2}, start=True)
         assert [started.get(WAIT).step_id for _ in range(2)] == ["a", "b"]
     assert first.stop(signal.SIGTERM) == 0
     assert any('"draining: waiting up to 0.2s for 1' in line for line in first.lines)
-    second = Daemon(tmp_path)
+    second = daemons(tmp_path)
     with Client(second.socket) as client:
         assert client.wait(job, WAIT).outputs == {"y": 30}
     assert second.stop() == 0
 
 
-def test_the_socket_is_its_owners_and_another_uid_is_refused(daemon, tmp_path):
+def test_the_socket_is_its_owners_and_another_uid_is_refused(daemon, daemons, tmp_path):
     assert stat.S_IMODE(os.stat(daemon.socket).st_mode) == 0o600
     if os.getuid() != 0 or shutil.which("setpriv") is None:
         pytest.skip("needs root and setpriv to connect as another user")
@@ -142,7 +156,7 @@ def test_the_socket_is_its_owners_and_another_uid_is_refused(daemon, tmp_path):
     public = Path(tempfile.mkdtemp(prefix="actors-wf-"))
     try:
         public.chmod(0o755)
-        other = Daemon(tmp_path / "other", sock=public / "d.sock")
+        other = daemons(tmp_path / "other", sock=public / "d.sock")
         os.chmod(other.socket, 0o666)
         probe = (
             "import socket,struct,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]);"

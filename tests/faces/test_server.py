@@ -274,3 +274,18 @@ def test_a_client_that_stalls_inside_a_frame_loses_its_connection(served, monkey
         assert sock.recv(100) == b""  # closed by the daemon
     with Client(server.path) as client:
         assert client.health().version
+
+
+def test_a_read_only_call_after_the_daemon_restarted_reconnects(served):
+    engine, server, _ = served
+    client = Client(server.path, reconnect=WAIT)
+    try:
+        assert client.health().version
+        server.close()  # nobody reads the client's socket now: it learns of it when it sends
+        again = ControlServer(engine, server.path).start()
+        try:
+            assert client.health().version  # the send fails, the client connects afresh
+        finally:
+            again.close()
+    finally:
+        client.close()
