@@ -132,7 +132,7 @@ class StepMap(Mapping[str, StepState]):
     # The chunks of the version this one was made from, and which chunks differ:
     # one level only (the base's own base is not kept), so no chain of versions lives on.
     _base: tuple[tuple[StepState, ...], ...] | None
-    _dirty: tuple[int, ...]
+    _dirty: Mapping[int, object]  # its keys: the chunks changed (the dict updated() built)
 
     def __init__(
         self, steps: Mapping[str, StepState] | Iterable[tuple[str, StepState]] = ()
@@ -141,7 +141,7 @@ class StepMap(Mapping[str, StepState]):
         self._where = {sid: i for i, sid in enumerate(items)}
         values = list(items.values())
         self._chunks = tuple(tuple(values[i : i + _CHUNK]) for i in range(0, len(values), _CHUNK))
-        self._base, self._dirty = None, ()
+        self._base, self._dirty = None, {}
 
     def updated(self, changes: Mapping[str, StepState]) -> StepMap:
         """A copy with ``changes`` in place of the steps of the same ids.
@@ -161,7 +161,7 @@ class StepMap(Mapping[str, StepState]):
             chunks[n] = tuple(chunk)
         new = object.__new__(StepMap)
         new._where, new._chunks = where, tuple(chunks)
-        new._base, new._dirty = self._chunks, tuple(copied)
+        new._base, new._dirty = self._chunks, copied
         return new
 
     def changed(self, before: StepMap) -> list[tuple[int, StepState]] | None:

@@ -19,6 +19,7 @@ from ._transitions import JournalEntry, Transition
 # Finished jobs a memory store keeps by default.
 MEMORY_FINISHED = 10_000
 FINISHED: tuple[JobStatus, ...] = tuple(status for status in JobStatus if status.is_terminal)
+_ENDED = frozenset(FINISHED)
 
 
 class JobPage(list[JobState]):
@@ -144,7 +145,8 @@ class MemoryStore:
             if entries:
                 journal = self._journal.setdefault(state.job_id, [])
                 journal.extend([(state.version, e) for e in entries])
-            if state.status.is_terminal or (current is not None and current.status.is_terminal):
+            # Set membership, not the property: this runs at every save of every step.
+            if state.status in _ENDED or (current is not None and current.status in _ENDED):
                 self._track_finished(state)
         return True
 
