@@ -57,6 +57,7 @@ from ._core._messages import (
     PurgeJobs,
     ResumeJob,
     RetryJob,
+    RunJob,
     StartJob,
     Subscribe,
     Unsubscribe,
@@ -69,6 +70,7 @@ from ._validation._report import text_report
 
 _HEADER = struct.Struct(">I")
 _END = object()  # the connection ended: no more events
+_DEFAULT = object()  # a call's reply limit: the client's timeout
 
 
 class Client:
@@ -224,7 +226,11 @@ class Client:
         raise EngineUnavailable(f"the connection to {self.path} was lost")
 
     def _call(
-        self, command: Message, *, read_only: bool = False, timeout: float | None = None
+        self,
+        command: Message,
+        *,
+        read_only: bool = False,
+        timeout: float | object | None = _DEFAULT,
     ) -> Message:
         deadline = time.monotonic() + self.reconnect
         while True:
@@ -232,7 +238,7 @@ class Client:
                 if self._sock is None:
                     self._connect()
                 future = self._send(command)
-                if not self._await(future.done, self.timeout if timeout is None else timeout):
+                if not self._await(future.done, _limit(timeout, self.timeout)):
                     raise TimeoutError
                 body = future.result(0)
                 break
@@ -330,8 +336,10 @@ class Client:
             JobCancelled: the job was cancelled meanwhile.
             JobTimeout: it did not end within ``timeout`` seconds.
         """
-        job_id = self.create_job(workflow_id, inputs, start=True)
-        return _outputs(self.wait(job_id, timeout))
+        command = RunJob(workflow_id, dict(inputs or {}), "MEDIUM", timeout)
+        reply = self._call(command, timeout=_forever(timeout))
+        assert isinstance(reply, JobReply)
+        return _outputs(reply.state)
 
     def list_jobs(
         self,
@@ -491,6 +499,14 @@ def _purge(
     return PurgeJobs(age, wanted)
 
 
+def _limit(timeout: float | object | None, default: float) -> float | None:
+    """A call's reply limit: the client's default, or one given (``None``: no limit)."""
+    if timeout is _DEFAULT:
+        return default
+    assert timeout is None or isinstance(timeout, float | int)
+    return timeout
+
+
 def _forever(timeout: float | None) -> float | None:
     """How long the reply of a wait may take: its own timeout and a margin, or no limit."""
     return None if timeout is None else timeout + 5.0
@@ -585,7 +601,11 @@ class AsyncClient:
         return request
 
     async def _call(
-        self, command: Message, *, read_only: bool = False, timeout: float | None = None
+        self,
+        command: Message,
+        *,
+        read_only: bool = False,
+        timeout: float | object | None = _DEFAULT,
     ) -> Message:
         deadline = time.monotonic() + self.reconnect
         while True:
@@ -593,7 +613,7 @@ class AsyncClient:
                 if self._writer is None:
                     await self._connect()
                 future = self._pending[self._send(command)]
-                body = await asyncio.wait_for(future, self.timeout if timeout is None else timeout)
+                body = await asyncio.wait_for(future, _limit(timeout, self.timeout))
                 break
             except EngineUnavailable:
                 if not read_only or time.monotonic() >= deadline:
@@ -679,8 +699,10 @@ class AsyncClient:
         self, workflow_id: str, inputs: dict[str, Any] | None = None, timeout: float | None = None
     ) -> dict[str, Any]:
         """See :meth:`Client.run`."""
-        job_id = await self.create_job(workflow_id, inputs, start=True)
-        return _outputs(await self.wait(job_id, timeout))
+        command = RunJob(workflow_id, dict(inputs or {}), "MEDIUM", timeout)
+        reply = await self._call(command, timeout=_forever(timeout))
+        assert isinstance(reply, JobReply)
+        return _outputs(reply.state)
 
     async def list_jobs(
         self,

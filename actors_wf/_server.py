@@ -34,14 +34,17 @@ from ._core._codec import converter, decode, encode
 from ._core._errors import JobTimeout
 from ._core._messages import (
     Ack,
+    CreateJob,
     Describe,
     Described,
     EventNote,
     GetJob,
     Health,
     HealthReply,
+    JobCreated,
     JobReply,
     ListJobs,
+    RunJob,
     Subscribe,
     Unsubscribe,
     Wait,
@@ -55,7 +58,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("actors_wf.server")
 
 _HEADER = struct.Struct(">I")
-_REMOTE = (Wait, Subscribe, Unsubscribe)
+_REMOTE = (Wait, RunJob, Subscribe, Unsubscribe)
 _AT_ONCE = (GetJob, ListJobs, Describe, Health)
 # Bytes a connection may have waiting to be sent before its events are dropped.
 SEND_BUFFER = 4 * 1024 * 1024
@@ -262,6 +265,8 @@ class _Connection:
         try:
             if isinstance(command, Wait):
                 return encode(JobReply(await self.wait(command)))
+            if isinstance(command, RunJob):
+                return await self.run(command)
             if isinstance(command, Subscribe):
                 self.subscribe(request, command)
                 return None
@@ -271,6 +276,14 @@ class _Connection:
             raise AssertionError(f"not a request to answer in a task: {command!r}")
         except Exception as exc:
             return refusal(exc)
+
+    async def run(self, command: RunJob) -> bytes:
+        create = CreateJob(command.workflow_id, command.inputs, command.priority, start=True)
+        created = await self.engine.handle_async(encode(create))
+        reply = decode(created)
+        if not isinstance(reply, JobCreated):
+            return created  # the refusal, as create_job gives it
+        return encode(JobReply(await self.wait(Wait(reply.job_id, command.timeout))))
 
     async def wait(self, command: Wait) -> Any:
         future = asyncio.wrap_future(self.engine.state.watch(command.job_id))

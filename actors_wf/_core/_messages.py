@@ -186,6 +186,20 @@ class Wait:
 
 
 @attrs.frozen
+class RunJob:
+    """Over the control socket: create and start a job, reply :class:`JobReply` once it ended.
+
+    One round trip for ``Client.run`` instead of two (create, then wait).
+    """
+
+    TAG: ClassVar[str] = "run_job"
+    workflow_id: str
+    inputs: dict[str, Any] = attrs.Factory(dict)
+    priority: int | str = "MEDIUM"
+    timeout: float | None = None
+
+
+@attrs.frozen
 class Subscribe:
     """Over the control socket: a stream of :class:`EventNote`, each tagged with this request.
 
@@ -478,6 +492,7 @@ Message = (
     | JobFinished
     | RecoverJobs
     | Wait
+    | RunJob
     | Subscribe
     | Unsubscribe
     | EventNote

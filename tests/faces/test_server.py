@@ -289,3 +289,13 @@ def test_a_read_only_call_after_the_daemon_restarted_reconnects(served):
             again.close()
     finally:
         client.close()
+
+
+def test_a_wait_longer_than_the_clients_reply_limit_is_not_cut_short(served):
+    _, server, gate = served
+    with Client(server.path, timeout=0.05) as client:
+        job = client.create_job("gate", start=True)
+        with pytest.raises(JobTimeout):  # the daemon's answer at 0.3 s, not "no reply"
+            client.wait(job, 0.3)
+        gate.set()
+        assert client.run("inc", {"x": 1}) == {"y": 2}  # no limit given: none applies
