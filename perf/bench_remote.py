@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import signal
 import socket
 import struct
 import subprocess
@@ -17,37 +20,62 @@ import msgpack
 from actors_wf import COMPONENT, Client, Engine
 from actors_wf._core._codec import encode
 from actors_wf._core._messages import GetJob
-from actors_wf._server import ControlServer
 
 from ._harness import Row, interleaved, summarise
 from .bench_foundation import noop
 
 _HEADER = struct.Struct(">I")
 ACTORS_WF = Path(sys.executable).parent / "actors-wf"
+ROOT = Path(__file__).resolve().parents[1]
+ONE = {"id": "one", "steps": [{"id": "s", "component": "bench.noop"}]}
 
 
 def run() -> list[Row]:
-    with tempfile.TemporaryDirectory() as tmp, Engine() as engine:
+    """The daemon and the echo each in a process of their own, as a client meets them."""
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        Engine(store=Path(tmp) / "local.db") as engine,  # the daemon's store is SQLite too
+    ):
         engine.registry.register(COMPONENT, "bench.noop", None, noop)
-        engine.registry.register_workflow(
-            {"id": "one", "steps": [{"id": "s", "component": "bench.noop"}]}
-        )
-        server = ControlServer(engine, Path(tmp) / "d.sock").start()
-        echo = _Echo(Path(tmp) / "echo.sock")
+        engine.registry.register_workflow(ONE)
+        flows = Path(tmp) / "flows"
+        flows.mkdir()
+        (flows / "one.json").write_text(json.dumps(ONE))
+        sock = Path(tmp) / "d.sock"
+        daemon = subprocess.Popen(
+            [str(ACTORS_WF), "serve", "--store", str(Path(tmp) / "jobs.db"), "--socket",
+             str(sock), "-c", "perf.remote_components", "--workflows", str(flows)],
+            stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )  # fmt: skip
+        echo = subprocess.Popen(
+            [sys.executable, "-m", "perf.bench_remote", str(Path(tmp) / "echo.sock")],
+            stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )  # fmt: skip
         try:
-            return _rows(engine, server, echo)
+            _ready(daemon, echo)
+            return _rows(engine, sock, Path(tmp) / "echo.sock")
         finally:
-            echo.close()
-            server.close()
+            for proc in (daemon, echo):
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(30)
 
 
-def _rows(engine: Engine, server: ControlServer, echo: _Echo) -> list[Row]:
-    client = Client(server.path)
+def _ready(daemon: subprocess.Popen[str], echo: subprocess.Popen[str]) -> None:
+    assert daemon.stderr is not None and echo.stdout is not None
+    for line in daemon.stderr:
+        if "ready: socket" in line:
+            break
+    threading.Thread(target=daemon.stderr.read, daemon=True).start()  # drain its log
+    echo.stdout.readline()
+
+
+def _rows(engine: Engine, sock: Path, echo: Path) -> list[Row]:
+    client = Client(sock)
     job = client.create_job("one", start=True)
     client.wait(job, 10)
     frame = msgpack.packb([1, encode(GetJob(job))])
     raw = socket.socket(socket.AF_UNIX)
-    raw.connect(str(echo.path))
+    raw.connect(str(echo))
 
     def bounce() -> None:
         raw.sendall(_HEADER.pack(len(frame)) + frame)
@@ -60,8 +88,8 @@ def _rows(engine: Engine, server: ControlServer, echo: _Echo) -> list[Row]:
             300,
             warmup=20,
         )
-        concurrent = _concurrent(server.path, 50, 20)
-        cold = _cold(server.path, job)
+        concurrent = _concurrent(sock, 50, 20)
+        cold = _cold(sock, job)
     finally:
         client.close()
         raw.close()
@@ -154,3 +182,11 @@ def _read(sock: socket.socket) -> bytes:
     while len(data) < _HEADER.size + size:
         data += sock.recv(65536)
     return data
+
+
+if __name__ == "__main__":  # the echo server, in a process of its own
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    _echo = _Echo(Path(sys.argv[1]))
+    print("ready", flush=True)
+    signal.sigwait({signal.SIGTERM})
+    _echo.close()
