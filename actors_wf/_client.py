@@ -202,7 +202,8 @@ class Client:
 
     def _send(
         self, command: Message, stream: queue.SimpleQueue[Any] | None = None
-    ) -> Future[bytes]:
+    ) -> tuple[int, Future[bytes]]:
+        """Send ``command``: its request id and the future of its reply (a stream has none)."""
         request = next(self._ids)
         future: Future[bytes] = Future()
         body = encode(command)
@@ -215,10 +216,9 @@ class Client:
                 self._pending[request] = future
             else:
                 self._streams[request] = stream
-                future.set_result(str(request).encode())
             try:
                 sock.sendall(_HEADER.pack(len(frame)) + frame)
-                return future
+                return request, future
             except OSError:
                 self._pending.pop(request, None)
                 self._streams.pop(request, None)
@@ -237,7 +237,7 @@ class Client:
             try:
                 if self._sock is None:
                     self._connect()
-                future = self._send(command)
+                _, future = self._send(command)
                 if not self._await(future.done, _limit(timeout, self.timeout)):
                     raise TimeoutError
                 body = future.result(0)
@@ -250,10 +250,7 @@ class Client:
                 raise EngineUnavailable(
                     f"no reply from {self.path} within {self.timeout:g}s"
                 ) from None
-        reply = decode_trusted(body)  # the daemon's own encoding
-        if isinstance(reply, ErrorReply):
-            raise remote_error(reply)
-        return reply
+        return _answer(body)
 
     def close(self) -> None:
         """Close the connection."""
@@ -281,7 +278,7 @@ class Client:
         start: bool = False,
     ) -> str:
         """Create a job of a workflow the daemon knows (queued at once with ``start``)."""
-        reply = self._call(CreateJob(workflow_id, dict(inputs or {}), priority, start))
+        reply = self._call(_create(workflow_id, inputs, priority, start))
         assert isinstance(reply, JobCreated)
         return reply.job_id
 
@@ -336,7 +333,7 @@ class Client:
             JobCancelled: the job was cancelled meanwhile.
             JobTimeout: it did not end within ``timeout`` seconds.
         """
-        command = RunJob(workflow_id, dict(inputs or {}), "MEDIUM", timeout)
+        command = RunJob(workflow_id, dict(inputs or {}), timeout=timeout)
         reply = self._call(command, timeout=_forever(timeout))
         assert isinstance(reply, JobReply)
         return _outputs(reply.state)
@@ -350,8 +347,7 @@ class Client:
         before: str | None = None,
     ) -> JobSummaries:
         """Summaries of jobs: every one, oldest first, or (``limit``) a page, newest first."""
-        wanted = JobStatus(status).value if status is not None else None
-        reply = self._call(ListJobs(wanted, workflow_id, limit, before), read_only=True)
+        reply = self._call(_listing(status, workflow_id, limit, before), read_only=True)
         assert isinstance(reply, JobList)
         return JobSummaries(reply.jobs, reply.cursor)
 
@@ -397,7 +393,7 @@ class EventStream:
     def __init__(self, client: Client, subscribe: Subscribe) -> None:
         self._client = client
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._request = int(client._send(subscribe, self._queue).result())
+        self._request, _ = client._send(subscribe, self._queue)
         self._closed = False
 
     def __iter__(self) -> EventStream:
@@ -476,6 +472,27 @@ def _errors_by_code() -> dict[str, type[ActorsWfError]]:
             if isinstance(code, str):
                 found.setdefault(code, value)  # the first, the most general, of a shared code
     return found
+
+
+def _answer(body: bytes) -> Message:
+    """A reply from the daemon (its own encoding: trusted), or the error it carries, raised."""
+    reply = decode_trusted(body)
+    if isinstance(reply, ErrorReply):
+        raise remote_error(reply)
+    return reply
+
+
+def _create(
+    workflow_id: str, inputs: dict[str, Any] | None, priority: int | str, start: bool
+) -> CreateJob:
+    return CreateJob(workflow_id, dict(inputs or {}), priority, start)
+
+
+def _listing(
+    status: JobStatus | str | None, workflow_id: str | None, limit: int | None, before: str | None
+) -> ListJobs:
+    wanted = JobStatus(status).value if status is not None else None
+    return ListJobs(wanted, workflow_id, limit, before)
 
 
 def _outputs(state: JobState) -> dict[str, Any]:
@@ -623,10 +640,7 @@ class AsyncClient:
                 raise EngineUnavailable(
                     f"no reply from {self.path} within {self.timeout:g}s"
                 ) from None
-        reply = decode_trusted(body)  # the daemon's own encoding
-        if isinstance(reply, ErrorReply):
-            raise remote_error(reply)
-        return reply
+        return _answer(body)
 
     async def close(self) -> None:
         """Close the connection."""
@@ -653,7 +667,7 @@ class AsyncClient:
         start: bool = False,
     ) -> str:
         """See :meth:`Client.create_job`."""
-        reply = await self._call(CreateJob(workflow_id, dict(inputs or {}), priority, start))
+        reply = await self._call(_create(workflow_id, inputs, priority, start))
         assert isinstance(reply, JobCreated)
         return reply.job_id
 
@@ -699,7 +713,7 @@ class AsyncClient:
         self, workflow_id: str, inputs: dict[str, Any] | None = None, timeout: float | None = None
     ) -> dict[str, Any]:
         """See :meth:`Client.run`."""
-        command = RunJob(workflow_id, dict(inputs or {}), "MEDIUM", timeout)
+        command = RunJob(workflow_id, dict(inputs or {}), timeout=timeout)
         reply = await self._call(command, timeout=_forever(timeout))
         assert isinstance(reply, JobReply)
         return _outputs(reply.state)
@@ -713,8 +727,7 @@ class AsyncClient:
         before: str | None = None,
     ) -> JobSummaries:
         """See :meth:`Client.list_jobs`."""
-        wanted = JobStatus(status).value if status is not None else None
-        reply = await self._call(ListJobs(wanted, workflow_id, limit, before), read_only=True)
+        reply = await self._call(_listing(status, workflow_id, limit, before), read_only=True)
         assert isinstance(reply, JobList)
         return JobSummaries(reply.jobs, reply.cursor)
 

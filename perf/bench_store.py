@@ -142,11 +142,9 @@ def _reads(small: Path, big: Path) -> list[Row]:
             [lambda: stores[0].list_jobs(limit=100), lambda: stores[1].list_jobs(limit=100)], 50
         )
         gets = interleaved([lambda: get(0), lambda: get(1)], 500)
-        metric = interleaved([lambda: stores[0].counts(), lambda: stores[1].counts()], 1)
     finally:
         for store in stores:
             store.close()
-    del metric
     return [
         summarise(
             f"list_jobs(limit=100), {BIG:,} jobs",

@@ -14,6 +14,7 @@ import pytest
 from actors_wf import COMPONENT, Engine, JobStatus, StoreError, StoreLocked
 from actors_wf._runtime._process import AttemptLock
 from tests.components import isolated as comps
+from tests.support.processes import ends
 
 ROOT = Path(__file__).resolve().parents[2]
 WAIT = 30.0
@@ -51,19 +52,6 @@ def _wait_running(pid_file: Path) -> int:
     return int(pid_file.read_text())
 
 
-def _ends(pid: int) -> bool:
-    """Whether ``pid`` ends within WAIT (a pidfd turns readable when it exits)."""
-    try:
-        fd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return True
-    try:
-        readable, _, _ = select.select([fd], [], [], WAIT)
-        return bool(readable)
-    finally:
-        os.close(fd)
-
-
 def _kill(proc: subprocess.Popen) -> None:
     os.kill(proc.pid, signal.SIGKILL)  # the engine alone: its workers are in sessions of their own
     proc.wait(WAIT)
@@ -77,7 +65,7 @@ def test_workers_die_with_their_engine_killed_by_sigkill(tmp_path):
         worker = _wait_running(pid_file)
     finally:
         _kill(proc)
-    assert _ends(worker), f"worker {worker} outlived its engine"
+    assert ends(worker), f"worker {worker} outlived its engine"
     assert not Path(f"/proc/{worker}").exists() or comps._running(worker) is False
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from actors_wf import COMPONENT, Engine, JobFailed, JobStatus, SpecError, StepStatus
 from tests.components import isolated as comps
+from tests.support.processes import ends
 from tests.support.workflows import one_step
 
 WAIT = 30.0
@@ -108,7 +109,7 @@ def test_a_detached_child_that_keeps_stdout_open_does_not_keep_the_step_running(
     finally:
         child = int(pid_file.read_text())
         os.kill(child, signal.SIGKILL)  # in its own session: nothing of ours kills it
-    assert _ends(child)
+    assert ends(child)
 
 
 def test_force_cancel_kills_the_process_group_at_once(engine, tmp_path):
@@ -125,22 +126,7 @@ def test_force_cancel_kills_the_process_group_at_once(engine, tmp_path):
 
     child, state = asyncio.run(main())
     assert state.status is JobStatus.CANCELLED
-    assert _ends(child)  # the component's own child died with it
-
-
-def _ends(pid: int) -> bool:
-    """Whether ``pid`` ends within WAIT: the SIGKILL was sent, but a loaded machine
-    may take a moment to deliver it. Waits on a pidfd, which a process's exit (as a
-    zombie too) makes readable: no polling."""
-    try:
-        fd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return True
-    try:
-        readable, _, _ = select.select([fd], [], [], WAIT)
-        return bool(readable)
-    finally:
-        os.close(fd)
+    assert ends(child)  # the component's own child died with it
 
 
 def test_a_cooperative_process_stops_on_sigterm_within_its_grace(engine):

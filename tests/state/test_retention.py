@@ -69,7 +69,8 @@ def _moves(job: JobState, events: list[JobEvent]) -> list:
 
 
 def test_delete_job_removes_a_finished_job_with_its_journal_and_refuses_the_rest(manager):
-    done, running = _job(manager, "done"), _job(manager, "running", end=None)
+    _job(manager, "done")
+    running = _job(manager, "running", end=None)
     manager.delete_job("done")
     with pytest.raises(JobNotFound):
         manager.get("done")
@@ -80,7 +81,6 @@ def test_delete_job_removes_a_finished_job_with_its_journal_and_refuses_the_rest
         manager.delete_job("nobody")
     assert manager.get("running") == running
     assert manager.counts() == {"RUNNING": 1}
-    del done
 
 
 def test_purge_takes_finished_jobs_only_by_age_and_status(manager):
