@@ -11,11 +11,9 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-import yaml
-
-from ._cli_remote import EXIT_UNREACHABLE, add_commands
+from ._cli_remote import EXIT_UNREACHABLE, add_commands, input_value
 from ._client import Client
 from ._core._codec import converter
 from ._core._errors import (
@@ -28,13 +26,10 @@ from ._core._errors import (
 from ._core._kinds import EventKind
 from ._core._spec import WorkflowSpec
 from ._core._status import JobStatus
-from ._engine import Engine
-from ._observe._events import Event
-from ._state._manager import StateManager
-from ._state._sqlite import open_store
-from ._validation._report import summary
-from ._validation._schema import workflow_schema
-from ._validation._validator import load_workflow
+
+if TYPE_CHECKING:
+    from ._observe._events import Event
+    from ._state._manager import StateManager
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -142,7 +137,14 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+# The engine is imported by the commands that start one: `actors-wf status` is a
+# client of a daemon, and a cold process should not pay for what it never runs.
+
+
 def _run(args: argparse.Namespace, out: TextIO) -> int:
+    from ._engine import Engine
+    from ._validation._validator import load_workflow
+
     spec = load_workflow(Path(args.file))
     _import_components(Path(args.file), args.components)
     inputs = _parse_inputs(spec, args.input)
@@ -169,6 +171,9 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _validate(args: argparse.Namespace, out: TextIO) -> int:
+    from ._engine import Engine
+    from ._validation._report import summary
+
     path = Path(args.file)
     _import_components(path, args.components, beside=args.components_beside)
     color = {"auto": None, "always": True, "never": False}[args.color]
@@ -186,11 +191,16 @@ def _validate(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _schema(args: argparse.Namespace, out: TextIO) -> int:
+    from ._validation._schema import workflow_schema
+
     print(json.dumps(workflow_schema(), indent=2), file=out)
     return EXIT_OK
 
 
 def _inspect(args: argparse.Namespace, out: TextIO) -> int:
+    from ._state._manager import StateManager
+    from ._state._sqlite import open_store
+
     state = StateManager(open_store(args.store, read_only=True))
     try:
         job_id = _find_job(state, args.job_id)
@@ -220,6 +230,9 @@ def _purge(args: argparse.Namespace, out: TextIO) -> int:
         with Client(args.socket or os.environ.get("ACTORS_WF_SOCKET")) as client:
             count = client.purge(args.older_than, args.status)
     else:
+        from ._state._manager import StateManager
+        from ._state._sqlite import open_store
+
         state = StateManager(open_store(args.store))
         try:
             count = state.purge(args.older_than, args.status)
@@ -303,10 +316,7 @@ def _parse_inputs(spec: WorkflowSpec, pairs: Sequence[str]) -> dict[str, Any]:
         if declared is not None and declared.type in ("str", "str | None"):
             inputs[name] = text
         else:
-            try:
-                inputs[name] = yaml.safe_load(text)
-            except yaml.YAMLError:
-                inputs[name] = text
+            inputs[name] = input_value(text)
     return inputs
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import http.server
 import json
 import logging
 import os
@@ -16,15 +15,15 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TextIO
-
-import yaml
+from typing import TYPE_CHECKING, Any, TextIO
 
 from ._client import Client
 from ._core._codec import converter
 from ._core._status import JobStatus
-from ._engine import Engine
-from ._server import ControlServer
+
+if TYPE_CHECKING:
+    from ._engine import Engine
+    from ._server import ControlServer
 from ._validation._report import text_report
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
@@ -83,6 +82,9 @@ def add_commands(sub: Any) -> None:
 
 def serve_command(args: argparse.Namespace, out: TextIO) -> int:
     """Run the daemon until SIGTERM or SIGINT, which drain; exit 0."""
+    from ._engine import Engine  # not for the client commands: a cold start pays for it
+    from ._server import ControlServer
+
     with contextlib.ExitStack() as stack:
         stack.callback(_log_to_stderr(args.log_format))
         engine = Engine(store=args.store, components=args.components)
@@ -155,6 +157,8 @@ def _log_to_stderr(form: str) -> Callable[[], None]:
 
 def _serve_http(engine: Engine, server: ControlServer, where: str) -> Any:
     """``GET /metrics`` and ``GET /healthz`` on the stdlib's threading HTTP server."""
+    import http.server
+
     host, _, port = where.rpartition(":")
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -198,6 +202,16 @@ def client_command(args: argparse.Namespace, out: TextIO) -> int:
         return _COMMANDS[args.command_name](client, args, out)
 
 
+def input_value(text: str) -> Any:
+    """A ``--input NAME=VALUE`` value: YAML (``3``, ``true``, ``[1, 2]``), or the text as it is."""
+    import yaml  # only a command that takes inputs pays for it
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
 def _submit(client: Client, args: argparse.Namespace, out: TextIO) -> int:
     inputs = {}
     for item in args.input:
@@ -205,7 +219,7 @@ def _submit(client: Client, args: argparse.Namespace, out: TextIO) -> int:
         if not eq:
             print(f"error: --input {item!r} is not NAME=VALUE", file=sys.stderr)
             return EXIT_USAGE
-        inputs[name] = yaml.safe_load(text)
+        inputs[name] = input_value(text)
     job_id = client.create_job(args.workflow, inputs, start=True)
     if not args.wait:
         _show(out, args, {"job_id": job_id}, job_id)

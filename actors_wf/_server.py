@@ -86,7 +86,7 @@ class ControlServer:
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._error: BaseException | None = None
-        self._connections: set[asyncio.Task[None]] = set()
+        self._connections: set[_Connection] = set()
         self._thread = threading.Thread(target=self._run, name="actors_wf-control", daemon=True)
 
     def start(self) -> ControlServer:
@@ -124,7 +124,7 @@ class ControlServer:
         mode = 0o660 if self.gid is not None else 0o600
         old = os.umask(0o777 & ~mode)  # made with its mode: no moment anyone else could connect
         try:
-            server = await asyncio.start_unix_server(self._serve, self.path, limit=MAX_MESSAGE)
+            server = await self._loop.create_unix_server(lambda: _Connection(self), self.path)
         finally:
             os.umask(old)
         if self.gid is not None:
@@ -133,6 +133,8 @@ class ControlServer:
 
     async def _shut(self) -> None:
         self._server.close()
+        for connection in list(self._connections):
+            connection.drop()
         current = asyncio.current_task()
         tasks = [t for t in asyncio.all_tasks() if t is not current]
         for task in tasks:
@@ -148,9 +150,8 @@ class ControlServer:
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
 
-    # -- one connection ---------------------------------------------------------------
-
-    def _allowed(self, sock: socket.socket) -> bool:
+    def allowed(self, sock: socket.socket) -> bool:
+        """Whether the peer on ``sock`` may drive the engine (``SO_PEERCRED``)."""
         creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
         pid, uid, gid = struct.unpack("3i", creds)
         if uid in (0, os.getuid()):
@@ -159,27 +160,6 @@ class ControlServer:
             return True
         log.warning("refused a connection from pid %d (uid %d, gid %d)", pid, uid, gid)
         return False
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        if not self._allowed(writer.get_extra_info("socket")):
-            writer.close()  # before a byte is read
-            return
-        self._connections.add(task)
-        connection = _Connection(self, writer)
-        try:
-            await connection.read(reader)
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass  # the client left, mid-frame or not
-        except asyncio.CancelledError:
-            pass  # the server is closing
-        finally:
-            connection.end()
-            writer.close()
-            with contextlib.suppress(Exception, asyncio.CancelledError):
-                await writer.wait_closed()
-            self._connections.discard(task)
 
     def health(self) -> HealthReply:
         """How the daemon is."""
@@ -196,50 +176,101 @@ class ControlServer:
         )
 
 
-class _Connection:
-    """One client: its requests in flight, its subscriptions."""
+class _Connection(asyncio.Protocol):
+    """One client: its requests in flight, its subscriptions.
 
-    def __init__(self, server: ControlServer, writer: asyncio.StreamWriter) -> None:
+    A protocol, not a stream reader: each chunk that arrives is cut into
+    frames in the callback, and a read is answered there, with no task and
+    no extra turn of the loop.
+    """
+
+    def __init__(self, server: ControlServer) -> None:
         self.server = server
         self.engine = server.engine
-        self.writer = writer
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.stalled: asyncio.TimerHandle | None = None
         self.tasks: set[asyncio.Task[None]] = set()
         self.subscriptions: dict[int, Any] = {}
 
-    async def read(self, reader: asyncio.StreamReader) -> None:
-        while True:
-            (size,) = _HEADER.unpack(await reader.readexactly(_HEADER.size))
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        if not self.server.allowed(transport.get_extra_info("socket")):
+            transport.abort()  # before a byte is read
+            return
+        self.server._connections.add(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.server._connections.discard(self)
+        if self.stalled is not None:
+            self.stalled.cancel()
+        for request in list(self.subscriptions):
+            self.unsubscribe(request)
+        for task in self.tasks:
+            task.cancel()
+
+    def closing(self) -> bool:
+        """Whether the connection is gone or going."""
+        return self.transport is None or self.transport.is_closing()
+
+    def drop(self) -> None:
+        """End the connection at once, whatever is in flight."""
+        if self.transport is not None:
+            self.transport.abort()
+
+    def data_received(self, data: bytes) -> None:
+        buffer = self.buffer
+        buffer += data
+        while len(buffer) >= _HEADER.size and not self.closing():
+            (size,) = _HEADER.unpack_from(buffer)
             if size > MAX_MESSAGE:
-                self.send(
-                    0,
-                    error_reply(
-                        "too_large", f"a frame of {size:,} bytes; the limit is {MAX_MESSAGE:,}"
-                    ),
-                )
+                limit = f"a frame of {size:,} bytes; the limit is {MAX_MESSAGE:,}"
+                self.refuse(error_reply("too_large", limit))
                 return
-            try:  # a frame begun must end: a client that stalls in one loses its connection
-                frame = await asyncio.wait_for(reader.readexactly(size), FRAME_TIMEOUT)
-            except TimeoutError:
-                return
-            try:
-                request, body = msgpack.unpackb(frame)
-                if not isinstance(request, int) or not isinstance(body, bytes):
-                    raise ValueError("not [request id, body bytes]")
-            except Exception as exc:
-                self.send(
-                    0, error_reply("bad_frame", f"a frame must be [request id, body]: {exc}")
-                )
-                return
-            try:
-                command = decode(body) if body[:1] else None
-            except Exception:
-                command = None  # handle_async refuses it, with its reason
-            if isinstance(command, _AT_ONCE):  # reads from the store: no task, no thread
-                self.send(request, self.at_once(command))
-                continue
-            task = asyncio.create_task(self.answer(request, body, command))
-            self.tasks.add(task)
-            task.add_done_callback(self.tasks.discard)
+            end = _HEADER.size + size
+            if len(buffer) < end:
+                break
+            frame = bytes(buffer[_HEADER.size : end])
+            del buffer[:end]
+            self.frame(frame)
+        self.watch_stall()
+
+    def watch_stall(self) -> None:
+        """A frame begun must end: a client that stalls in one loses its connection."""
+        if not self.buffer:
+            if self.stalled is not None:
+                self.stalled.cancel()
+                self.stalled = None
+        elif self.stalled is None:
+            loop = asyncio.get_running_loop()
+            self.stalled = loop.call_later(FRAME_TIMEOUT, self.drop)
+
+    def refuse(self, reply: bytes) -> None:
+        """Send ``reply`` and close: the stream can no longer be cut into frames."""
+        self.send(0, reply)
+        self.buffer.clear()
+        assert self.transport is not None
+        self.transport.close()
+
+    def frame(self, frame: bytes) -> None:
+        try:
+            request, body = msgpack.unpackb(frame)
+            if not isinstance(request, int) or not isinstance(body, bytes):
+                raise ValueError("not [request id, body bytes]")
+        except Exception as exc:
+            self.refuse(error_reply("bad_frame", f"a frame must be [request id, body]: {exc}"))
+            return
+        try:
+            command = decode(body) if body[:1] else None
+        except Exception:
+            command = None  # handle_async refuses it, with its reason
+        if isinstance(command, _AT_ONCE):  # reads from the store: no task, no thread
+            self.send(request, self.at_once(command))
+            return
+        task = asyncio.get_running_loop().create_task(self.answer(request, body, command))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
 
     def at_once(self, command: Any) -> bytes:
         try:
@@ -309,7 +340,8 @@ class _Connection:
     def push(self, request: int, event: Event) -> None:
         if request not in self.subscriptions:
             return
-        if self.writer.transport.get_write_buffer_size() > SEND_BUFFER:
+        assert self.transport is not None
+        if self.transport.get_write_buffer_size() > SEND_BUFFER:
             self.server.dropped += 1  # a client that does not read loses events, not the engine
             return
         note = EventNote(**converter.unstructure(event))
@@ -321,16 +353,11 @@ class _Connection:
             stop()
 
     def send(self, request: int, body: bytes) -> None:
-        if self.writer.is_closing():
+        transport = self.transport
+        if transport is None or transport.is_closing():
             return
         frame = msgpack.packb([request, body])
-        self.writer.write(_HEADER.pack(len(frame)) + frame)
-
-    def end(self) -> None:
-        for request in list(self.subscriptions):
-            self.unsubscribe(request)
-        for task in self.tasks:
-            task.cancel()
+        transport.write(_HEADER.pack(len(frame)) + frame)
 
 
 def _in_group(uid: int, gid: int) -> bool:

@@ -114,3 +114,30 @@ def test_version_and_a_quiet_logger():
     assert actors_wf.__version__ == metadata.version("actors-wf")
     handlers = logging.getLogger("actors_wf").handlers
     assert any(isinstance(h, logging.NullHandler) for h in handlers)
+
+
+def test_a_name_is_imported_on_first_use_and_an_unknown_one_is_an_attribute_error():
+    assert "Engine" in dir(actors_wf) and "__version__" in dir(actors_wf)
+    assert actors_wf.Engine is actors_wf._engine.Engine
+    try:
+        actors_wf.Engin  # noqa: B018
+    except AttributeError as exc:
+        assert "'Engin'" in str(exc)
+    else:
+        raise AssertionError("an unknown name must raise AttributeError")
+
+
+def test_the_client_commands_import_neither_the_engine_nor_asyncio():
+    """A cold `actors-wf status` pays only for the client (see docs/performance.md)."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, actors_wf._cli, actors_wf\n"
+        "actors_wf.Client, actors_wf.JobState, actors_wf.JobFailed\n"
+        "heavy = {'actors_wf._engine', 'asyncio', 'pykka', 'yaml', 'actors_wf._runtime'}\n"
+        "print(sorted(heavy & set(sys.modules)))\n"
+    )
+    found = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert found.returncode == 0, found.stderr
+    assert found.stdout.strip() == "[]"

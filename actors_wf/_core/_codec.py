@@ -24,7 +24,6 @@ from cattrs.gen import (
     make_mapping_structure_fn,
 )
 from cattrs.preconf.msgpack import make_converter
-from cattrs.strategies import configure_tagged_union
 from cattrs.v import format_exception
 
 from ._errors import MessageError
@@ -137,7 +136,6 @@ def make_strict_converter() -> cattrs.Converter:
     conv.register_structure_hook_factory(_is_str_dict, mappings)
     conv.register_structure_hook(InputSpec, _input_spec_hook(conv))
     _step_map_hooks(conv)
-    configure_tagged_union(Message, conv, tag_generator=_tag_of, tag_name=TAG_FIELD)
     return conv
 
 
@@ -151,16 +149,6 @@ def _step_map_hooks(conv: cattrs.Converter) -> None:
 
 
 converter = make_strict_converter()
-
-
-def _message_hooks(
-    conv: cattrs.Converter,
-) -> dict[str, tuple[Callable[..., Any] | None, type[Any]]]:
-    """Per tag: its structure hook (``None``: a flat message, built by its class) and class."""
-    return {
-        tag: (None if _flat(cls) else conv.get_structure_hook(cls), cls)
-        for tag, cls in MESSAGE_TYPES.items()
-    }
 
 
 # Field types msgpack gives back as they were packed; the trusting converter
@@ -201,11 +189,31 @@ def _as_is(value: Any, _: Any) -> Any:
 
 # Per message class: its unstructure hook and tag (encode), per tag: its
 # structure hook and class (decode). A dict lookup instead of cattrs' union
-# dispatch: the same hooks, a quarter of the time per message.
-_UNSTRUCTURE = {
-    cls: (converter.get_unstructure_hook(cls), tag) for tag, cls in MESSAGE_TYPES.items()
-}
-_TRUSTED = _message_hooks(make_trusting_converter())
+# dispatch: the same hooks, a quarter of the time per message. Each is made
+# on a message type's first use: making them all costs a cold start 40 ms.
+_UNSTRUCTURE: dict[type[Any], tuple[Callable[[Any], Any], str]] = {}
+_TRUSTING = make_trusting_converter()
+_TRUSTED: dict[str, tuple[Callable[..., Any] | None, type[Any]]] = {}
+_MESSAGE_CLASSES = frozenset(MESSAGE_TYPES.values())
+
+
+def _unstructure_hook(cls: type[Any]) -> tuple[Callable[[Any], Any], str]:
+    found = _UNSTRUCTURE.get(cls)
+    if found is None:
+        if cls not in _MESSAGE_CLASSES:
+            raise MessageError(f"cannot encode {cls.__name__}: not a message")
+        found = _UNSTRUCTURE[cls] = (converter.get_unstructure_hook(cls), _tag_of(cls))
+    return found
+
+
+def _trusted_hook(tag: str) -> tuple[Callable[..., Any] | None, type[Any]]:
+    """The tag's structure hook (``None``: a flat message, built by its class) and class."""
+    found = _TRUSTED.get(tag)
+    if found is None:
+        cls = MESSAGE_TYPES[tag]
+        hook = None if _flat(cls) else _TRUSTING.get_structure_hook(cls)
+        found = _TRUSTED[tag] = (hook, cls)
+    return found
 
 
 def encode(message: Message) -> bytes:
@@ -214,10 +222,7 @@ def encode(message: Message) -> bytes:
     Raises:
         MessageError: a field holds a value msgpack cannot carry.
     """
-    found = _UNSTRUCTURE.get(type(message))
-    if found is None:
-        raise MessageError(f"cannot encode {type(message).__name__}: not a message")
-    hook, tag = found
+    hook, tag = _UNSTRUCTURE.get(type(message)) or _unstructure_hook(type(message))
     try:
         data = hook(message)
         data[TAG_FIELD] = tag
@@ -244,8 +249,9 @@ def decode(data: bytes) -> Message:
     if not isinstance(tag, str) or tag not in MESSAGE_TYPES:  # a list or map is unhashable
         known = ", ".join(sorted(MESSAGE_TYPES))
         raise MessageError(f"unknown message type {tag!r}; known types: {known}")
+    fields = {key: value for key, value in raw.items() if key != TAG_FIELD}
     try:
-        message: Message = converter.structure(raw, Message)  # type: ignore[arg-type]
+        message: Message = converter.structure(fields, MESSAGE_TYPES[tag])
     except Exception as exc:
         problems = "; ".join(describe_errors(exc, path=raw[TAG_FIELD]))
         raise MessageError(f"bad {raw[TAG_FIELD]} message: {problems}") from None
@@ -263,7 +269,8 @@ def decode_trusted(data: bytes) -> Message:
     """
     try:
         raw = msgpack.unpackb(data)
-        hook, cls = _TRUSTED[raw.pop(TAG_FIELD)]
+        tag = raw.pop(TAG_FIELD)
+        hook, cls = _TRUSTED.get(tag) or _trusted_hook(tag)
         # A flat message: cattrs would only pass each field through an identity
         # hook; calling the class does the same in one step.
         message: Message = cls(**raw) if hook is None else hook(raw, cls)

@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 
 from actors_wf import JobState, MessageError
 from actors_wf._core._codec import (
-    _TRUSTED,
     MESSAGE_TYPES,
+    _trusted_hook,
     converter,
     decode,
     decode_trusted,
@@ -126,7 +126,10 @@ def test_converter_widens_int_to_float_only():
     assert isinstance(converter.structure(3, float), float)
 
 
-FLAT = sorted((cls for tag, (hook, cls) in _TRUSTED.items() if hook is None), key=lambda c: c.TAG)
+FLAT = sorted(
+    (cls for tag, cls in MESSAGE_TYPES.items() if _trusted_hook(tag)[0] is None),
+    key=lambda c: c.TAG,
+)
 
 
 _SCALARS: dict[object, st.SearchStrategy[object]] = {
