@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import random
 import signal
 import socket
 import struct
@@ -13,6 +14,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import msgpack
@@ -89,6 +91,7 @@ def _rows(engine: Engine, sock: Path, echo: Path) -> list[Row]:
             warmup=20,
         )
         concurrent = _concurrent(sock, 50, 20)
+        calm, abused = _health_under_abuse(client, sock)
         cold = _cold(sock, job)
     finally:
         client.close()
@@ -104,6 +107,8 @@ def _rows(engine: Engine, sock: Path, echo: Path) -> list[Row]:
             bar="<= 1.5x",
         ),
         summarise(f"50 clients at once: {concurrent:,.0f} jobs/s (1-step jobs)", [1 / concurrent]),
+        summarise(f"health while garbage arrives (max {max(abused) * 1e3:.1f} ms)", abused,
+                  baseline=("health, calm", calm), bar="max < 100 ms"),
         summarise("`actors-wf status JOB`, a whole cold process", cold[0],
                   baseline=("python -c pass", cold[1])),
     ]  # fmt: skip
@@ -126,6 +131,41 @@ def _concurrent(path: Path, clients: int, jobs: int) -> float:
     for thread in threads:
         thread.join()
     return clients * jobs / (time.perf_counter() - began)
+
+
+def _health_under_abuse(client: Client, path: Path) -> tuple[list[float], list[float]]:
+    """Health round trips, calm, then while another process sends garbage (see ``_abuse``)."""
+    calm = [_timed(client.health) for _ in range(300)]
+    abuser = subprocess.Popen(
+        [sys.executable, "-m", "perf.bench_remote", "abuse", str(path)],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    abused = []
+    while abuser.poll() is None:
+        abused.append(_timed(client.health))
+    assert abuser.returncode == 0
+    return calm, abused
+
+
+def _abuse(path: Path) -> None:
+    """5,000 garbage or half frames and 100 big frames cut off, each on a connection of its
+    own, as the daemon test sends them."""
+    rng = random.Random(7)
+    for i in range(5100):
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.connect(str(path))
+            junk = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 40)))
+            if i >= 5000:
+                junk = _HEADER.pack(15 << 20) + b"x" * 1000  # a big frame, then gone
+            elif i % 2:
+                junk = _HEADER.pack(1 << 20) + junk  # a frame cut short
+            sock.sendall(junk)
+
+
+def _timed(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
 
 
 def _cold(path: Path, job: str) -> list[list[float]]:
@@ -184,7 +224,9 @@ def _read(sock: socket.socket) -> bytes:
     return data
 
 
-if __name__ == "__main__":  # the echo server, in a process of its own
+if __name__ == "__main__" and sys.argv[1] == "abuse":
+    _abuse(Path(sys.argv[2]))
+elif __name__ == "__main__":  # the echo server, in a process of its own
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
     _echo = _Echo(Path(sys.argv[1]))
     print("ready", flush=True)

@@ -212,3 +212,13 @@ def test_purge_deletes_finished_jobs_and_is_refused_while_an_engine_owns_the_sto
     assert "deleted 0 finished job(s)" in capsys.readouterr().out
     assert main(["purge", "--store", f"sqlite:///{store}", "--status", "COMPLETED"]) == 0
     assert "deleted 3 finished job(s)" in capsys.readouterr().out
+
+
+def test_an_input_value_is_yaml_or_else_the_text_as_it_is():
+    from actors_wf._cli_remote import input_value
+
+    assert input_value("3") == 3
+    assert input_value("[1, 2]") == [1, 2]
+    assert input_value("true") is True
+    assert input_value("[") == "["  # not YAML: the text, not a traceback
+    assert input_value("a: b: c") == "a: b: c"
