@@ -98,6 +98,9 @@ class Engine:
             :class:`Retention`). By default a SQLite store keeps every job
             (or follows ``?max_age=SECONDS&max_finished=N`` in its URL) and
             the memory store keeps the last 10,000 finished ones.
+        job_ids: makes the id of each new job (a uuid4 hex by default); the
+            ids must be unique in the store. ``actors_wf.testing.engine``
+            uses it for ids a test can predict.
 
     Example::
 
@@ -125,6 +128,7 @@ class Engine:
         workflow_limits: WorkflowLimits = DEFAULT_LIMITS,
         wait_for_store: float | None = None,
         retention: Retention | None = None,
+        job_ids: Callable[[], str] | None = None,
     ) -> None:
         for module in components:
             importlib.import_module(module)
@@ -150,6 +154,7 @@ class Engine:
                 tracer,
                 priority_aging,
                 workflow_limits,
+                job_ids,
             )
             if recover:
                 self.recover()
@@ -173,6 +178,7 @@ class Engine:
         tracer: Any,
         priority_aging: float,
         limits: WorkflowLimits,
+        job_ids: Callable[[], str] | None,
     ) -> None:
         self._metrics = MetricsRecorder()
         self._events = EventBus(
@@ -200,6 +206,7 @@ class Engine:
             cancel_grace,
             ProcessExecutor(self._executor, self._workers),
             self.resources,
+            job_ids=job_ids,
         )
         self._manager = JobManagerActor.start(
             self._services, max_concurrent_jobs=max_concurrent_jobs, aging=priority_aging

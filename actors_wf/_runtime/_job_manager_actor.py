@@ -68,10 +68,12 @@ def priority_value(priority: int | str) -> int:
         ) from None
 
 
-def new_job_state(spec: WorkflowSpec, inputs: dict[str, Any], priority: int) -> JobState:
-    """A CREATED job of ``spec`` with every step PENDING."""
+def new_job_state(
+    spec: WorkflowSpec, inputs: dict[str, Any], priority: int, job_id: str | None = None
+) -> JobState:
+    """A CREATED job of ``spec`` with every step PENDING (a uuid4 id unless given)."""
     return JobState(
-        job_id=uuid.uuid4().hex,
+        job_id=job_id or uuid.uuid4().hex,
         workflow=spec,
         status=JobStatus.CREATED,
         inputs=inputs,
@@ -141,7 +143,8 @@ class JobManagerActor(EngineActor):
         assert isinstance(spec, WorkflowSpec)
         self.services.validator.check(spec)
         inputs = check_inputs(spec, msg.inputs)
-        job = new_job_state(spec, inputs, priority_value(msg.priority))
+        job_id = self.services.job_ids() if self.services.job_ids is not None else None
+        job = new_job_state(spec, inputs, priority_value(msg.priority), job_id)
         entries = []
         if msg.start:  # created and queued in one commit: a crash leaves neither half
             job, entry = move_job(job, JobEvent.ENQUEUE, "start_job")

@@ -24,6 +24,8 @@ class Resources:
         self._used = dict.fromkeys(self.capacity, 0)
         self._waiters: OrderedDict[str, Callable[[], None]] = OrderedDict()
         self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._watching = 0  # threads in wait_idle: only then does a release notify
 
     def try_acquire(self, need: Mapping[str, int]) -> bool:
         """Take all of ``need`` if there is room for all of it."""
@@ -45,6 +47,8 @@ class Resources:
         with self._lock:
             for name, amount in need.items():
                 self._used[name] -= amount
+            if self._watching:
+                self._idle.notify_all()
             if not self._waiters:
                 return  # the common case: nobody waits
             waiters = [self._waiters.pop(who) for who in list(self._waiters) if who != owner]
@@ -60,6 +64,15 @@ class Resources:
         """Drop an owner's waiting registration (its job ended)."""
         with self._lock:
             self._waiters.pop(owner, None)
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until nothing is taken; ``False`` if something still is after ``timeout`` s."""
+        with self._lock:
+            self._watching += 1
+            try:
+                return self._idle.wait_for(lambda: not any(self._used.values()), timeout)
+            finally:
+                self._watching -= 1
 
     @property
     def in_use(self) -> dict[str, int]:

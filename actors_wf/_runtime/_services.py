@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -17,6 +18,7 @@ from .._state._manager import StateManager
 from .._validation._validator import Validator
 from ._clock import Clock, SystemClock
 from ._executor import ThreadExecutor
+from ._faults import FAULTS, Faulty
 from ._pool import StepActorPool
 from ._process import ProcessExecutor
 from ._resources import STEPS, Resources
@@ -38,6 +40,7 @@ class Services:
         processes: the executor of process-isolated components.
         resources: step slots and declared resources, shared by all jobs.
         jobs: the running JobActors by URN (each adds and removes itself).
+        job_ids: makes a new job's id (``None``: a uuid4 hex).
     """
 
     state: StateManager
@@ -53,14 +56,16 @@ class Services:
     # Running JobActors by URN, where their StepActors send outcomes. Pykka's
     # ActorRegistry.get_by_urn scans every actor under a lock: O(actors) per step.
     jobs: dict[str, pykka.ActorRef[Any]] = attrs.Factory(dict)
+    job_ids: Callable[[], str] | None = None
 
-    def executor_for(self, entry: RegistryEntry) -> ThreadExecutor | ProcessExecutor:
-        """The executor a component runs on: its isolation mode's."""
+    def executor_for(self, entry: RegistryEntry) -> ThreadExecutor | ProcessExecutor | Faulty:
+        """The executor a component runs on: its isolation mode's (or a test's faults')."""
         definition = entry.definition
+        chosen: ThreadExecutor | ProcessExecutor = self.executor
         if isinstance(definition, ComponentDefinition) and definition.isolation == "process":
             assert self.processes is not None
-            return self.processes
-        return self.executor
+            chosen = self.processes
+        return Faulty(self, chosen) if FAULTS else chosen
 
     def publish(self, event: Event) -> None:
         """Publish a lifecycle event."""
