@@ -82,9 +82,11 @@ class _Commands:
             raise JobTimeout(job_id, timeout or 0.0, self._state.find(job_id)) from None
 
     @staticmethod
-    def _create(workflow_id: str, inputs: dict[str, Any] | None, priority: int | str) -> CreateJob:
+    def _create(
+        workflow_id: str, inputs: dict[str, Any] | None, priority: int | str, start: bool
+    ) -> CreateJob:
         priority_value(priority)  # a clear ValueError here, before any message
-        return CreateJob(workflow_id, dict(inputs or {}), priority)
+        return CreateJob(workflow_id, dict(inputs or {}), priority, start)
 
     @staticmethod
     def _job_id(reply: Message) -> str:
@@ -150,6 +152,8 @@ class JobManager(_Commands):
         workflow_id: str,
         inputs: dict[str, Any] | None = None,
         priority: int | str = "MEDIUM",
+        *,
+        start: bool = False,
     ) -> str:
         """Create a job of a registered workflow; it does not run until started.
 
@@ -157,6 +161,7 @@ class JobManager(_Commands):
             workflow_id: a registered workflow's id.
             inputs: the job's inputs; checked strictly against the declared ones.
             priority: ``HIGH``, ``MEDIUM``, ``LOW`` or an int (larger runs first).
+            start: queue it to run at once (one message, as ``start_job`` after).
 
         Returns:
             The new job's id.
@@ -167,7 +172,7 @@ class JobManager(_Commands):
             InvalidInputs: the inputs do not match the declaration.
             ValueError: the priority is not one of the above.
         """
-        return self._job_id(await self._call(self._create(workflow_id, inputs, priority)))
+        return self._job_id(await self._call(self._create(workflow_id, inputs, priority, start)))
 
     async def start_job(self, job_id: str) -> JobStatus:
         """Queue a created job to run.
@@ -297,9 +302,11 @@ class JobManagerSync(_Commands):
         workflow_id: str,
         inputs: dict[str, Any] | None = None,
         priority: int | str = "MEDIUM",
+        *,
+        start: bool = False,
     ) -> str:
         """See :meth:`JobManager.create_job`."""
-        return self._job_id(self.call_sync(self._create(workflow_id, inputs, priority)))
+        return self._job_id(self.call_sync(self._create(workflow_id, inputs, priority, start)))
 
     def start_job(self, job_id: str) -> JobStatus:
         """See :meth:`JobManager.start_job`."""

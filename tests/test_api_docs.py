@@ -12,12 +12,20 @@ import pytest
 
 import actors_wf
 import actors_wf.testing
+import actors_wf.testing.faults
+import actors_wf.testing.strategies
 
-PUBLIC_MODULES = (actors_wf, actors_wf.testing)
+PUBLIC_MODULES = (
+    actors_wf,
+    actors_wf.testing,
+    actors_wf.testing.faults,
+    actors_wf.testing.strategies,
+)
 # actors_wf imports a name on first use; pdoc's command line does the same
 # through its TYPE_CHECKING pass, pdoc.doc.Module needs them loaded.
-for _name in actors_wf.__all__:
-    getattr(actors_wf, _name)
+for _module in (actors_wf, actors_wf.testing):
+    for _name in _module.__all__:
+        getattr(_module, _name)
 # A class-like name in backticks (`Engine`, `JobManager.wait`) is a cross-reference.
 CLASS_REF = re.compile(r"`([A-Z][A-Za-z0-9]*[a-z][A-Za-z0-9]*)(?:\.([a-z_]\w*))?(?:\(\))?`")
 OUTSIDE = {"Path", "BaseException"}

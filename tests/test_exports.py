@@ -100,11 +100,29 @@ def test_errors_subclass_the_builtin_a_caller_would_catch():
 
 def test_the_testing_namespace_is_public_and_documented():
     import actors_wf.testing as testing
+    import actors_wf.testing.faults as faults
+    import actors_wf.testing.strategies as strategies
 
-    assert set(testing.__all__) == {"ManualClock", "assert_journal_replays"}
+    assert set(testing.__all__) == {
+        "JobLifecycleMachine",
+        "ManualClock",
+        "Reference",
+        "SequentialIds",
+        "assert_job",
+        "assert_journal_replays",
+        "assert_no_leaks",
+        "assert_replays",
+        "assert_same_as_reference",
+        "assert_transition_allowed",
+        "engine",
+        "reference_run",
+        "run_to_end",
+    }
     assert testing.ManualClock is actors_wf.ManualClock  # kept where it was too
-    for name in testing.__all__:
-        assert getattr(testing, name).__doc__, name
+    for module in (testing, faults, strategies):
+        for name in module.__all__:
+            value = getattr(module, name)
+            assert isinstance(value, tuple) or value.__doc__, f"{module.__name__}.{name}"
 
 
 def test_version_and_a_quiet_logger():

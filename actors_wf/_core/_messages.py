@@ -328,11 +328,16 @@ class JobsRecovered:
 
 @attrs.frozen
 class JobFinished:
-    """JobActor to JobManager: the job reached a terminal status or was interrupted."""
+    """JobActor to JobManager: the job reached a terminal status or was interrupted.
+
+    ``urn``: the JobActor's; the manager drops a late one from an actor it no
+    longer counts (the job was retried meanwhile, by another actor).
+    """
 
     TAG: ClassVar[str] = "job_finished"
     job_id: str
     status: str
+    urn: str = ""
 
 
 @attrs.define  # not frozen: see the module's docstring

@@ -182,6 +182,10 @@ def run_attempt(entry: RegistryEntry, msg: RunStep, ctx: StepContext) -> bytes:
 Deliver = Callable[[bytes], None]
 
 
+class ExecutorClosed(RuntimeError):
+    """The executor is shut down: the engine is closing and runs no new attempt."""
+
+
 class ThreadExecutor:
     """Runs attempts on a pool of worker threads.
 
@@ -234,11 +238,11 @@ class ThreadExecutor:
         outcome of any failure), the outcome is a ``StepFailed`` with that error.
 
         Raises:
-            RuntimeError: the executor is shut down.
+            ExecutorClosed: the executor is shut down (the engine is closing).
         """
         with self._lock:
             if self._closed:
-                raise RuntimeError("the thread executor is shut down")
+                raise ExecutorClosed("the thread executor is shut down")
             self._calls.put((fn, msg, args, deliver))
             if self._listening:
                 return  # the listener takes it

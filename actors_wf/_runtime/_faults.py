@@ -13,7 +13,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 import attrs
 
@@ -65,7 +65,7 @@ class Fault:
         self.applied = 0
         self._changed = threading.Condition()
 
-    def __enter__(self) -> Fault:
+    def __enter__(self) -> Self:
         with _LOCK:
             FAULTS.setdefault(self.component, []).append(self)
         return self
@@ -220,19 +220,29 @@ class Slow(Fault):
 class DelayOutcome(Fault):
     """Each attempt runs; its outcome reaches the engine only when :meth:`release` says."""
 
-    def __init__(self, component: str, times: int | None) -> None:
+    def __init__(
+        self, component: str, times: int | None, on_hold: Callable[[], None] | None = None
+    ) -> None:
         super().__init__(component, times)
-        self.held: list[tuple[str, Deliver, bytes]] = []
+        self.held: list[tuple[str, str, Deliver, bytes]] = []
+        self._on_hold = on_hold
 
     def start(self, call: Call) -> None:
         """Run the attempt; keep its outcome back."""
 
         def hold(outcome: bytes) -> None:
             with self._changed:
-                self.held.append((call.msg.job_id, call.deliver, outcome))
+                self.held.append((call.msg.job_id, call.msg.step_id, call.deliver, outcome))
                 self._changed.notify_all()
+            if self._on_hold is not None:
+                self._on_hold()
 
         call.executor.start(call.entry, call.msg, call.ctx, hold)
+
+    def held_steps(self, job_id: str) -> set[str]:
+        """The steps of ``job_id`` whose outcome is held back now."""
+        with self._changed:
+            return {step for job, step, _, _ in self.held if job == job_id}
 
     def wait_held(self, count: int = 1, timeout: float | None = 10.0) -> bool:
         """Block until ``count`` outcomes are held back; ``False`` on timeout."""
@@ -248,7 +258,7 @@ class DelayOutcome(Fault):
             chosen = [h for h in self.held if job_id in (None, h[0])][:count]
             for item in chosen:
                 self.held.remove(item)
-        for _, deliver, outcome in chosen:
+        for _, _, deliver, outcome in chosen:
             deliver(outcome)
         return len(chosen)
 

@@ -6,10 +6,11 @@ dependencies are done start at once, in parallel, each on its own StepActor.
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import pykka
@@ -79,9 +80,8 @@ class JobActor(EngineActor):
         self.children: dict[str, pykka.ActorRef[Any]] = {}
         ref = self.actor_ref
         # From here to on_stop this actor is the job's one writer.
-        self.state: JobState = services.state.own(
-            job_id, lambda number: tell_quietly(ref, encode(UpdateJob(job_id, number)))
-        )
+        self.notify = lambda number: tell_quietly(ref, encode(UpdateJob(job_id, number)))
+        self.state: JobState = services.state.own(job_id, self.notify)
         self.base = self.state  # the last stored state
         # The steps as this handler has moved them so far. A handler changes
         # steps here and in ``moved``; ``_save`` makes the next JobState once,
@@ -89,6 +89,8 @@ class JobActor(EngineActor):
         self.steps: dict[str, StepState] = dict(self.state.steps)
         self.moved: dict[str, StepState] = {}  # the steps moved since the last save
         self.pending: list[JournalEntry] = []  # journal entries not yet stored
+        # Events of changes not yet stored: published once they are (see _publish).
+        self.held_events: list[Callable[[], None]] = []
         self.plan = plan_of(self.state.workflow)
         self.urn: str = self.actor_urn
         self.deadlines: dict[str, float] = {}  # step id -> total_timeout deadline (clock time)
@@ -108,7 +110,7 @@ class JobActor(EngineActor):
         self.services.jobs[self.urn] = self.actor_ref
         try:
             self._job(JobEvent.START, started_at=self.state.started_at or time.time())
-            self.services.publish(Event(EventKind.JOB_STARTED, self.job_id))
+            self._publish(self.services.publish, Event(EventKind.JOB_STARTED, self.job_id))
             for step in list(self.steps.values()):
                 if step.status is StepStatus.RETRY_WAIT:  # paused or restarted during a wait
                     self._step(step.step_id, StepEvent.WAKE, "job resumed")
@@ -138,7 +140,7 @@ class JobActor(EngineActor):
         self._cancel_children(force=True)
         self._give_back_all()
         # The manager first: a recover() the waiter sends next finds the job free.
-        self.manager.tell(encode(JobFinished(self.job_id, self.base.status.value)))
+        self._tell_finished(self.base.status.value)
         self.services.state.interrupt(self.job_id, error)
         self.services.publish(
             Event(EventKind.JOB_INTERRUPTED, self.job_id, error=ErrorInfo.from_exception(error))
@@ -154,15 +156,19 @@ class JobActor(EngineActor):
                 self._job(JobEvent.FAIL, "engine error", error=error, finished_at=time.time())
                 self._save()
         finally:
-            self.manager.tell(encode(JobFinished(self.job_id, JobStatus.FAILED.value)))
+            self._tell_finished(JobStatus.FAILED.value)
             self.on_stop()
+
+    def _tell_finished(self, status: str) -> None:
+        """Tell the manager this actor is done with the job (``status``: where it rests)."""
+        tell_quietly(self.manager, encode(JobFinished(self.job_id, status, self.urn)))
 
     def on_stop(self) -> None:
         """Cancel every attempt still running (engine shutdown)."""
         self._cancel_children(force=True)
         self._give_back_all()
         self.services.jobs.pop(self.urn, None)
-        self.services.state.disown(self.job_id)
+        self.services.state.disown(self.job_id, self.notify)
 
     # -- handlers -----------------------------------------------------------
 
@@ -255,7 +261,7 @@ class JobActor(EngineActor):
         if self.state.status is not JobStatus.PAUSING:
             return
         self._job(JobEvent.RESUME, "resume_job")
-        self.services.publish(Event(EventKind.JOB_RESUMED, self.job_id))
+        self._publish(self.services.publish, Event(EventKind.JOB_RESUMED, self.job_id))
         for step_id in sorted(self.due):
             if self.steps[step_id].status is StepStatus.RETRY_WAIT:
                 self._step(step_id, StepEvent.WAKE, "job resumed")
@@ -314,7 +320,7 @@ class JobActor(EngineActor):
         self._job(JobEvent.PAUSED, "no step running")
         self._save()
         self.services.publish(Event(EventKind.JOB_PAUSED, self.job_id))
-        self.manager.tell(encode(JobFinished(self.job_id, self.state.status.value)))
+        self._tell_finished(self.state.status.value)
         self.stop()
 
     def _retry_delay(self, step_id: str, error: ErrorInfo) -> float | None:
@@ -521,7 +527,8 @@ class JobActor(EngineActor):
         """Publish a step's end with its component and timings (for metrics)."""
         launched = self.steps[step_id].attempts[attempt - 1].started_at
         ran = started > 0  # 0: it never reached its code (input error, no component)
-        self.services.events.publish_step(
+        self._publish(
+            self.services.events.publish_step,
             kind,
             self.job_id,
             step_id,
@@ -531,6 +538,16 @@ class JobActor(EngineActor):
             max(started - launched, 0.0) if ran else None,
             **extra,
         )
+
+    def _publish(self, publish: Callable[..., None], *args: Any, **extra: Any) -> None:
+        """Publish now, or once the changes not yet stored are stored.
+
+        A subscriber that reads the job on an event finds what the event reports.
+        """
+        if self.pending:
+            self.held_events.append(functools.partial(publish, *args, **extra))
+        else:
+            publish(*args, **extra)
 
     def _complete(self) -> None:
         outputs = {sid: s.output for sid, s in self.steps.items()}
@@ -584,7 +601,7 @@ class JobActor(EngineActor):
                 error=self.state.error,
             )
         )
-        self.manager.tell(encode(JobFinished(self.job_id, status.value)))
+        self._tell_finished(status.value)
         self.stop()
 
     # -- state changes -----------------------------------------------------------
@@ -638,6 +655,10 @@ class JobActor(EngineActor):
         self.state = self.base = self.services.state.save(self.state, self.pending, steps=steps)
         self.pending = []
         self.moved = {}
+        if self.held_events:
+            held, self.held_events = self.held_events, []
+            for publish in held:
+                publish()
 
 
 # Members read on every step, as module globals: on Python 3.11 a read through

@@ -163,7 +163,7 @@ class JobManagerActor(EngineActor):
 
     def on_pause(self, msg: PauseJob) -> Ack:
         """Pause: a queued job leaves the queue; a running one stops starting steps."""
-        job = self.services.state.get(msg.job_id)
+        job = self._current(msg.job_id)
         if job.status in (JobStatus.PAUSED, JobStatus.PAUSING) or job.job_id in self.pausing:
             return Ack(
                 job.job_id,
@@ -183,7 +183,7 @@ class JobManagerActor(EngineActor):
 
     def on_resume(self, msg: ResumeJob) -> Ack:
         """Resume: a pausing job runs on; a paused one is queued again."""
-        job = self.services.state.get(msg.job_id)
+        job = self._current(msg.job_id)
         ref = self.jobs.get(job.job_id)
         if ref is not None and (job.status is JobStatus.PAUSING or job.job_id in self.pausing):
             self.pausing.discard(job.job_id)
@@ -208,7 +208,7 @@ class JobManagerActor(EngineActor):
 
     def on_cancel(self, msg: CancelJob) -> Ack:
         """Cancel a job wherever it is; cancelling a cancelled job is harmless."""
-        job = self.services.state.get(msg.job_id)
+        job = self._current(msg.job_id)
         if job.status in (JobStatus.CANCELLED, JobStatus.CANCELLING):
             if job.status is JobStatus.CANCELLING and msg.force:
                 ref = self.jobs.get(job.job_id)
@@ -229,7 +229,7 @@ class JobManagerActor(EngineActor):
 
     def on_retry(self, msg: RetryJob) -> Ack:
         """Run a FAILED job again: its failed, cancelled and skipped steps start over."""
-        job = self.services.state.get(msg.job_id)
+        job = self._current(msg.job_id)
         if job.status is not JobStatus.FAILED or job.job_id in self.jobs:
             raise refuse_command(job.job_id, job.status, "retry_job")
         retried, entry = move_job(job, JobEvent.RETRY, "retry_job", error=None, finished_at=None)
@@ -244,8 +244,21 @@ class JobManagerActor(EngineActor):
         self._enqueue(job)
         return Ack(job.job_id, job.status.value)
 
-    def _move(self, job_id: str, event: JobEvent, command: str) -> JobState:
+    def _current(self, job_id: str) -> JobState:
+        """The job as stored; one whose end is stored has no actor here any more.
+
+        Its JobActor stores the end, then tells us: a command sent by whoever
+        saw the end (a retry from a job.failed handler) can come first. The
+        actor only stops after that; its JobFinished, when it comes, is dropped.
+        """
         job = self.services.state.get(job_id)
+        ref = self.jobs.get(job_id)
+        if ref is not None and job.status.is_terminal:
+            self.on_job_finished(JobFinished(job_id, job.status.value, ref.actor_urn))
+        return job
+
+    def _move(self, job_id: str, event: JobEvent, command: str) -> JobState:
+        job = self._current(job_id)
         if (job.status, event) not in JOB_TRANSITIONS or job_id in self.jobs:
             raise refuse_command(job_id, job.status, command)
         moved, entry = move_job(job, event, command)
@@ -317,6 +330,9 @@ class JobManagerActor(EngineActor):
 
     def on_job_finished(self, msg: JobFinished) -> None:
         """Free the job's slot and start the next in line."""
+        ref = self.jobs.get(msg.job_id)
+        if ref is not None and msg.urn and ref.actor_urn != msg.urn:
+            return  # from the actor of an earlier run, settled already (see on_retry)
         self.jobs.pop(msg.job_id, None)
         self.pausing.discard(msg.job_id)
         self.state = attrs.evolve(self.state, running=self.state.running - {msg.job_id})

@@ -46,6 +46,7 @@ from .._core._records import ErrorInfo
 from .._registry._entry import COMPONENT
 from ._attempt import StepContext
 from ._clock import Timer
+from ._executor import ExecutorClosed
 from ._services import Services
 
 log = logging.getLogger("actors_wf.step")
@@ -119,6 +120,7 @@ class StepActor(EngineActor):
         # once its call has returned; ctx.returned() settles that race. Then the
         # worker frees this actor itself: no AttemptEnded, one wake-up less.
         quiet = not self.timers
+        timers = self.timers
 
         def deliver(outcome: bytes) -> None:
             # Runs on the worker thread: only tells, never blocks.
@@ -128,10 +130,18 @@ class StepActor(EngineActor):
                     tell_quietly(job, outcome)
                 return
             if not ctx.cancelled and job is not None:
+                for timer in timers:  # the call returned: its deadlines are moot from now
+                    timer.cancel()
                 tell_quietly(job, outcome)
             tell_quietly(me, encode(AttemptEnded(msg.job_id, msg.step_id, msg.attempt)))
 
-        self.services.executor_for(entry).start(entry, msg, ctx, deliver)
+        try:
+            self.services.executor_for(entry).start(entry, msg, ctx, deliver)
+        except ExecutorClosed:  # the engine closes: its jobs are interrupted, not failed
+            log.debug(
+                "step %r of job %s not started: the engine is closing", msg.step_id, msg.job_id
+            )
+            self._release()
 
     def _watch_heartbeat(self, msg: RunStep) -> None:
         assert msg.heartbeat_timeout is not None and self.ctx is not None

@@ -375,10 +375,14 @@ class StateManager:
             self._owners.own(job_id, notify)
             return self.get(job_id)
 
-    def disown(self, job_id: str) -> None:
-        """The owner stopped: updates it did not serve are written to the job at rest."""
+    def disown(self, job_id: str, notify: Callable[[int], None] | None = None) -> None:
+        """The owner stopped: updates it did not serve are written to the job at rest.
+
+        ``notify``: the one the owner registered; a later owner's stays (a job
+        retried while its last actor was still stopping).
+        """
         with self._job_lock(job_id):
-            self._owners.disown(job_id)
+            self._owners.disown(job_id, notify)
 
     def serve(self, number: int, state: JobState, save: Save) -> None:
         """Apply the update ``number`` (the owner's call) to ``state``, storing with ``save``.

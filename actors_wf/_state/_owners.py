@@ -80,8 +80,19 @@ class Owners:
                 f"{UPDATE_TIMEOUT:g}s" + ("; it may still be applied" if taken else "")
             ) from None
 
-    def disown(self, job_id: str) -> None:
-        """The owner stopped: the updates it did not take are tried again (``OwnerGone``)."""
+    def disown(self, job_id: str, notify: Callable[[int], None] | None = None) -> None:
+        """The owner stopped: the updates it did not take are tried again (``OwnerGone``).
+
+        ``notify``: the owner's. If another owner has taken the job since (a job
+        retried while its last actor stopped), it stays, and serves what waits.
+        """
+        current = self._owners.get(job_id)
+        if notify is not None and current is not None and current is not notify:
+            with self._lock:
+                waiting = [n for n, (j, _, _) in self._requests.items() if j == job_id]
+            for number in waiting:
+                current(number)
+            return
         self._owners.pop(job_id, None)
         with self._lock:
             left = [n for n, (j, _, _) in self._requests.items() if j == job_id]

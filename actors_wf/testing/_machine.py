@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
+import threading
+import time
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -12,14 +14,16 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from .._core._errors import InvalidTransition, JobNotFound
+from .._core._kinds import EventKind
 from .._core._records import JobState
 from .._core._spec import WorkflowSpec
 from .._core._status import JobStatus, StepStatus
 from .._engine import Engine
-from .._runtime._faults import Fail
+from .._observe._events import Event
+from .._runtime._clock import ManualClock
+from .._runtime._faults import DelayOutcome, Fail
 from ._assertions import assert_journal_replays, assert_transition_allowed
 from ._engine import Components, SequentialIds, WorkflowSource, engine
-from ._oracle import run_to_end
 from .strategies import inputs_for
 
 # Statuses in which nothing but a command changes a job: its journal can be read beside it.
@@ -32,7 +36,7 @@ class JobLifecycleMachine(RuleBasedStateMachine):
     """Random commands, faults, time and restarts on jobs of your workflows; checked after each.
 
     Subclass it, say what to run, add invariants of your own, and let
-    pytest collect its ``TestCase``::
+    pytest collect the test case hypothesis makes of it::
 
         class MyJobs(testing.JobLifecycleMachine):
             components = {"etl.fetch": fetch, "etl.load": load}
@@ -78,6 +82,9 @@ class JobLifecycleMachine(RuleBasedStateMachine):
         self._path = Path(self._tmp.name) / "jobs.db"
         self._ids = SequentialIds()
         self._engine_stack: contextlib.ExitStack | None = None
+        self._moved = threading.Condition()  # an event, or an outcome held back
+        self._armed: set[tuple[str, str, int]] = set()  # (job, step, attempt) backing off
+        self._holds: dict[str, DelayOutcome] = {}
         self.jobs: list[str] = []
         self._seen: dict[str, JobStatus] = {}
         self._final: dict[str, JobState] = {}
@@ -88,11 +95,9 @@ class JobLifecycleMachine(RuleBasedStateMachine):
         stack = contextlib.ExitStack()
         store = str(self._path) if self.store == "sqlite" else "memory"
         self._engine_stack = stack
-        self.engine = stack.enter_context(
-            engine(
-                self.components, self.workflows, store=store, ids=self._ids, **self.engine_options
-            )
-        )
+        options = {"store": store, "ids": self._ids, **self.engine_options}
+        self.engine = stack.enter_context(engine(self.components, self.workflows, **options))
+        stack.callback(self.engine.subscribe(self._on_event))
         self.workflow_ids = sorted(e.component_id for e in self.engine.registry.list("workflow"))
         if recover:  # once the components are registered: a job needs them to resume
             self.engine.recover()
@@ -106,6 +111,64 @@ class JobLifecycleMachine(RuleBasedStateMachine):
                 self._engine_stack.close()
         finally:
             self._tmp.cleanup()
+
+    # -- coming to rest ------------------------------------------------------------------
+
+    def _on_event(self, event: Event) -> None:
+        with self._moved:
+            if event.kind is EventKind.STEP_RETRYING and event.step_id is not None:
+                self._armed.add((event.job_id, event.step_id, event.attempt or 0))
+            self._moved.notify_all()
+
+    def _notify(self) -> None:
+        with self._moved:
+            self._moved.notify_all()
+
+    def _at_rest(self, job: JobState) -> bool:
+        """Nothing moves the job but a rule: it is still, or its running steps are held."""
+        if job.status in _STILL:
+            return True
+        if job.status is JobStatus.QUEUED:
+            return False
+        running = {sid for sid, step in job.steps.items() if step.status is StepStatus.RUNNING}
+        held = {sid for hold in self._holds.values() for sid in hold.held_steps(job.job_id)}
+        ready = any(step.status is StepStatus.READY for step in job.steps.values())
+        return bool(running) and running <= held and not ready
+
+    def _backoff_due(self, job: JobState) -> bool:
+        waiting = {
+            (job.job_id, sid, len(step.attempts))
+            for sid, step in job.steps.items()
+            if step.status is StepStatus.RETRY_WAIT
+        }
+        busy = any(s.status in (StepStatus.RUNNING, StepStatus.READY) for s in job.steps.values())
+        return not busy and bool(waiting & self._armed)
+
+    def _settle(self) -> None:
+        """Wait until every job is at rest, firing retry backoffs on the ManualClock.
+
+        After every rule: what a rule did has fully happened before the next one
+        (or the invariants) look, so an example replays the same.
+        """
+        clock = self.engine.clock
+        deadline = time.monotonic() + SETTLE
+        while True:
+            with self._moved:
+                pending = clock.pending if isinstance(clock, ManualClock) else []
+                jobs = self._states().values()
+                moving = [job for job in jobs if not self._at_rest(job)]
+                if not moving:
+                    return
+                due = pending if any(self._backoff_due(job) for job in moving) else []
+                if not due:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        shown = "\n".join(self.engine.state.describe(j.job_id) for j in moving)
+                        raise AssertionError(f"jobs did not come to rest in {SETTLE:g}s:\n{shown}")
+                    self._moved.wait(left)
+                    continue
+            assert isinstance(clock, ManualClock)
+            clock.advance(max(0.0, due[0] - clock.now()))
 
     # -- rules -------------------------------------------------------------------------
 
@@ -123,10 +186,9 @@ class JobLifecycleMachine(RuleBasedStateMachine):
         inputs = data.draw(inputs_for(spec), label="inputs")
         if len(self.jobs) >= self.max_jobs:  # after the draws: an example replays the same
             return
-        job_id = self.engine.jobs_sync.create_job(workflow_id, inputs)
+        job_id = self.engine.jobs_sync.create_job(workflow_id, inputs, start=start)
         self.jobs.append(job_id)
-        if start:
-            self.engine.jobs_sync.start_job(job_id)
+        self._settle()
 
     @rule(data=st.data())
     def start(self, data: st.DataObject) -> None:
@@ -162,6 +224,7 @@ class JobLifecycleMachine(RuleBasedStateMachine):
             getattr(self.engine.jobs_sync, command)(job_id, **options)
         except InvalidTransition as exc:
             assert command not in (exc.allowed or ()), f"{command} refused, yet allowed: {exc}"
+        self._settle()
 
     def _job(self, data: st.DataObject) -> str | None:
         """One of the jobs; drawn the same way whatever the jobs are, so examples replay."""
@@ -169,15 +232,8 @@ class JobLifecycleMachine(RuleBasedStateMachine):
         return self.jobs[index % len(self.jobs)] if self.jobs else None
 
     @rule()
-    def settle(self) -> None:
-        """Let every job come to rest (ended, paused or created), firing retry backoffs."""
-        for job_id in self.jobs:
-            run_to_end(self.engine, job_id, SETTLE, until=_STILL)
-
-    @rule()
     def purge(self) -> None:
-        """Let the jobs come to rest, then delete the finished ones."""
-        self.settle()
+        """Delete the finished jobs."""
         self.engine.state.purge()
         for job_id in list(self.jobs):
             if self.engine.state.find(job_id) is None:
@@ -188,18 +244,32 @@ class JobLifecycleMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def fail_next_attempt(self, data: st.DataObject) -> None:
         """The next attempt of one of the workflows' components raises (its retries apply)."""
-        used = sorted({step.component for spec in self._specs() for step in spec.steps})
-        if used:
-            component = data.draw(st.sampled_from(used), label="component")
-            self._stack.enter_context(Fail(component, 1, RuntimeError("injected by the machine")))
+        component = data.draw(st.sampled_from(self._used()), label="component")
+        self._stack.enter_context(Fail(component, 1, RuntimeError("injected by the machine")))
+
+    @rule(data=st.data())
+    def hold(self, data: st.DataObject) -> None:
+        """Hold back the outcomes of a component's attempts: its steps stay RUNNING."""
+        component = data.draw(st.sampled_from(self._used()), label="component")
+        if component not in self._holds:
+            held = DelayOutcome(component, None, on_hold=self._notify)
+            self._holds[component] = self._stack.enter_context(held)
+
+    @rule()
+    def release(self) -> None:
+        """Let every held outcome through and hold no more."""
+        holds, self._holds = self._holds, {}
+        for held in holds.values():
+            held.__exit__(None, None, None)
+        self._settle()
 
     @rule(seconds=st.sampled_from([0.5, 2.0, 30.0, 600.0]))
     def advance_clock(self, seconds: float) -> None:
-        """Move the engine's clock: retry backoffs and timeouts fall due."""
+        """Move the engine's clock: retry backoffs, timeouts and grace periods fall due."""
         clock = self.engine.clock
-        advance = getattr(clock, "advance", None)
-        if advance is not None:
-            advance(seconds)
+        if isinstance(clock, ManualClock):
+            clock.advance(seconds)
+        self._settle()
 
     @precondition(lambda self: self.store == "sqlite")
     @rule()
@@ -209,14 +279,16 @@ class JobLifecycleMachine(RuleBasedStateMachine):
         self._engine_stack.close()
         self._engine_stack = None
         self._start(recover=True)
+        self._settle()
 
-    def _specs(self) -> list[WorkflowSpec]:
-        found = []
+    def _used(self) -> list[str]:
+        """The components the workflows run."""
+        found: set[str] = set()
         for workflow_id in self.workflow_ids:
             spec = self.engine.registry.lookup("workflow", workflow_id).definition
             assert isinstance(spec, WorkflowSpec)
-            found.append(spec)
-        return found
+            found.update(step.component for step in spec.steps)
+        return sorted(found)
 
     # -- invariants --------------------------------------------------------------------
 

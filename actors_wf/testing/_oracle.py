@@ -19,6 +19,7 @@ import attrs
 
 from .._core._errors import JobNotFound
 from .._core._inputs import check_inputs
+from .._core._kinds import EventKind
 from .._core._plain import plain_problem
 from .._core._records import JobState
 from .._core._spec import ComponentDefinition, RetryPolicy, StepSpec, WorkflowSpec
@@ -262,15 +263,22 @@ def run_to_end(
             real time (a step that waits on the clock for something else).
     """
     changed = threading.Condition()
+    # Backoffs whose timer is armed: (step, attempt) of each step.retrying event, which
+    # comes once the timer is set; and those already waiting when this began.
+    armed: set[tuple[str, int]] = set()
 
     def seen(event: Event) -> None:
         if event.job_id == job_id:
             with changed:
+                if event.kind is EventKind.STEP_RETRYING and event.step_id is not None:
+                    armed.add((event.step_id, event.attempt or 0))
                 changed.notify_all()
 
     stop = engine.subscribe(seen)
     try:
-        return _drive(engine, job_id, changed, timeout, until)
+        with changed:
+            armed.update(_waiting(_job(engine, job_id)))
+        return _drive(engine, job_id, changed, armed, timeout, until)
     finally:
         stop()
 
@@ -279,6 +287,7 @@ def _drive(
     engine: Engine,
     job_id: str,
     changed: threading.Condition,
+    armed: set[tuple[str, int]],
     timeout: float,
     until: Container[JobStatus] | None,
 ) -> JobState:
@@ -287,10 +296,13 @@ def _drive(
     deadline = time.monotonic() + timeout
     while True:
         with changed:
+            # The timers first: one armed for an attempt was armed after the job was
+            # saved with that attempt RUNNING, so the job read next is not older.
+            pending = manual.pending if manual is not None else []
             job = _job(engine, job_id)
             if job.status in until if until is not None else job.status.is_terminal:
                 return job
-            due = manual.pending if manual is not None and _backing_off(job) else []
+            due = pending if _backing_off(job, armed) else []
             if not due:
                 left = deadline - time.monotonic()
                 if left <= 0:
@@ -311,10 +323,19 @@ def _job(engine: Engine, job_id: str) -> JobState:
     return job
 
 
-def _backing_off(job: JobState) -> bool:
-    """A step waits out a backoff and none runs or is about to: only time moves the job on."""
-    statuses = {step.status for step in job.steps.values()}
-    return StepStatus.RETRY_WAIT in statuses and not statuses & _BUSY
+def _waiting(job: JobState) -> set[tuple[str, int]]:
+    """(step, attempt) of the steps that wait out a backoff."""
+    return {
+        (sid, len(step.attempts))
+        for sid, step in job.steps.items()
+        if step.status is StepStatus.RETRY_WAIT
+    }
+
+
+def _backing_off(job: JobState, armed: set[tuple[str, int]]) -> bool:
+    """A step waits out an armed backoff and none runs or is about to: only time moves it on."""
+    busy = any(step.status in _BUSY for step in job.steps.values())
+    return not busy and bool(_waiting(job) & armed)
 
 
 _BUSY = {StepStatus.RUNNING, StepStatus.READY}

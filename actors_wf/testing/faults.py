@@ -58,7 +58,7 @@ def crash(component: str, times: int | None = None) -> Crash:
     """The component's attempts run in a worker process that dies (SIGKILL) before returning.
 
     The engine sees what it sees when a real worker dies: the attempt fails
-    with ``ProcessCrashed`` (retryable), whatever the component's isolation.
+    with the error type ProcessCrashed (retryable), whatever the isolation.
     """
     return Crash(component, times)
 

@@ -19,9 +19,10 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from hypothesis import assume
 from hypothesis import strategies as st
 
 from .._core._spec import ComponentDefinition, WorkflowSpec
@@ -29,6 +30,7 @@ from .._core._types import TypeExpr, parse_type
 from ._engine import ComponentSource, component_entries
 
 __all__ = [
+    "BREAKS",
     "COMMANDS",
     "broken_workflows",
     "commands",
@@ -120,15 +122,13 @@ def _components(components: Mapping[str, ComponentSource]) -> list[_Component]:
     return found
 
 
-@st.composite
 def workflows(
-    draw: st.DrawFn,
     components: Mapping[str, ComponentSource],
     max_steps: int = 5,
     *,
     min_steps: int = 1,
     workflow_id: str = "generated",
-) -> dict[str, Any]:
+) -> st.SearchStrategy[dict[str, Any]]:
     """Valid workflow specs (dicts) over ``components``.
 
     Each step runs one of the components; each of its inputs is a literal of
@@ -137,8 +137,17 @@ def workflows(
     fan-in come from the wiring), a retry policy, a timeout, resources up to
     what the component declares, and ``on_failure``; the outputs name some
     of the steps' outputs.
+
+    Raises:
+        ValueError: no components, or a definition that cannot be read.
     """
-    parts = _components(components)
+    return _workflows(_components(components), min_steps, max_steps, workflow_id)
+
+
+@st.composite
+def _workflows(
+    draw: st.DrawFn, parts: list[_Component], min_steps: int, max_steps: int, workflow_id: str
+) -> dict[str, Any]:
     count = draw(st.integers(min_steps, max_steps))
     steps: list[dict[str, Any]] = []
     made: list[_Component] = []
@@ -232,21 +241,45 @@ def commands(jobs: int = 3, max_size: int = 20) -> st.SearchStrategy[list[tuple[
     )
 
 
-@st.composite
 def broken_workflows(
-    draw: st.DrawFn, components: Mapping[str, ComponentSource], max_steps: int = 5
-) -> tuple[dict[str, Any], str]:
+    components: Mapping[str, ComponentSource],
+    max_steps: int = 5,
+    *,
+    codes: Iterable[str] | None = None,
+) -> st.SearchStrategy[tuple[dict[str, Any], str]]:
     """A valid workflow with one known fault: ``(spec, code)``, the code the validator reports.
 
     The faults: an unknown component (WF201), a reference to an unknown
     step (WF205) or workflow input (WF204), ``depends_on`` an unknown step
     (WF209), two steps with one id (WF106), a cycle (WF210), an unknown step
     field (WF102), a required input left out (WF203), a literal of the wrong
-    type (WF208).
+    type (WF208). ``codes``: only these (:data:`BREAKS` has them all).
+
+    Raises:
+        ValueError: a code that is not one of :data:`BREAKS`.
     """
-    spec = draw(workflows(components, max_steps, min_steps=2))
+    wanted = tuple(BREAKS if codes is None else codes)
+    unknown = sorted(set(wanted) - set(BREAKS))
+    if unknown:
+        raise ValueError(f"no way to break a workflow with {unknown}; known: {', '.join(BREAKS)}")
+    parts = _components(components)
+    return _broken(parts, _workflows(parts, 2, max(2, max_steps), "broken"), wanted)
+
+
+# The problem codes broken_workflows can inject.
+BREAKS = ("WF102", "WF106", "WF201", "WF203", "WF204", "WF205", "WF208", "WF209", "WF210")
+
+
+@st.composite
+def _broken(
+    draw: st.DrawFn,
+    found: list[_Component],
+    valid: st.SearchStrategy[dict[str, Any]],
+    wanted: tuple[str, ...],
+) -> tuple[dict[str, Any], str]:
+    spec = draw(valid)
     steps = spec["steps"]
-    parts = {p.id: p for p in _components(components)}
+    parts = {p.id: p for p in found}
     faults = ["WF201", "WF209", "WF106", "WF210", "WF102"]
     if any(s["inputs"] for s in steps):
         faults += ["WF205", "WF204"]
@@ -254,6 +287,8 @@ def broken_workflows(
         faults.append("WF203")
     if any(_scalar_inputs(s, parts) for s in steps):
         faults.append("WF208")
+    faults = [code for code in faults if code in wanted]
+    assume(faults)  # none of the codes asked for fits this workflow: another one
     code = draw(st.sampled_from(faults))
     _break(draw, code, steps, parts)
     return spec, code

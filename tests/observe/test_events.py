@@ -1,6 +1,6 @@
 import threading
 
-from actors_wf import Event
+from actors_wf import Event, JobStatus
 from actors_wf._observe._events import EventBus
 
 
@@ -79,3 +79,33 @@ def test_a_step_event_is_counted_always_and_made_only_for_those_who_read_it(monk
     bus.publish(Event("job.completed", "j"))  # not a step's: nothing to count
     assert counted[-1] == ("step.failed", "c.x", 1.0, None) and len(counted) == 3
     assert [e.kind for e in recorded] == ["step.started", "step.failed", "job.completed"]
+
+
+def test_a_subscriber_reading_the_job_on_an_event_finds_what_the_event_reports(tmp_path):
+    """An event is published once the change it reports is stored (SQLite: a slow save)."""
+    from actors_wf import StepStatus, testing
+
+    found: list[tuple[str, object]] = []
+    flow = {
+        "id": "w",
+        "steps": [
+            {"id": "a", "component": "t.inc", "inputs": {"x": 1}},
+            {"id": "b", "component": "t.inc", "inputs": {"x": "$steps.a.output"}},
+        ],
+    }
+    with testing.engine({"t.inc": lambda x: x + 1}, [flow], store=tmp_path / "j.db") as engine:
+
+        def on_event(event) -> None:
+            job = engine.state.get(event.job_id)
+            if event.kind == "step.succeeded":
+                found.append((event.kind, job.steps[event.step_id].status))
+            elif event.kind == "job.started":  # RUNNING, or past it already
+                found.append((event.kind, job.status is not JobStatus.QUEUED))
+
+        engine.subscribe(on_event)
+        for _ in range(20):
+            testing.run_to_end(engine, engine.jobs_sync.create_job("w", start=True))
+    assert found and set(found) == {
+        ("job.started", True),
+        ("step.succeeded", StepStatus.SUCCEEDED),
+    }, found

@@ -245,6 +245,34 @@ def queue_note(jobs, tag: str, priority) -> str:
     return job
 
 
+def test_a_retry_sent_as_soon_as_the_failure_is_stored_is_taken(monkeypatch):
+    """Before the manager hears of the end (a retry from a job.failed handler, say)."""
+    from actors_wf import testing
+    from actors_wf._runtime import _job_actor
+
+    held: list[tuple[object, bytes]] = []
+    tell = _job_actor.tell_quietly
+
+    def holding(ref, message):  # the JobActor's JobFinished waits until the test lets it go
+        if type(decode(message)).__name__ == "JobFinished":
+            held.append((ref, message))
+        else:
+            tell(ref, message)
+
+    monkeypatch.setattr(_job_actor, "tell_quietly", holding)
+    flow = {"id": "w", "steps": [{"id": "s", "component": "t.boom", "inputs": {}}]}
+    with testing.engine({"t.boom": lambda: 1 / 0}, [flow]) as engine:
+        job = engine.jobs_sync.create_job("w", start=True)
+        assert testing.run_to_end(engine, job).status is JobStatus.FAILED
+        assert len(held) == 1  # stored FAILED; the manager has not heard yet
+        assert engine.jobs_sync.retry_job(job) is JobStatus.QUEUED
+        assert testing.run_to_end(engine, job).status is JobStatus.FAILED
+        for ref, message in held:  # late: from actors of runs that are over
+            tell(ref, message)
+        assert engine.jobs_sync.retry_job(job) is JobStatus.QUEUED  # the slot is free
+        assert testing.run_to_end(engine, job).status is JobStatus.FAILED
+
+
 def test_priorities_order_the_queue_fifo_within_a_priority(one_slot):
     jobs, _, gate, order = one_slot
     ids = [

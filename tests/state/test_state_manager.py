@@ -226,3 +226,21 @@ def test_assert_journal_replays_passes_for_a_real_job_and_names_a_bad_journal(tm
         engine.state.store._db.execute("DELETE FROM journal WHERE job_id = ?", (job,))
         with pytest.raises(AssertionError, match="the journal ends"):
             assert_journal_replays(engine.state, job)
+
+
+def test_a_stopping_owner_leaves_a_later_owner_in_place_and_hands_it_what_waits():
+    """A job retried while its last actor stops: the new actor stays its one writer."""
+    from actors_wf._state._owners import Owners
+
+    owners = Owners()
+    told_old: list[int] = []
+    told_new: list[int] = []
+    old, new = told_old.append, told_new.append
+    owners.own("j", old)
+    _, number, future = owners.ask("j", lambda state: state)
+    owners.own("j", new)  # the retried job's actor takes over
+    owners.disown("j", old)  # the old one stops, after
+    assert owners.owned("j") and not future.done()
+    assert told_new == [number]  # the new owner serves the update the old one left
+    owners.disown("j", new)
+    assert not owners.owned("j")

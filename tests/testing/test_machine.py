@@ -1,0 +1,71 @@
+"""JobLifecycleMachine: it runs a user's workflows, and it finds a planted bug, shrunk."""
+
+import pytest
+from hypothesis import settings
+from hypothesis.stateful import invariant, run_state_machine_as_test
+
+from actors_wf import JobStatus, testing
+from tests.testing.components import COMPONENTS
+
+ETL = {
+    "id": "etl",
+    "inputs": {"x": "int", "label": "str"},
+    "steps": [
+        {
+            "id": "h",
+            "component": "t.half",
+            "inputs": {"x": "$inputs.x"},
+            "retry": {"max_attempts": 2, "initial_interval": 1},
+            "on_failure": "continue",
+        },
+        {
+            "id": "l",
+            "component": "t.label",
+            "inputs": {"n": "$steps.h.output", "label": "$inputs.label"},
+        },
+        {"id": "c", "component": "t.concat", "inputs": {"a": "$inputs.label"}},
+    ],
+    "outputs": {"labelled": "$steps.l.output"},
+}
+
+
+class Jobs(testing.JobLifecycleMachine):
+    components = COMPONENTS
+    workflows = [ETL]
+
+
+class JobsOnSQLite(Jobs):
+    store = "sqlite"
+
+
+TestJobs = Jobs.TestCase
+TestJobsOnSQLite = JobsOnSQLite.TestCase
+TestJobsOnSQLite.settings = settings(max_examples=25, stateful_step_count=20, deadline=None)
+
+
+def test_a_planted_bug_is_found_and_shrunk_to_a_few_rules():
+    class NeverCancelled(Jobs):
+        @invariant()
+        def no_job_is_ever_cancelled(self):  # false: cancel is a rule
+            for job in self._states().values():
+                assert job.status is not JobStatus.CANCELLED, "a job was cancelled"
+
+    quick = settings(max_examples=200, stateful_step_count=20, deadline=None, database=None)
+    with pytest.raises(AssertionError, match="a job was cancelled") as info:
+        run_state_machine_as_test(NeverCancelled, settings=quick)
+    example = "\n".join(getattr(info.value, "__notes__", []))  # the shrunk rules are there
+    checks = ("state.no_", "state.statuses", "state.jobs_", "state.finished", "state.resources")
+    rules = [
+        line
+        for line in example.splitlines()
+        if line.startswith("state.") and not line.startswith((*checks, "state.teardown"))
+    ]
+    assert 1 <= len(rules) <= 4, example  # e.g. create a job, cancel it
+
+
+def test_a_machine_without_workflows_says_so():
+    class Empty(testing.JobLifecycleMachine):
+        components = COMPONENTS
+
+    with pytest.raises(ValueError, match="names no workflow"):
+        run_state_machine_as_test(Empty, settings=settings(max_examples=1, database=None))
