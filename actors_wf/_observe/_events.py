@@ -99,6 +99,11 @@ class EventBus:
                 self._thread.start()
         return lambda: self._unsubscribe(callback)
 
+    @property
+    def watched(self) -> bool:
+        """Whether anyone subscribes (then an event waits for the save of what it reports)."""
+        return bool(self._subscribers)
+
     def _unsubscribe(self, callback: Subscriber) -> None:
         with self._lock:
             self._subscribers = [s for s in self._subscribers if s is not callback]

@@ -527,8 +527,8 @@ class JobActor(EngineActor):
         """Publish a step's end with its component and timings (for metrics)."""
         launched = self.steps[step_id].attempts[attempt - 1].started_at
         ran = started > 0  # 0: it never reached its code (input error, no component)
-        self._publish(
-            self.services.events.publish_step,
+        events = self.services.events
+        args = (
             kind,
             self.job_id,
             step_id,
@@ -536,15 +536,18 @@ class JobActor(EngineActor):
             self.plan.step(step_id).component,
             max(finished - started, 0.0) if ran else None,
             max(started - launched, 0.0) if ran else None,
-            **extra,
         )
+        if self.pending and events.watched:  # see _publish
+            self.held_events.append(functools.partial(events.publish_step, *args, **extra))
+        else:
+            events.publish_step(*args, **extra)
 
     def _publish(self, publish: Callable[..., None], *args: Any, **extra: Any) -> None:
         """Publish now, or once the changes not yet stored are stored.
 
         A subscriber that reads the job on an event finds what the event reports.
         """
-        if self.pending:
+        if self.pending and self.services.events.watched:
             self.held_events.append(functools.partial(publish, *args, **extra))
         else:
             publish(*args, **extra)

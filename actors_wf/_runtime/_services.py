@@ -60,12 +60,16 @@ class Services:
 
     def executor_for(self, entry: RegistryEntry) -> ThreadExecutor | ProcessExecutor | Faulty:
         """The executor a component runs on: its isolation mode's (or a test's faults')."""
+        if FAULTS:
+            return Faulty(self, self._executor_of(entry))
+        return self._executor_of(entry)
+
+    def _executor_of(self, entry: RegistryEntry) -> ThreadExecutor | ProcessExecutor:
         definition = entry.definition
-        chosen: ThreadExecutor | ProcessExecutor = self.executor
         if isinstance(definition, ComponentDefinition) and definition.isolation == "process":
             assert self.processes is not None
-            chosen = self.processes
-        return Faulty(self, chosen) if FAULTS else chosen
+            return self.processes
+        return self.executor
 
     def publish(self, event: Event) -> None:
         """Publish a lifecycle event."""
