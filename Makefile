@@ -1,6 +1,6 @@
 # Two commands set everything up on a machine with only python3 and make:
 #   make demo   runs examples/hello.yaml
-#   make test   lint, type-check and the whole suite with coverage
+#   make test   lint, type-check, the whole suite with coverage, and examples/testing
 #   make docs   the API reference in build/api
 PYTHON ?= python3
 VENV := .venv
@@ -35,6 +35,7 @@ fmt: $(VENV)/.installed-dev
 
 test: lint
 	$(PY) -m pytest --cov --cov-report=term
+	cd examples/testing && ../../$(PY) -m pytest -q  # the test kit as a user's project uses it
 
 bench: $(VENV)/.installed
 	$(PY) -m perf

@@ -14,7 +14,7 @@ from tests.components.fixture import register_fixture_components
 THREAD_EXIT_TIMEOUT = 10.0
 # The kit's pytest plugin, loaded here, not through its entry point (`-p no:actors_wf` in
 # pyproject.toml): an entry point is imported before coverage starts measuring.
-pytest_plugins = ("actors_wf.testing._plugin",)
+pytest_plugins = ("actors_wf.testing._plugin", "pytester")
 
 
 @pytest.fixture(autouse=True)

@@ -125,15 +125,22 @@ class JobLifecycleMachine(RuleBasedStateMachine):
             self._moved.notify_all()
 
     def _at_rest(self, job: JobState) -> bool:
-        """Nothing moves the job but a rule: it is still, or its running steps are held."""
+        """Nothing moves the job but a rule: it is still, or waits on held outcomes or slots."""
         if job.status in _STILL:
             return True
-        if job.status is JobStatus.QUEUED:
-            return False
-        running = {sid for sid, step in job.steps.items() if step.status is StepStatus.RUNNING}
+        if job.status is JobStatus.QUEUED:  # it waits for a job slot the others hold
+            limit: int = self.engine_options.get("max_concurrent_jobs", 100)
+            active = (JobStatus.RUNNING, JobStatus.PAUSING, JobStatus.CANCELLING)
+            return sum(j.status in active for j in self.states().values()) >= limit
+        statuses = {sid: step.status for sid, step in job.steps.items()}
+        running = {sid for sid, status in statuses.items() if status is StepStatus.RUNNING}
         held = {sid for hold in self._holds.values() for sid in hold.held_steps(job.job_id)}
-        ready = any(step.status is StepStatus.READY for step in job.steps.values())
-        return bool(running) and running <= held and not ready
+        if not running <= held:
+            return False
+        resources = self.engine.resources
+        full = any(used >= resources.capacity[n] for n, used in resources.in_use.items())
+        waiting = StepStatus.READY in statuses.values()  # for a slot, if one is full
+        return bool(running) and (full or not waiting)
 
     def _backoff_due(self, job: JobState) -> bool:
         waiting = {
@@ -155,7 +162,7 @@ class JobLifecycleMachine(RuleBasedStateMachine):
         while True:
             with self._moved:
                 pending = clock.pending if isinstance(clock, ManualClock) else []
-                jobs = self._states().values()
+                jobs = self.states().values()
                 moving = [job for job in jobs if not self._at_rest(job)]
                 if not moving:
                     return
@@ -292,7 +299,8 @@ class JobLifecycleMachine(RuleBasedStateMachine):
 
     # -- invariants --------------------------------------------------------------------
 
-    def _states(self) -> dict[str, JobState]:
+    def states(self) -> dict[str, JobState]:
+        """The jobs of :attr:`jobs` as stored now, by id (for invariants of your own)."""
         found = {}
         for job_id in self.jobs:
             with contextlib.suppress(JobNotFound):
@@ -302,21 +310,21 @@ class JobLifecycleMachine(RuleBasedStateMachine):
     @invariant()
     def statuses_follow_the_transition_table(self) -> None:
         """Each job went from the status seen last to its status now by the table's moves."""
-        for job_id, job in self._states().items():
+        for job_id, job in self.states().items():
             assert_transition_allowed(self._seen.get(job_id, JobStatus.CREATED), job.status)
             self._seen[job_id] = job.status
 
     @invariant()
     def jobs_at_rest_replay_from_their_journal(self) -> None:
         """A job nothing moves but a command (created, paused, ended) replays from its journal."""
-        for job_id, job in self._states().items():
+        for job_id, job in self.states().items():
             if job.status in _STILL:
                 assert_journal_replays(self.engine.state, job_id)
 
     @invariant()
     def finished_jobs_never_change(self) -> None:
         """A COMPLETED or CANCELLED job stays as it ended (FAILED ones may be retried)."""
-        for job_id, job in self._states().items():
+        for job_id, job in self.states().items():
             if job.status in (JobStatus.COMPLETED, JobStatus.CANCELLED):
                 before = self._final.setdefault(job_id, job)
                 assert before == job, f"job {job_id} changed after it ended"
@@ -324,7 +332,7 @@ class JobLifecycleMachine(RuleBasedStateMachine):
     @invariant()
     def no_step_succeeds_twice(self) -> None:
         """A step that succeeded is never run again: not by a retry, a resume or a recovery."""
-        for job_id in self._states():
+        for job_id in self.states():
             succeeded: set[str] = set()
             for entry in self.engine.state.history(job_id):
                 if entry.step_id is None or entry.to_status != StepStatus.SUCCEEDED.value:
@@ -337,7 +345,7 @@ class JobLifecycleMachine(RuleBasedStateMachine):
     @invariant()
     def resources_are_back_when_nothing_runs(self) -> None:
         """Once every job is at rest, no step slot or resource stays taken."""
-        if all(job.status in _STILL for job in self._states().values()):
+        if all(job.status in _STILL for job in self.states().values()):
             resources = self.engine.resources
             assert resources.wait_idle(SETTLE), f"resources still taken: {resources.in_use}"
 

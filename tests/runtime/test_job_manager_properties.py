@@ -6,12 +6,11 @@ import threading
 import hypothesis.strategies as st
 import msgpack
 from hypothesis import given, settings
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+from hypothesis.stateful import invariant
 
-from actors_wf import COMPONENT, Engine, InvalidTransition, JobStatus, ManualClock
+from actors_wf import COMPONENT, Engine, JobStatus, ManualClock, testing
 from actors_wf._core._codec import MESSAGE_TYPES, decode
 from actors_wf._core._messages import ErrorReply
-from actors_wf._core._status import JOB_TRANSITIONS
 from tests.support.strategies import plain_data
 
 WAIT = 10.0
@@ -123,111 +122,43 @@ def test_resources_come_back_after_success_failure_timeout_and_cancel(outcomes):
         assert eng.resources.in_use == {"db": 0, "steps": 0}
 
 
-# -- a state machine over the public API ---------------------------------------------
+# -- a state machine over the public API, on the test kit's -------------------------------
 
 
-class Jobs(RuleBasedStateMachine):
-    """Random commands on a few jobs whose steps succeed, fail or block on a gate."""
+def step(kind: str) -> str:
+    if kind == "fail":
+        raise RuntimeError("fail")
+    return kind
 
-    def __init__(self):
-        super().__init__()
-        self.engine = Engine(max_concurrent_jobs=2, max_concurrent_steps=3)
-        self.gate = threading.Event()
-        eng = self.engine
 
-        def step(kind: str) -> str:
-            if kind == "block":
-                assert self.gate.wait(WAIT)
-            if kind == "fail":
-                raise RuntimeError("fail")
-            return kind
+TWO_STEPS = {
+    "id": "w",
+    "inputs": {"kind": "str"},
+    "steps": [
+        {"id": "a", "component": "t.step", "inputs": {"kind": "$inputs.kind"}},
+        {"id": "b", "component": "t.step", "inputs": {"kind": "ok"}, "depends_on": ["a"]},
+    ],
+}
 
-        eng.registry.register(COMPONENT, "t.step", None, step)
-        eng.registry.register_workflow(
-            {
-                "id": "w",
-                "inputs": {"kind": "str"},
-                "steps": [
-                    {"id": "a", "component": "t.step", "inputs": {"kind": "$inputs.kind"}},
-                    {
-                        "id": "b",
-                        "component": "t.step",
-                        "inputs": {"kind": "ok"},
-                        "depends_on": ["a"],
-                    },
-                ],
-            }
-        )
-        self.jobs = []
-        self.last: dict[str, JobStatus] = {}
-        self.final: dict[str, object] = {}
 
-    def teardown(self):
-        self.gate.set()
-        self.engine.close()
+class Jobs(testing.JobLifecycleMachine):
+    """The kit's machine, with slots scarcer than the jobs, and the limits as invariants."""
 
-    @rule(kind=st.sampled_from(["ok", "fail", "block"]))
-    def create(self, kind):
-        if len(self.jobs) < 4:
-            self.jobs.append(self.engine.jobs_sync.create_job("w", {"kind": kind}))
-
-    @rule(
-        i=st.integers(0, 3),
-        command=st.sampled_from(
-            ["start_job", "pause_job", "resume_job", "cancel_job", "retry_job"]
-        ),
-    )
-    def command(self, i, command):
-        if i >= len(self.jobs):
-            return
-        job = self.jobs[i]
-        try:
-            getattr(self.engine.jobs_sync, command)(job)
-        except InvalidTransition as exc:
-            assert command not in exc.allowed
-
-    @rule()
-    def open_the_gate(self):
-        self.gate.set()
+    components = {"t.step": step}
+    workflows = [TWO_STEPS]
+    engine_options = {"max_concurrent_jobs": 2, "max_concurrent_steps": 3}
 
     @invariant()
-    def statuses_follow_the_table(self):
-        reachable = {}
-        for (src, _), dst in JOB_TRANSITIONS.items():
-            reachable.setdefault(src, set()).add(dst)
-        for job in self.jobs:
-            now = self.engine.jobs_sync.get_job(job).status
-            before = self.last.get(job, JobStatus.CREATED)
-            assert now is before or now in _closure(reachable, before)
-            self.last[job] = now
-
-    @invariant()
-    def running_steps_never_exceed_the_limits(self):
+    def running_steps_and_jobs_never_exceed_the_limits(self):
         assert self.engine.resources.in_use["steps"] <= 3
-        running = [j for j in self.engine.jobs_sync.list_jobs() if j.status is JobStatus.RUNNING]
+        running = [j for j in self.states().values() if j.status is JobStatus.RUNNING]
         assert len(running) <= 2
 
     @invariant()
-    def finished_jobs_do_not_change_and_lists_agree(self):
+    def the_list_agrees_with_each_job(self):
         listed = {j.job_id: j for j in self.engine.jobs_sync.list_jobs()}
-        for job in self.jobs:
-            state = self.engine.jobs_sync.get_job(job)
-            assert listed[job].status is state.status or not state.status.is_terminal
-            if state.status in (JobStatus.COMPLETED, JobStatus.CANCELLED):
-                if job in self.final:
-                    assert self.final[job] == state
-                self.final[job] = state
-
-
-def _closure(graph, start):
-    seen, todo = set(), [start]
-    while todo:
-        for nxt in graph.get(todo.pop(), ()):
-            if nxt not in seen:
-                seen.add(nxt)
-                todo.append(nxt)
-    return seen
+        for job_id, state in self.states().items():
+            assert listed[job_id].status is state.status
 
 
 TestJobManagerMachine = Jobs.TestCase
-TestJobManagerMachine.settings = settings(max_examples=15, stateful_step_count=15, deadline=None)

@@ -44,9 +44,23 @@ TWO = {  # two branches that may end in any order
 
 
 @pytest.fixture
-def engine():
-    with testing.engine(COMPONENTS, [ETL, TWO], ids="sequential", cancel_grace=1) as eng:
-        yield eng
+def actors_wf_components():
+    return COMPONENTS
+
+
+@pytest.fixture
+def actors_wf_workflows():
+    return [ETL, TWO]
+
+
+@pytest.fixture
+def actors_wf_options():
+    return {"ids": "sequential", "cancel_grace": 1}
+
+
+@pytest.fixture
+def engine(actors_wf_engine):  # the kit's own fixture, as a user's suite has it
+    return actors_wf_engine
 
 
 def _start(engine, workflow="etl", inputs=None):

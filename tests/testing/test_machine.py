@@ -47,7 +47,7 @@ def test_a_planted_bug_is_found_and_shrunk_to_a_few_rules():
     class NeverCancelled(Jobs):
         @invariant()
         def no_job_is_ever_cancelled(self):  # false: cancel is a rule
-            for job in self._states().values():
+            for job in self.states().values():
                 assert job.status is not JobStatus.CANCELLED, "a job was cancelled"
 
     quick = settings(max_examples=200, stateful_step_count=20, deadline=None, database=None)
