@@ -12,6 +12,7 @@ from . import (
     bench_remote,
     bench_state,
     bench_store,
+    bench_testing,
     bench_validation,
 )
 from ._harness import print_table
@@ -24,6 +25,7 @@ BENCHMARKS = {
     "jobs": ("Job management under load", bench_jobs.run),
     "store": ("The store at scale: history and job size", bench_store.run),
     "remote": ("The daemon over its control socket", bench_remote.run),
+    "testing": ("The test kit's state machine", bench_testing.run),
 }
 
 
