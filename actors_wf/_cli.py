@@ -264,7 +264,7 @@ def _find_job(state: StateManager, prefix: str) -> str:
     if len(matches) == 1:
         return matches[0]
     if matches:
-        raise JobNotFound(f"{prefix} (ambiguous: {', '.join(matches[:5])})")
+        raise JobNotFound(prefix, matches)
     raise JobNotFound(prefix)
 
 

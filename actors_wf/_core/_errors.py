@@ -121,9 +121,15 @@ class JobNotFound(ActorsWfError, LookupError):
 
     code: ClassVar[str] = "job_not_found"
 
-    def __init__(self, job_id: str) -> None:
+    def __init__(self, job_id: str, matches: Sequence[str] = ()) -> None:
         self.job_id = job_id
-        super().__init__(f"no job {job_id!r}")
+        self.matches = tuple(matches)
+        if self.matches:
+            shown = ", ".join(self.matches[:5]) + (", ..." if len(self.matches) > 5 else "")
+            text = f"job id {job_id!r} is ambiguous: it begins {shown}; give more of it"
+        else:
+            text = f"no job {job_id!r}"
+        super().__init__(text)
 
     def __str__(self) -> str:
         return str(self.args[0])

@@ -42,7 +42,16 @@ class ErrorInfo:
         module = kind.__module__
         name = kind.__qualname__ if module == "builtins" else f"{module}.{kind.__qualname__}"
         text = "".join(_traceback.format_exception(exc))
-        return cls(type=name, message=str(exc), traceback=text, step_id=step_id)
+        message = str(exc) or _UNSAID.get(kind, "") or f"{kind.__qualname__} (no message)"
+        return cls(type=name, message=message, traceback=text, step_id=step_id)
+
+
+# What an exception raised with no message meant, for the ones that usually have none.
+_UNSAID: dict[type[BaseException], str] = {
+    MemoryError: "out of memory (MemoryError)",
+    KeyboardInterrupt: "interrupted (KeyboardInterrupt)",
+    RecursionError: "maximum recursion depth exceeded",
+}
 
 
 @attrs.frozen

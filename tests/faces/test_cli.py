@@ -133,6 +133,22 @@ def test_inspect_shows_a_stored_job_its_history_and_json(tmp_path, capsys):
     assert "no store file" in capsys.readouterr().err
 
 
+def test_an_ambiguous_job_prefix_lists_the_ids_it_begins(tmp_path, capsys):
+    from actors_wf import testing
+
+    store = tmp_path / "jobs.db"
+    ids = iter(["ab1", "ab2", "c"])
+    flow = {"id": "one", "steps": [{"id": "a", "component": "t.inc", "inputs": {"x": 1}}]}
+    with testing.engine(
+        {"t.inc": lambda x: x + 1}, [flow], store=store, ids=lambda: next(ids)
+    ) as e:
+        for _ in range(3):
+            e.jobs_sync.create_job("one")
+    assert main(["inspect", "ab", "--store", str(store)]) == 2
+    err = capsys.readouterr().err
+    assert "job id 'ab' is ambiguous: it begins ab1, ab2; give more of it" in err
+
+
 def test_a_component_module_that_does_not_import_is_named(tmp_path, capsys):
     wf = tmp_path / "wf.yaml"
     wf.write_text("id: wf\nsteps:\n  - {id: a, component: x.y}\n")
