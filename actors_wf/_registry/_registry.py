@@ -106,9 +106,16 @@ class RegistryActor(EngineActor):
         self.state = attrs.evolve(self.state, entries=entries)
         log.info("unregistered %s %r", *key)
 
-    def on_lookup(self, msg: _Lookup) -> RegistryEntry:
-        """Find an entry."""
-        return self._get((msg.component_type, msg.component_id))
+    def on_lookup(self, msg: _Lookup) -> RegistryEntry | ComponentNotFound:
+        """Find an entry; a missing one is answered with its error, not raised.
+
+        Raised in a handler, Pykka would log it with a traceback for every
+        lookup of a component declared with ``@component`` but not registered yet.
+        """
+        try:
+            return self._get((msg.component_type, msg.component_id))
+        except ComponentNotFound as exc:
+            return exc
 
     def on_list(self, msg: _List) -> list[RegistryEntry]:
         """List entries, of one type or all."""
@@ -267,13 +274,14 @@ class Registry:
     def _lookup_slow(self, key: tuple[str, str]) -> RegistryEntry:
         check_type(key[0])
         generation = self._generation
-        try:
-            entry: RegistryEntry = self._ask(_Lookup(*key))
-        except ComponentNotFound:
+        found: RegistryEntry | ComponentNotFound = self._ask(_Lookup(*key))
+        if isinstance(found, ComponentNotFound):
             declared = DECLARED.get(key)
             if declared is None or key in self._hidden:
-                raise
+                raise found
             entry = self.register(key[0], key[1], *declared, replace=True)
+        else:
+            entry = found
         with self._lock:
             # A register/unregister that ran while we asked wins over our answer.
             if generation == self._generation:
@@ -292,6 +300,9 @@ class Registry:
         """Every entry, or those of one type, sorted by type and id."""
         if component_type is not None:
             check_type(component_type)
+        for key in list(DECLARED):  # declared with @component: listed as if looked up
+            if component_type in (None, key[0]) and key not in self._hidden:
+                self.lookup(*key)
         result: builtins.list[RegistryEntry] = self._ask(_List(component_type))
         return result
 

@@ -198,3 +198,25 @@ def test_a_missing_workflow_is_a_workflow_not_found_and_still_a_component_not_fo
     with pytest.raises(ComponentNotFound) as missing:
         engine.registry.lookup(COMPONENT, "nope")
     assert not isinstance(missing.value, WorkflowNotFound)
+
+
+def test_a_declared_component_is_listed_before_a_lookup_and_found_without_a_logged_traceback(
+    caplog,
+):
+    from actors_wf._registry._declare import DECLARED
+
+    @component("test.listed")
+    def listed(x: int) -> int:
+        return x
+
+    try:
+        with Engine() as eng:
+            caplog.set_level(logging.INFO)
+            ids = [e.component_id for e in eng.registry.list(COMPONENT)]
+            assert "test.listed" in ids
+            assert eng.registry.lookup(COMPONENT, "test.listed").implementation is listed
+            with pytest.raises(ComponentNotFound, match="test.listd"):
+                eng.registry.lookup(COMPONENT, "test.listd")
+        assert not [r for r in caplog.records if r.exc_info], "a lookup logged a traceback"
+    finally:
+        DECLARED.pop((COMPONENT, "test.listed"))
