@@ -8,11 +8,14 @@ class is called the same way, and an error is captured the same way.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import inspect
 import logging
 import threading
 import time
-from collections.abc import Callable
+import types
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from .._registry._entry import CONTEXT_PARAM
@@ -152,9 +155,41 @@ def call(
         target = target()
         takes_context = CONTEXT_PARAM in inspect.signature(_run_of(target)).parameters
     target = _run_of(target)
-    if takes_context:
-        return target(ctx=ctx, **inputs)
-    return target(**inputs)
+    result = target(ctx=ctx, **inputs) if takes_context else target(**inputs)
+    if type(result) is types.CoroutineType:  # an async def component (no call per step)
+        return _until_done(result, ctx)
+    return result
+
+
+def _until_done(coroutine: Coroutine[Any, Any, Any], ctx: StepContext) -> Any:
+    """Run an async component to its end on an event loop of its own, in this thread.
+
+    A cancel of the attempt (a timeout, ``cancel_job``) cancels its task: code
+    that awaits stops at its next ``await``, with no grace period to wait out.
+    """
+    loop = asyncio.new_event_loop()
+    task = loop.create_task(coroutine)
+
+    def cancel() -> None:
+        with contextlib.suppress(RuntimeError):  # the loop has closed: nothing to stop
+            loop.call_soon_threadsafe(task.cancel)
+
+    ctx.on_cancel(cancel)
+    if ctx.cancelled:
+        task.cancel()
+    try:
+        return loop.run_until_complete(task)
+    except asyncio.CancelledError:
+        raise StepCancelledError(
+            f"step {ctx.step_id!r} of job {ctx.job_id} was cancelled"
+        ) from None
+    finally:
+        ctx.on_cancel(_nothing)
+        loop.close()
+
+
+def _nothing() -> None:
+    """What a cancel does once the attempt's loop is gone."""
 
 
 def _run_of(target: Any) -> Any:

@@ -151,3 +151,10 @@ def notes_how_it_is_stopped(ctx, note: str) -> str:
             out.write(f"{type(exc).__module__}.{type(exc).__qualname__}")
         raise
     return "not stopped"
+
+
+async def async_double(x: int) -> int:
+    import asyncio
+
+    await asyncio.sleep(0)
+    return 2 * x
