@@ -40,7 +40,7 @@ from ._observe._tracing import Tracer
 from ._orchestrator import ComponentExecutor, Orchestrator
 from ._registry._registry import Registry, RegistryActor
 from ._runtime._clock import Clock, SystemClock
-from ._runtime._executor import ThreadExecutor
+from ._runtime._executor import AsyncExecutor, ThreadExecutor
 from ._runtime._job_manager_actor import JobManagerActor
 from ._runtime._pool import StepActorPool
 from ._runtime._process import AttemptLock, ProcessExecutor, WorkerPool
@@ -185,6 +185,7 @@ class Engine:
             record=Tracer(tracer).record if traced else None, count=self._metrics.count_step
         )
         self._executor = ThreadExecutor(max_workers)
+        self._asyncs = AsyncExecutor()
         self.clock: Clock = clock if clock is not None else SystemClock()
         store = self.state.store
         lock = AttemptLock(Path(f"{store.path}-lock")) if isinstance(store, SQLiteStore) else None
@@ -207,6 +208,7 @@ class Engine:
             ProcessExecutor(self._executor, self._workers),
             self.resources,
             job_ids=job_ids,
+            asyncs=self._asyncs,
         )
         self._manager = JobManagerActor.start(
             self._services, max_concurrent_jobs=max_concurrent_jobs, aging=priority_aging
@@ -393,6 +395,7 @@ class Engine:
             self._workers.close()  # kills attempts still running in processes
         if "_executor" in parts:
             self._executor.shutdown(self._shutdown_timeout if timeout is None else timeout)
+            self._asyncs.shutdown(self._shutdown_timeout if timeout is None else timeout)
         if "_steps" in parts:
             self._steps.close()
         if "_registry_actor" in parts:

@@ -6,6 +6,7 @@ import platform
 import sys
 
 from . import (
+    bench_async,
     bench_foundation,
     bench_jobs,
     bench_orchestration,
@@ -26,6 +27,7 @@ BENCHMARKS = {
     "store": ("The store at scale: history and job size", bench_store.run),
     "remote": ("The daemon over its control socket", bench_remote.run),
     "testing": ("The test kit's state machine", bench_testing.run),
+    "async": ("async def components", bench_async.run),
 }
 
 

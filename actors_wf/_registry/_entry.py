@@ -47,6 +47,8 @@ class RegistryEntry:
         takes_context: whether the callable takes a ``ctx`` argument.
         takes_any_input: whether the callable takes ``**kwargs`` and declares
             no inputs, so that any input name is accepted.
+        is_async: whether the callable is an ``async def`` (it runs as a task
+            on the engine's event loop, in thread isolation).
     """
 
     component_type: str
@@ -56,6 +58,7 @@ class RegistryEntry:
     required_inputs: frozenset[str] = frozenset()
     takes_context: bool = False
     takes_any_input: bool = False
+    is_async: bool = False
 
 
 def _callable_of(implementation: Any) -> Callable[..., Any]:
@@ -125,6 +128,7 @@ def make_component_entry(component_id: str, definition: Any, implementation: Any
         frozenset(p.name for p in named if p.default is p.empty),
         CONTEXT_PARAM in sig.parameters,
         takes_any_input=takes_any_input,
+        is_async=inspect.iscoroutinefunction(fn),
     )
 
 

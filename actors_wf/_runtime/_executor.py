@@ -8,6 +8,7 @@ worker thread too.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import contextvars
 import logging
@@ -25,7 +26,7 @@ from .._core._plain import PLAIN_TYPES, plain_problem
 from .._core._records import ErrorInfo
 from .._core._types import parse_type
 from .._registry._entry import RegistryEntry
-from ._attempt import StepContext, call
+from ._attempt import StepCancelledError, StepContext, call
 
 log = logging.getLogger("actors_wf.executor")
 _COMPONENT_LOG = logging.getLogger("actors_wf.component")
@@ -140,9 +141,7 @@ def run_attempt(entry: RegistryEntry, msg: RunStep, ctx: StepContext) -> bytes:
     started = time.time()
     bad_input = input_problem(entry, msg)
     if bad_input is not None:
-        return encode(
-            StepFailed(msg.job_id, msg.step_id, msg.attempt, bad_input, started, started)
-        )
+        return failed(msg, bad_input, started)
     token = LOG_CONTEXT.set((msg.job_id, msg.step_id, msg.attempt))
     try:
         output = call(
@@ -153,12 +152,40 @@ def run_attempt(entry: RegistryEntry, msg: RunStep, ctx: StepContext) -> bytes:
             takes_context=entry.takes_context,
         )
     except BaseException as exc:  # a component's sys.exit() fails its step, not a worker
-        error = ErrorInfo.from_exception(exc, msg.step_id)
-        return encode(
-            StepFailed(msg.job_id, msg.step_id, msg.attempt, error, started, time.time())
-        )
+        return failed(msg, ErrorInfo.from_exception(exc, msg.step_id), started)
     finally:
         LOG_CONTEXT.reset(token)
+    return outcome(entry, msg, output, started)
+
+
+async def run_attempt_async(entry: RegistryEntry, msg: RunStep, ctx: StepContext) -> bytes:
+    """:func:`run_attempt` for an ``async def`` component, as a task on an event loop."""
+    started = time.time()
+    bad_input = input_problem(entry, msg)
+    if bad_input is not None:
+        return failed(msg, bad_input, started)
+    LOG_CONTEXT.set((msg.job_id, msg.step_id, msg.attempt))  # the task's own context
+    target = entry.implementation
+    target = target().run if isinstance(target, type) else target
+    try:
+        output = await (
+            target(ctx=ctx, **msg.inputs) if entry.takes_context else target(**msg.inputs)
+        )
+    except asyncio.CancelledError:
+        stopped = StepCancelledError(f"step {msg.step_id!r} of job {msg.job_id} was cancelled")
+        return failed(msg, ErrorInfo.from_exception(stopped, msg.step_id), started)
+    except BaseException as exc:
+        return failed(msg, ErrorInfo.from_exception(exc, msg.step_id), started)
+    return outcome(entry, msg, output, started)
+
+
+def failed(msg: RunStep, error: ErrorInfo, started: float) -> bytes:
+    """The encoded ``StepFailed`` of an attempt."""
+    return encode(StepFailed(msg.job_id, msg.step_id, msg.attempt, error, started, time.time()))
+
+
+def outcome(entry: RegistryEntry, msg: RunStep, output: Any, started: float) -> bytes:
+    """The encoded outcome of an attempt that returned ``output``: checked, then stored."""
     finished = time.time()
     bad_output = output_problem(entry, msg, output)
     if bad_output is not None:
@@ -347,3 +374,92 @@ class ThreadExecutor:
 
 _Call = tuple[Callable[..., bytes], RunStep, tuple[Any, ...], "Deliver"]
 _NOTHING: Any = object()  # a worker's "no call in hand"
+
+
+class AsyncExecutor:
+    """Runs ``async def`` components as tasks on one event loop, in a thread of its own.
+
+    Started on first use. Many attempts that await share the loop: a thousand
+    steps that each wait on I/O hold no thread each. A cancel of an attempt
+    (a timeout, ``cancel_job``) cancels its task.
+    """
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._tasks: set[asyncio.Task[bytes]] = set()
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def start(
+        self, entry: RegistryEntry, msg: RunStep, ctx: StepContext, deliver: Deliver
+    ) -> None:
+        """Start the attempt on the loop; its encoded outcome goes to ``deliver`` there.
+
+        Raises:
+            ExecutorClosed: the executor is shut down (the engine is closing).
+        """
+        loop = self._running()
+        loop.call_soon_threadsafe(self._begin, loop, entry, msg, ctx, deliver)
+
+    def _running(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._closed:
+                raise ExecutorClosed("the async executor is shut down")
+            if self._loop is None:
+                self._loop = asyncio.new_event_loop()
+                self._thread = threading.Thread(
+                    target=self._loop.run_forever, name="actors_wf-async", daemon=True
+                )
+                self._thread.start()
+            return self._loop
+
+    def _begin(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        entry: RegistryEntry,
+        msg: RunStep,
+        ctx: StepContext,
+        deliver: Deliver,
+    ) -> None:
+        task = loop.create_task(run_attempt_async(entry, msg, ctx))
+        self._tasks.add(task)
+
+        def cancel() -> bool:
+            with contextlib.suppress(RuntimeError):  # the loop has closed: nothing runs
+                loop.call_soon_threadsafe(task.cancel)
+            return True  # it stops at its next await; its outcome reports that
+
+        ctx.on_cancel(cancel)
+        ctx.on_kill(cancel)
+        if ctx.cancelled:
+            task.cancel()
+        task.add_done_callback(lambda done: self._done(done, msg, deliver))
+
+    def _done(self, task: asyncio.Task[bytes], msg: RunStep, deliver: Deliver) -> None:
+        self._tasks.discard(task)
+        if task.cancelled():  # cancelled before it began: no outcome of its own
+            stopped = StepCancelledError(f"step {msg.step_id!r} was cancelled")
+            result = failed(msg, ErrorInfo.from_exception(stopped, msg.step_id), time.time())
+        else:
+            result = task.result()
+        _deliver(deliver, msg, result)
+
+    def shutdown(self, timeout: float = 10.0) -> None:
+        """Cancel the running tasks, stop the loop and its thread."""
+        with self._lock:
+            self._closed = True
+            loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+        loop.call_soon_threadsafe(lambda: asyncio.ensure_future(self._stop(loop, timeout)))
+        thread.join(timeout + 1.0)
+        if not thread.is_alive():
+            loop.close()
+
+    async def _stop(self, loop: asyncio.AbstractEventLoop, timeout: float) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=timeout)
+        loop.stop()

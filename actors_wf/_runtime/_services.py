@@ -17,7 +17,7 @@ from .._registry._registry import Registry
 from .._state._manager import StateManager
 from .._validation._validator import Validator
 from ._clock import Clock, SystemClock
-from ._executor import ThreadExecutor
+from ._executor import AsyncExecutor, ThreadExecutor
 from ._faults import FAULTS, Faulty
 from ._pool import StepActorPool
 from ._process import ProcessExecutor
@@ -41,6 +41,7 @@ class Services:
         resources: step slots and declared resources, shared by all jobs.
         jobs: the running JobActors by URN (each adds and removes itself).
         job_ids: makes a new job's id (``None``: a uuid4 hex).
+        asyncs: the executor of ``async def`` components in thread isolation.
     """
 
     state: StateManager
@@ -57,18 +58,25 @@ class Services:
     # ActorRegistry.get_by_urn scans every actor under a lock: O(actors) per step.
     jobs: dict[str, pykka.ActorRef[Any]] = attrs.Factory(dict)
     job_ids: Callable[[], str] | None = None
+    asyncs: AsyncExecutor | None = None
 
-    def executor_for(self, entry: RegistryEntry) -> ThreadExecutor | ProcessExecutor | Faulty:
+    def executor_for(
+        self, entry: RegistryEntry
+    ) -> ThreadExecutor | ProcessExecutor | AsyncExecutor | Faulty:
         """The executor a component runs on: its isolation mode's (or a test's faults')."""
         if FAULTS:
             return Faulty(self, self._executor_of(entry))
         return self._executor_of(entry)
 
-    def _executor_of(self, entry: RegistryEntry) -> ThreadExecutor | ProcessExecutor:
+    def _executor_of(
+        self, entry: RegistryEntry
+    ) -> ThreadExecutor | ProcessExecutor | AsyncExecutor:
         definition = entry.definition
         if isinstance(definition, ComponentDefinition) and definition.isolation == "process":
             assert self.processes is not None
             return self.processes
+        if entry.is_async and self.asyncs is not None:
+            return self.asyncs
         return self.executor
 
     def publish(self, event: Event) -> None:

@@ -169,7 +169,9 @@ def test_the_socket_is_its_owners_and_another_uid_is_refused(daemon, daemons, tm
              sys.executable, "-c", probe, str(other.socket), frame],
             capture_output=True, text=True, timeout=WAIT,
         )  # fmt: skip
-        assert done.stdout.strip() == "b''" or "ConnectionResetError" in done.stderr, done
+        # Closed before a byte is read: the peer reads nothing, or its send or read fails.
+        refused = ("ConnectionResetError", "BrokenPipeError")
+        assert done.stdout.strip() == "b''" or any(e in done.stderr for e in refused), done
         with Client(other.socket) as client:  # its owner still gets in
             assert client.health().version
         assert other.stop() == 0

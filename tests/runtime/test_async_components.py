@@ -65,3 +65,29 @@ def test_cancel_job_cancels_a_running_async_step():
         assert engine.clock.wait_pending(1, WAIT)
         engine.jobs_sync.cancel_job(job)
         assert testing.run_to_end(engine, job).status is JobStatus.CANCELLED
+
+
+def test_many_async_steps_await_at_once_on_one_loop_without_a_thread_each():
+    """Twenty steps that can only finish together, on an engine of two worker threads."""
+    arrived: list[str] = []
+    together: list[asyncio.Event] = []
+
+    async def meet(n: int) -> int:
+        if not together:
+            together.append(asyncio.Event())  # made on the engine's loop, by the first
+        arrived.append(str(n))
+        if len(arrived) == 20:
+            together[0].set()
+        await asyncio.wait_for(together[0].wait(), WAIT)
+        return n
+
+    fan = {
+        "id": "fan",
+        "steps": [{"id": f"s{n}", "component": "a.meet", "inputs": {"n": n}} for n in range(20)],
+    }
+    options = {"max_workers": 2, "max_concurrent_steps": 20}  # two threads, twenty slots
+    with testing.engine({"a.meet": meet}, [fan], **options) as engine:
+        job = engine.jobs_sync.create_job("fan", start=True)
+        state = testing.run_to_end(engine, job, timeout=WAIT * 2)
+    assert state.status is JobStatus.COMPLETED, state
+    assert sorted(int(n) for n in arrived) == list(range(20))
