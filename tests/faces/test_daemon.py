@@ -206,8 +206,10 @@ def test_garbage_half_frames_and_a_reader_that_never_reads_cost_only_their_conne
         lazy.close()
         assert client.health().jobs == {"COMPLETED": 600}
         after = (_fds(pid), _threads(pid))
-    assert after[0] <= before[0] + 2, (before, after)  # no descriptor left per connection
-    assert after[1] <= before[1] + 2, (before, after)
+    # 5,100 connections: a descriptor or a thread left by each would show in thousands;
+    # the pools (idle step actors, worker threads, the events thread) may grow a few.
+    assert after[0] <= before[0] + 2, (before, after)
+    assert after[1] <= before[1] + 10, (before, after)
     assert daemon.stop() == 0
 
 
