@@ -1,8 +1,9 @@
 """Clients of a daemon's control socket (``actors-wf serve``): the commands of ``engine.jobs``.
 
 Requests go out as frames ``[request id, command bytes]`` (see ``_server``);
-one thread reads the replies and hands each to the caller that waits for it,
-so several threads can share one client. A refusal comes back as the same
+no thread of its own reads the replies: a caller that waits reads the socket
+and hands each reply to whoever waits for it, so several threads can share
+one client. A refusal comes back as the same
 exception class an engine in the process raises.
 """
 

@@ -25,7 +25,7 @@ def children() -> set[int]:
     return found
 
 
-def _ends(pid: int, timeout: float) -> bool:
+def ends(pid: int, timeout: float) -> bool:
     """Whether ``pid`` exits within ``timeout``: a pidfd turns readable when it does."""
     try:
         fd = os.pidfd_open(pid)
@@ -66,6 +66,6 @@ def assert_no_leaks(timeout: float = EXIT_TIMEOUT) -> Iterator[None]:
     problems += [
         f"child process {pid}"
         for pid in sorted(children() - kids)
-        if not _ends(pid, max(0.0, deadline - time.monotonic()))
+        if not ends(pid, max(0.0, deadline - time.monotonic()))
     ]
     assert not problems, "left running: " + ", ".join(problems)

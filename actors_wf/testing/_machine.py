@@ -24,6 +24,7 @@ from .._runtime._clock import ManualClock
 from .._runtime._faults import DelayOutcome, Fail
 from ._assertions import assert_journal_replays, assert_transition_allowed
 from ._engine import Components, SequentialIds, WorkflowSource, engine
+from ._oracle import _backing_off
 from .strategies import inputs_for
 
 # Statuses in which nothing but a command changes a job: its journal can be read beside it.
@@ -143,13 +144,8 @@ class JobLifecycleMachine(RuleBasedStateMachine):
         return bool(running) and (full or not waiting)
 
     def _backoff_due(self, job: JobState) -> bool:
-        waiting = {
-            (job.job_id, sid, len(step.attempts))
-            for sid, step in job.steps.items()
-            if step.status is StepStatus.RETRY_WAIT
-        }
-        busy = any(s.status in (StepStatus.RUNNING, StepStatus.READY) for s in job.steps.values())
-        return not busy and bool(waiting & self._armed)
+        armed = {(step, attempt) for j, step, attempt in self._armed if j == job.job_id}
+        return _backing_off(job, armed)
 
     def _settle(self) -> None:
         """Wait until every job is at rest, firing retry backoffs on the ManualClock.

@@ -1,20 +1,10 @@
-"""Waiting on other processes without polling."""
+"""Waiting on other processes without polling: the kit's pidfd wait, with the tests' timeout."""
 
-import os
-import select
+from actors_wf.testing._leaks import ends as _ends
 
 WAIT = 30.0
 
 
 def ends(pid: int, timeout: float = WAIT) -> bool:
-    """Whether ``pid`` ends within ``timeout``: a pidfd turns readable when it exits
-    (as a zombie too), so nothing polls; a SIGKILL on a loaded machine may take a moment."""
-    try:
-        fd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return True
-    try:
-        readable, _, _ = select.select([fd], [], [], timeout)
-        return bool(readable)
-    finally:
-        os.close(fd)
+    """Whether ``pid`` ends within ``timeout``; a SIGKILL on a loaded machine takes a moment."""
+    return _ends(pid, timeout)
