@@ -57,7 +57,20 @@ def page() -> str:
                 f"What the validator says:\n\n```text\n{block}\n```\n\n"
                 f"The fix: {problem.hint}.\n"
             )
+            parts += _variants(engine, code)
     return "".join(parts)
+
+
+def _variants(engine: Engine, code: str) -> list[str]:
+    """More mistakes of the same class, one line each: the message and the fix."""
+    said = []
+    for fixture in sorted(FIXTURES.glob(f"{code}_*.yaml")):
+        result = engine.validator.validate(fixture)
+        p = next(p for p in result.problems if p.code == code)
+        said.append(f"- line {p.line}: {p.message}. Fix: {p.hint}.\n")
+    if not said:
+        return []
+    return ["\nOther mistakes of this kind, from the other fixtures:\n\n", *said]
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ import yaml
 
 from .._core._errors import SpecError
 from ._problems import Path, Problem
+from ._yaml_syntax import explain
 
 try:  # libyaml, when PyYAML was built with it, reads about ten times faster
     _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment]
@@ -119,7 +120,7 @@ def parse(text: str, name: str, limits: WorkflowLimits = DEFAULT_LIMITS) -> Sour
         _walk(node, (), values, keys, problems)
         data = loader.construct_document(node)
     except yaml.YAMLError as exc:
-        return Source(None, text, name, {}, {}, (_syntax_problem(exc),))
+        return Source(None, text, name, {}, {}, (explain(exc, text),))
     finally:
         loader.dispose()
     return Source(data, text, name, values, keys, tuple(problems))
@@ -267,18 +268,3 @@ def _walk(
             seen[key] = _mark(key_node)
             keys[child] = _mark(key_node)
             _walk(value_node, child, values, keys, problems)
-
-
-def _syntax_problem(exc: yaml.YAMLError) -> Problem:
-    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-    problem = getattr(exc, "problem", None) or str(exc)
-    context = getattr(exc, "context", None)
-    started = getattr(exc, "context_mark", None)
-    if context and started is not None and started is not mark:
-        context = f"{context} that starts at line {started.line + 1}, column {started.column + 1}"
-    message = f"{context}: {problem}" if context else str(problem)
-    line = mark.line + 1 if mark else None
-    column = mark.column + 1 if mark else None
-    return Problem(
-        "WF001", (), message, "check the indentation, quotes and brackets near there", line, column
-    )

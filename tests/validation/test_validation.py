@@ -12,8 +12,10 @@ EXPECT = re.compile(r"^# expect: (WF\d+) (\S+) line (\d+) hint: ?(.*)$")
 
 
 def test_every_code_has_a_fixture_and_an_up_to_date_doc_entry():
-    fixtures = {p.stem for p in FIXTURES.glob("*.yaml")}
+    fixtures = {p.stem for p in FIXTURES.glob("WF???.yaml")}
     assert fixtures == set(CATALOGUE)
+    variants = {p.stem.split("_")[0] for p in FIXTURES.glob("WF???_*.yaml")}
+    assert variants <= set(CATALOGUE)
     documented = set(re.findall(r"^## (WF\d+)", DOCS.read_text(), re.M))
     assert documented == set(CATALOGUE)
     from docs.make_errors import page
