@@ -29,7 +29,7 @@ from cattrs.v import format_exception
 from ._errors import MessageError
 from ._messages import Message
 from ._records import StepMap, StepState
-from ._spec import InputSpec
+from ._spec import InputSpec, is_seconds, parse_duration
 
 T = TypeVar("T")
 
@@ -45,6 +45,17 @@ def _strict(kind: type, accept: type | tuple[type, ...]) -> Any:
         raise TypeError(f"expected {kind.__name__}, got {type(value).__name__} {value!r:.60}")
 
     return hook
+
+
+def _seconds(value: Any, _: Any) -> float:
+    if isinstance(value, str):
+        return parse_duration(value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    raise TypeError(
+        "expected seconds or a duration such as 30s or 5m,"
+        f" got {type(value).__name__} {value!r:.60}"
+    )
 
 
 def _guarded(
@@ -122,6 +133,7 @@ def make_strict_converter() -> cattrs.Converter:
     conv.register_structure_hook(float, _strict(float, (int, float)))
     conv.register_structure_hook(str, _strict(str, str))
     conv.register_structure_hook(bool, _strict(bool, bool))
+    conv.register_structure_hook_func(is_seconds, _seconds)
     records = _guarded(
         lambda cls: make_dict_structure_fn(cls, conv, _cattrs_forbid_extra_keys=True),
         dict,

@@ -37,9 +37,9 @@ if TYPE_CHECKING:  # types only: _core imports nothing above itself when it runs
     from ._records import ErrorInfo, JobState
 
 
-def closest(name: str, candidates: Iterable[str], *, n: int = 3) -> list[str]:
+def closest(name: str, candidates: Iterable[str], *, n: int = 3, cutoff: float = 0.6) -> list[str]:
     """Return up to ``n`` candidates that look like ``name``, best first."""
-    return get_close_matches(name, sorted(set(candidates)), n=n, cutoff=0.6)
+    return get_close_matches(name, sorted(set(candidates)), n=n, cutoff=cutoff)
 
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str:

@@ -6,7 +6,8 @@ converter (see ``_validation/_structure``), which checks every field's type stri
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Annotated, Any
 
 import attrs
 
@@ -14,6 +15,38 @@ from ._types import parse_type
 
 ISOLATION_MODES = ("thread", "process")
 ON_FAILURE = ("fail_job", "continue")
+
+
+class _Duration:
+    """Marks a float field that a workflow file may also write as ``30s``, ``5m``, ``1h30m``."""
+
+
+Seconds = Annotated[float, _Duration]
+"""Seconds: a number, or in a workflow file a duration with units (``500ms``, ``2d``)."""
+
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_DURATION = re.compile(r"(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+")
+_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+DURATION_PATTERN = f"^{_DURATION.pattern}$"
+
+
+def parse_duration(text: str) -> float:
+    """``"1h30m"`` -> ``5400.0``: units ms, s, m, h and d, largest first or in any order.
+
+    Raises:
+        ValueError: the text is not a duration.
+    """
+    compact = text.strip()
+    if not _DURATION.fullmatch(compact):
+        raise ValueError(
+            f"expected seconds or a duration such as 30s, 5m, 1h30m or 2d, got {text!r:.60}"
+        )
+    return sum(float(amount) * _UNIT_SECONDS[unit] for amount, unit in _PART.findall(compact))
+
+
+def is_seconds(kind: Any) -> bool:
+    """Whether a field's type is ``Seconds``, for the converter's hook."""
+    return bool(kind == Seconds)
 
 
 def _positive_or_none(_: Any, attribute: attrs.Attribute[Any], value: float | None) -> None:
@@ -63,9 +96,9 @@ class RetryPolicy:
     """
 
     max_attempts: int = attrs.field(default=1, validator=attrs.validators.ge(1))
-    initial_interval: float = attrs.field(default=1.0, validator=attrs.validators.ge(0))
+    initial_interval: Seconds = attrs.field(default=1.0, validator=attrs.validators.ge(0))
     backoff_coefficient: float = attrs.field(default=2.0, validator=attrs.validators.ge(1))
-    max_interval: float | None = attrs.field(default=None, validator=_positive_or_none)
+    max_interval: Seconds | None = attrs.field(default=None, validator=_positive_or_none)
     jitter: float = attrs.field(
         default=0.0, validator=[attrs.validators.ge(0), attrs.validators.le(1)]
     )
@@ -108,9 +141,9 @@ class ComponentDefinition:
     output: str | None = attrs.field(default=None, validator=attrs.validators.optional(_type_name))
     description: str = ""
     retry: RetryPolicy | None = None
-    timeout: float | None = attrs.field(default=None, validator=_positive_or_none)
-    total_timeout: float | None = attrs.field(default=None, validator=_positive_or_none)
-    heartbeat_timeout: float | None = attrs.field(default=None, validator=_positive_or_none)
+    timeout: Seconds | None = attrs.field(default=None, validator=_positive_or_none)
+    total_timeout: Seconds | None = attrs.field(default=None, validator=_positive_or_none)
+    heartbeat_timeout: Seconds | None = attrs.field(default=None, validator=_positive_or_none)
     isolation: str = attrs.field(default="thread", validator=attrs.validators.in_(ISOLATION_MODES))
     resources: dict[str, int] = attrs.field(factory=dict, validator=_amounts)
     factory: bool = False
@@ -160,9 +193,9 @@ class StepSpec:
     inputs: dict[str, Any] = attrs.Factory(dict)
     depends_on: tuple[str, ...] = ()
     retry: RetryPolicy | None = None
-    timeout: float | None = attrs.field(default=None, validator=_positive_or_none)
-    total_timeout: float | None = attrs.field(default=None, validator=_positive_or_none)
-    heartbeat_timeout: float | None = attrs.field(default=None, validator=_positive_or_none)
+    timeout: Seconds | None = attrs.field(default=None, validator=_positive_or_none)
+    total_timeout: Seconds | None = attrs.field(default=None, validator=_positive_or_none)
+    heartbeat_timeout: Seconds | None = attrs.field(default=None, validator=_positive_or_none)
     on_failure: str = attrs.field(default="fail_job", validator=attrs.validators.in_(ON_FAILURE))
     resources: dict[str, int] = attrs.field(factory=dict, validator=_amounts)
     description: str = ""

@@ -95,6 +95,7 @@ class Run:
         found += cache.header_problems + cache.other + cache.graph
         for problems in cache.per_index:
             found += problems
+        found = _none_registered(found, len(cache.step_list))
         header = cache.header
         records = [s.spec for s in cache.step_list if s.spec is not None]
         spec = None
@@ -324,3 +325,23 @@ def quotable(source: Source | None) -> str | None:
 
 
 SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def _none_registered(found: list[Problem], steps: int) -> list[Problem]:
+    """One problem, not one per step, when no component of the workflow is registered.
+
+    That is never a typo in each step: the module that registers them was not imported.
+    """
+    unknown = [p for p in found if p.code == "WF201"]
+    if len(unknown) < 2 or len(unknown) < steps or any(p.hint.startswith("did") for p in unknown):
+        return found
+    names = sorted({p.message.split("'")[1] for p in unknown})
+    first = Problem(
+        "WF201",
+        unknown[0].path,
+        f"none of the {len(names)} components this workflow uses is registered"
+        f" ({', '.join(names)})",
+        "import the module that registers them first (the CLI: -c MODULE, or"
+        " --components-beside to import the .py file beside the workflow)",
+    )
+    return [first if p is unknown[0] else p for p in found if p.code != "WF201" or p is unknown[0]]

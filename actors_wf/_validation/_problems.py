@@ -39,6 +39,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "WF301": (WARNING, "a workflow input is never used"),
     "WF302": (WARNING, "a step's output is never used"),
     "WF303": (WARNING, "a step's result reaches no workflow output"),
+    "WF304": (WARNING, "plain text that names an input or step but lacks its $"),
 }
 
 

@@ -13,10 +13,15 @@ from typing import Any
 
 import attrs
 
-from .._core._spec import InputSpec, WorkflowSpec
+from .._core._spec import DURATION_PATTERN, InputSpec, WorkflowSpec, is_seconds
 from .._core._types import NAMES
 
 SCHEMA_ID = "https://actors-wf.invalid/workflow.schema.json"
+_DURATION = {
+    "type": "string",
+    "pattern": DURATION_PATTERN,
+    "description": "a duration: 500ms, 30s, 5m, 1h30m, 2d",
+}
 _SCALARS = {str: "string", int: "integer", float: "number", bool: "boolean"}
 
 
@@ -34,7 +39,7 @@ def workflow_schema() -> dict[str, Any]:
 
 
 def _record(cls: type[Any], defs: dict[str, Any]) -> dict[str, Any]:
-    hints = typing.get_type_hints(cls)
+    hints = typing.get_type_hints(cls, include_extras=True)
     properties = {}
     required = []
     for field in attrs.fields(cls):
@@ -57,6 +62,8 @@ def _record(cls: type[Any], defs: dict[str, Any]) -> dict[str, Any]:
 
 
 def _type(kind: Any, defs: dict[str, Any]) -> dict[str, Any]:
+    if is_seconds(kind):
+        return {"anyOf": [{"type": ["integer", "number"]}, _DURATION]}
     if kind in _SCALARS:
         scalar: dict[str, Any] = {"type": _SCALARS[kind]}
         return {"type": ["integer", "number"]} if kind is float else scalar

@@ -15,6 +15,7 @@ from .._core._errors import closest
 from .._core._plan import Ref, RefSyntaxError, iter_refs, parse_ref
 from .._core._spec import InputSpec, StepSpec
 from .._core._types import ANY, TypeExpr, parse_type
+from ._near_refs import looks_like_reference, meant_reference
 from ._problems import Path, Problem
 
 COMPONENT = "component"
@@ -249,14 +250,36 @@ def check_refs(value: Any, where: Path, scope: Scope, found: Found) -> list[Ref]
         else:
             refs = list(iter_refs(value))
     except RefSyntaxError as exc:
-        found.problems.append(Problem("WF107", where, str(exc).split("; ")[0], _REF_HINT))
+        found.problems.append(_not_a_reference(str(exc).split("; ")[0], value, where, found))
         return None
+    if isinstance(value, str) and value.startswith(_BARE):
+        _bare_reference(value, where, scope, found)
     for ref in refs:
         if ref.source == "inputs":
             _check_input_ref(ref, where, scope, found)
         else:
             _check_step_ref(ref, where, scope, found)
     return refs
+
+
+def _not_a_reference(message: str, value: Any, where: Path, found: Found) -> Problem:
+    meant = meant_reference(value) if isinstance(value, str) else None
+    if meant is None:
+        return Problem("WF107", where, message, _REF_HINT)
+    found.meant.add(meant.name)
+    return Problem("WF107", where, message, f"did you mean {meant}?")
+
+
+_BARE = ("inputs.", "steps.")
+
+
+def _bare_reference(value: str, where: Path, scope: Scope, found: Found) -> None:
+    meant = looks_like_reference(value, scope.inputs, scope.ids)
+    if meant is not None:
+        found.meant.add(meant.name)
+        message = f"{value!r} is plain text, though it names {meant} without its $"
+        hint = f"write {meant} to pass the value"
+        found.problems.append(Problem("WF304", where, message, hint))
 
 
 _REF_HINT = (

@@ -74,10 +74,33 @@ def _problems(path: Path, exc: BaseException, cls: Any) -> list[Problem]:
         return [Problem("WF101", path, f"required field {name!r} is missing", f"add '{name}:'")]
     text = str(exc) or type(exc).__name__
     if isinstance(exc, TypeError):
-        return [Problem("WF103", path, text)]
+        return [Problem("WF103", path, text, _shape_hint(text, path))]
     if "unknown type " in text:
         return [_unknown_type(path, text)]
     return [_bad_value(path, text, cls)]
+
+
+_GOT = re.compile(r"^expected (.+?), got (\w+) (.*)$", re.S)
+
+
+def _shape_hint(text: str, path: Path) -> str:
+    """The fix for a value of the wrong shape, when it is plain from what was written."""
+    match = _GOT.match(text)
+    if match is None:
+        return ""
+    expected, got, value = match.groups()
+    name = path[-1] if path and isinstance(path[-1], str) else "it"
+    if expected == "a list" and got in ("str", "int", "float"):
+        return f"write a list, even of one: {name}: [{value.strip(chr(39))}]"
+    if expected in ("int", "float") and got == "str":
+        return f"write the number without quotes: {name}: {value.strip(chr(39))}"
+    if expected == "bool":
+        return f"write {name}: true or {name}: false"
+    if expected == "a mapping":
+        return f"write {name} as `key: value` lines indented under it, or as {{key: value}}"
+    if expected == "str" and got in ("int", "float", "bool"):
+        return f'put the value in quotes: {name}: "{value}"'
+    return ""
 
 
 def _unknown_type(path: Path, text: str) -> Problem:
@@ -107,11 +130,13 @@ def _bad_value(path: Path, text: str, cls: Any) -> Problem:
 
 
 _VALUE_HINTS = {
-    "timeout": "use a positive number of seconds, e.g. timeout: 30",
+    "timeout": "use a positive number of seconds or a duration, e.g. timeout: 30 or 5m",
+    "total_timeout": "use a positive number of seconds or a duration, e.g. 10m",
+    "heartbeat_timeout": "use a positive number of seconds or a duration, e.g. 30s",
     "max_attempts": "use 1 or more (1 means no retry)",
-    "initial_interval": "use 0 or more seconds",
+    "initial_interval": "use 0 or more seconds, or a duration such as 500ms",
     "backoff_coefficient": "use 1 or more (1 waits the same each time)",
-    "max_interval": "use a positive number of seconds",
+    "max_interval": "use a positive number of seconds, or a duration such as 1h",
     "jitter": "use a fraction from 0 to 1",
     "isolation": "use thread or process",
 }

@@ -57,7 +57,7 @@ def test_failures_exit_non_zero_with_a_clear_message(tmp_path, capsys):
 
 
 def test_validate_exits_0_when_valid_and_1_with_errors(tmp_path, capsys):
-    assert main(["validate", str(EXAMPLES / "hello.yaml")]) == 0
+    assert main(["validate", str(EXAMPLES / "hello.yaml"), "--components-beside"]) == 0
     assert "workflow 'hello' is valid" in capsys.readouterr().out
     bad = tmp_path / "bad.yaml"
     bad.write_text("id: bad\nsteps:\n  - {id: a, component: text.nope}\n")
@@ -238,3 +238,14 @@ def test_an_input_value_is_yaml_or_else_the_text_as_it_is():
     assert input_value("true") is True
     assert input_value("[") == "["  # not YAML: the text, not a traceback
     assert input_value("a: b: c") == "a: b: c"
+
+
+def test_validate_without_the_components_says_so_once(tmp_path, capsys):
+    workflow = tmp_path / "unimported.yaml"
+    steps = "".join(f"  - {{id: s{i}, component: nowhere.c{i}}}\n" for i in range(11))
+    workflow.write_text(f"id: unimported\nsteps:\n{steps}")
+    assert main(["validate", str(workflow), "--color", "never"]) == 1
+    out = capsys.readouterr().out
+    assert out.count("error[WF201]") == 1
+    assert "none of the 11 components this workflow uses is registered" in out
+    assert "-c MODULE" in out

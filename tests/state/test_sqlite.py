@@ -282,7 +282,9 @@ def test_recovery_keeps_paused_jobs_paused_and_fails_jobs_whose_components_are_g
         state = engine.jobs.wait_sync("crashed", WAIT)
     assert state.status is JobStatus.FAILED
     assert "cannot resume after restart" in state.error.message
-    assert "no component 't.b' is registered" in state.error.message
+    assert "none of the 3 components this workflow uses is registered (t.a, t.b, t.c)" in (
+        state.error.message
+    )
 
 
 def test_jobs_on_a_sqlite_store_run_and_fail_like_in_memory(tmp_path):

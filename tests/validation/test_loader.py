@@ -96,8 +96,12 @@ def test_a_str_is_text_never_a_file_name_and_the_error_says_how_to_read_a_file(t
             [("WF101", "steps[0].component", None), ("WF102", "steps[0].componet", None)],
         ),
         (
-            {"id": "w", "steps": [{"id": "a", "component": "x", "timeout": "soon"}]},
+            {"id": "w", "steps": [{"id": "a", "component": "x", "timeout": [30]}]},
             [("WF103", "steps[0].timeout", None)],
+        ),
+        (
+            {"id": "w", "steps": [{"id": "a", "component": "x", "timeout": "soon"}]},
+            [("WF104", "steps[0].timeout", None)],
         ),
         (
             {"id": "w", "steps": [{"id": "a", "component": "x", "retry": {"jitter": 2}}]},
@@ -141,3 +145,25 @@ def test_retry_policy_intervals_grow_and_cap():
     policy = RetryPolicy(max_attempts=5, initial_interval=1, backoff_coefficient=2, max_interval=3)
     assert [policy.interval(n) for n in range(1, 5)] == [1, 2, 3, 3]
     assert isinstance(WorkflowSpec(id="x", steps=()).steps, tuple)
+
+
+@pytest.mark.parametrize(
+    ("written", "seconds"),
+    [("30s", 30.0), ("1m", 60.0), ("1h30m", 5400.0), ("500ms", 0.5), ("2d", 172800.0), (45, 45.0)],
+)
+def test_durations_may_be_written_with_units(written, seconds):
+    spec = load_workflow(
+        {
+            "id": "w",
+            "steps": [
+                {
+                    "id": "a",
+                    "component": "x",
+                    "timeout": written,
+                    "retry": {"max_attempts": 2, "initial_interval": written},
+                }
+            ],
+        }
+    )
+    assert spec.steps[0].timeout == seconds
+    assert spec.steps[0].retry.initial_interval == seconds
