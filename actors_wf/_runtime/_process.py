@@ -295,6 +295,7 @@ def run_in_process(
                 {
                     "module": path[0],
                     "qualname": path[1],
+                    "file": getattr(sys.modules.get(path[0]), "__file__", None),
                     "inputs": msg.inputs,
                     "job_id": msg.job_id,
                     "step_id": msg.step_id,

@@ -8,7 +8,7 @@ own session (so the engine can kill it and everything it started with one
 so a component's ``print()`` or a subprocess it starts cannot touch the
 frames. Frames are a 4-byte big-endian length and a msgpack map, both ways:
 
-- in: ``{"module", "qualname", "inputs", "job_id", "step_id", "attempt", "context"}``
+- in: ``{"module", "qualname", "file", "inputs", "job_id", "step_id", "attempt", "context"}``
 - out: ``{"heartbeat": true}`` any number of times, then ``{"output": ...}``,
   ``{"bad_output": why}`` or ``{"error": {"type", "message", "traceback"}}``.
 
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.util
 import os
 import queue
 import resource
@@ -41,10 +42,30 @@ from ._frames import read_frame, write_frame
 
 
 def _target(task: dict[str, Any]) -> Any:
-    target: Any = importlib.import_module(task["module"])
+    target: Any = _module(task["module"], task.get("file"))
     for part in task["qualname"].split("."):
         target = getattr(target, part)
     return target
+
+
+def _module(name: str, file: str | None) -> Any:
+    """Import by name, or from the file the engine loaded it from (a .py beside a workflow)."""
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name != name or not file:
+            raise
+    spec = importlib.util.spec_from_file_location(name, file)
+    if spec is None or spec.loader is None:
+        raise ModuleNotFoundError(f"no module named {name!r}, nor a module at {file}", name=name)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
 
 
 @contextlib.contextmanager

@@ -10,9 +10,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from .._core._graph import cycles, reaching, toposort
-from .._core._spec import WorkflowSpec
-from ._problems import Problem
+from .._core._spec import StepSpec, WorkflowSpec
+from ._problems import WARNING, Path, Problem
 from ._semantic import Found, Scope, StepFacts, check_refs
+from ._steps import ReadStep
 
 
 def edges(fact: StepFacts | None) -> Any:
@@ -56,10 +57,15 @@ def graph_problems(
     ids: list[str | None],
     facts: dict[str, StepFacts],
     scope: Scope,
+    steps: Mapping[str, ReadStep],
 ) -> tuple[Problem, ...]:
+    usage = _output_and_usage_problems(header, ids, facts, scope)
+    named = [sid for sid in ids if sid is not None]
+    if len(set(named)) != len(named):  # a doubled step's uses are not known: no guesses
+        usage = [p for p in usage if p.severity != WARNING]
     return (
-        *_cycle_problems(ids, facts),
-        *_output_and_usage_problems(header, ids, facts, scope),
+        *_cycle_problems(ids, facts, steps),
+        *usage,
     )
 
 
@@ -120,7 +126,9 @@ def duplicate_problems(ids: list[str | None], duplicates: set[str]) -> list[Prob
     return problems
 
 
-def _cycle_problems(ids: list[str | None], facts: Mapping[str, StepFacts]) -> list[Problem]:
+def _cycle_problems(
+    ids: list[str | None], facts: Mapping[str, StepFacts], steps: Mapping[str, ReadStep]
+) -> list[Problem]:
     order = [sid for sid in ids if sid is not None and sid in facts]
     if _acyclic(order, facts):
         return []
@@ -134,16 +142,44 @@ def _cycle_problems(ids: list[str | None], facts: Mapping[str, StepFacts]) -> li
     for cycle in cycles(order, feeds):
         written = " -> ".join([*cycle, cycle[0]])
         last = cycle[-1]
+        # The edge that closes it: the earliest step names the last, a step below it.
+        read = steps.get(cycle[0])
+        named = _where_named(read.partial, last) if read is not None and read.partial else ()
         problems.append(
             Problem(
                 "WF210",
-                ("steps", position[cycle[0]]),
+                ("steps", position[cycle[0]], *named),
                 f"steps form a cycle: {written}",
                 f"remove the reference from {cycle[0]!r} to {last!r}, or another edge of it",
                 related=tuple(cycle),
             )
         )
     return problems
+
+
+def _where_named(step: StepSpec, dep: str) -> Path:
+    """Where in a step another step is named: an input's reference, else depends_on."""
+    for name, value in step.inputs.items():
+        inner = _ref_path(value, dep)
+        if inner is not None:
+            return ("inputs", name, *inner)
+    if dep in step.depends_on:
+        return ("depends_on", step.depends_on.index(dep))
+    return ()
+
+
+def _ref_path(value: Any, dep: str) -> Path | None:
+    if isinstance(value, str):
+        return () if value.startswith(f"$steps.{dep}.") else None
+    if isinstance(value, dict):
+        items: Any = value.items()
+    else:
+        items = enumerate(value) if isinstance(value, list | tuple) else ()
+    for key, item in items:
+        inner = _ref_path(item, dep)
+        if inner is not None:
+            return (key, *inner)
+    return None
 
 
 def _acyclic(order: list[str], facts: Mapping[str, StepFacts]) -> bool:

@@ -78,7 +78,7 @@ class Run:
         self.old_structure = old
 
     def validate(self, data: Any, source: Source | None) -> ValidationResult:
-        name = source.name if source is not None else "<dict>"
+        name = source.name if source is not None else _unread_name(data)
         text = quotable(source)
         found: list[Problem] = list(source.problems) if source is not None else []
         if not isinstance(data, Mapping | WorkflowSpec):
@@ -133,7 +133,7 @@ class Run:
                     facts[sid] = fact
             per_index.append(_step_problems(step, fact, i))
         other = (*steps_field_problems(data), *duplicate_problems(ids, doubled))
-        graph = graph_problems(header, ids, facts, scope)
+        graph = graph_problems(header, ids, facts, scope, unique)
         return Cache(
             header_raw,
             header,
@@ -277,7 +277,7 @@ class Run:
                 readers = update_readers(old.readers, old.facts, facts, recheck)
             ordered = {sid: facts[sid] for sid in old.order if sid in facts}
             if edges_moved or any(outputs.get(s) != old.outputs.get(s) for s in changed):
-                graph = graph_problems(header, list(old.order), ordered, scope)
+                graph = graph_problems(header, list(old.order), ordered, scope, unique)
             facts = ordered
         return attrs.evolve(
             old,
@@ -325,6 +325,10 @@ def quotable(source: Source | None) -> str | None:
 
 
 SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def _unread_name(data: Any) -> str:
+    return f"<workflow {data.id!r}>" if isinstance(data, WorkflowSpec) else "<dict>"
 
 
 def _none_registered(found: list[Problem], steps: int) -> list[Problem]:

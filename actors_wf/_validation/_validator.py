@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import weakref
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -135,8 +136,22 @@ def _collector_paused(data: Any) -> Iterator[None]:
 _PAUSE_GC_FROM = 2000
 
 
+# A workflow read from text keeps that text, so a later check of the record
+# (at run time, after the registry changed) still points into the file.
+_SOURCES: dict[int, tuple[weakref.ref[WorkflowSpec], str, str]] = {}
+
+
+def _remember(spec: WorkflowSpec, text: str, name: str) -> None:
+    key = id(spec)
+    _SOURCES[key] = (weakref.ref(spec, lambda _: _SOURCES.pop(key, None)), text, name)
+
+
 def _read(spec: SpecInput, limits: WorkflowLimits) -> tuple[Source | None, Any]:
     """A str is YAML or JSON text, never a file name: a path is a :class:`~pathlib.Path`."""
+    if isinstance(spec, WorkflowSpec):
+        known = _SOURCES.get(id(spec))
+        if known is not None and known[0]() is spec:
+            return parse(known[1], known[2], limits), spec
     if isinstance(spec, WorkflowSpec | Mapping):
         return None, spec
     source = (
@@ -173,4 +188,6 @@ def load_workflow(source: SpecInput, limits: WorkflowLimits = DEFAULT_LIMITS) ->
     if isinstance(source, WorkflowSpec):
         return source  # the same object: caches keyed on identity stay warm
     assert isinstance(result.spec, WorkflowSpec)
+    if result.source_text is not None:
+        _remember(result.spec, result.source_text, result.source_name)
     return result.spec

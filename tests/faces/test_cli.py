@@ -249,3 +249,22 @@ def test_validate_without_the_components_says_so_once(tmp_path, capsys):
     assert out.count("error[WF201]") == 1
     assert "none of the 11 components this workflow uses is registered" in out
     assert "-c MODULE" in out
+
+
+def test_a_process_isolated_component_in_the_file_beside_the_workflow_runs(tmp_path, capsys):
+    (tmp_path / "beside.py").write_text(
+        "import os\n"
+        "from actors_wf import component\n\n"
+        "@component('beside.pid', isolation='process')\n"
+        "def pid(tag: str) -> dict:\n"
+        "    return {'tag': tag, 'pid': os.getpid()}\n"
+    )
+    workflow = tmp_path / "beside.yaml"
+    workflow.write_text(
+        "id: beside\nsteps:\n  - {id: a, component: beside.pid, inputs: {tag: hi}}\n"
+        "outputs: {out: $steps.a.output}\n"
+    )
+    assert main(["run", str(workflow), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)["out"]
+    assert out["tag"] == "hi"
+    assert out["pid"] != os.getpid()

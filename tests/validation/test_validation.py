@@ -192,3 +192,25 @@ def test_structure_errors_of_many_kinds_are_all_found(validator):
         Validator().validate({"id": "x"}).errors[0].message == "required field 'steps' is missing"
     )
     assert Validator().validate({"id": "x", "steps": {}}).errors[0].code == "WF103"
+
+
+def test_a_workflow_registered_from_a_file_is_reported_in_that_file_at_run_time(engine, tmp_path):
+    path = tmp_path / "later.yaml"
+    path.write_text("id: later\nsteps:\n  - id: a\n    component: later.one\n")
+    engine.registry.register_workflow(path)
+    with pytest.raises(WorkflowInvalid) as info:
+        engine.run("later", {})
+    result = info.value.result
+    assert result.source_name == str(path)
+    [problem] = result.errors
+    assert (problem.code, problem.line, problem.column) == ("WF201", 4, 16)
+    assert f"{path}:4:16" in str(info.value)
+
+
+def test_a_record_with_no_text_is_named_by_its_id(engine):
+    engine.registry.register_workflow(
+        {"id": "bare", "steps": [{"id": "a", "component": "nowhere.x"}]}
+    )
+    with pytest.raises(WorkflowInvalid) as info:
+        engine.run("bare", {})
+    assert info.value.result.source_name == "<workflow 'bare'>"
