@@ -60,6 +60,7 @@ if TYPE_CHECKING:
     from ._runtime._attempt import StepCancelledError, StepContext
     from ._runtime._clock import Clock, ManualClock, SystemClock
     from ._runtime._executor import LogContextFilter
+    from ._runtime._logs import JsonFormatter
     from ._state._manager import StateManager
     from ._state._retention import Retention
     from ._state._snapshot import Snapshot
@@ -106,6 +107,7 @@ __all__ = [
     "JobSummaries",
     "JobSummary",
     "JobTimeout",
+    "JsonFormatter",
     "LogContextFilter",
     "ManualClock",
     "MessageError",
@@ -182,6 +184,7 @@ _WHERE = {
     "JobTimeout": "._core._errors",
     "load_workflow": "._validation._validator",
     "LogContextFilter": "._runtime._executor",
+    "JsonFormatter": "._runtime._logs",
     "ManualClock": "._runtime._clock",
     "MessageError": "._core._errors",
     "Metrics": "._observe._metrics",

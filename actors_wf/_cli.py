@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from ._cli_remote import EXIT_UNREACHABLE, add_commands, input_value
+from ._cli_run import TRUNCATE_AT, RunView, print_outputs
 from ._client import Client
 from ._core._codec import converter
 from ._core._errors import (
@@ -23,12 +24,11 @@ from ._core._errors import (
     JobFailed,
     JobNotFound,
 )
-from ._core._kinds import EventKind
 from ._core._spec import WorkflowSpec
 from ._core._status import JobStatus
 
 if TYPE_CHECKING:
-    from ._observe._events import Event
+    from ._core._records import JobState
     from ._state._manager import StateManager
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -82,7 +82,26 @@ def _parser() -> argparse.ArgumentParser:
         "with the same name is imported without it",
     )
     run.add_argument("--timeout", type=float, default=None, help="seconds to wait for the job")
-    run.add_argument("--json", action="store_true", help="print the outputs as JSON only")
+    run.add_argument("--json", action="store_true", help="print the outputs as JSON")
+    run.add_argument(
+        "--store",
+        help="keep the job in this SQLite store (a path or sqlite:///path), for inspect",
+    )
+    run.add_argument(
+        "--resource",
+        "-r",
+        action="append",
+        default=[],
+        metavar="NAME=N",
+        help="a resource the engine has N of (steps ask for them); repeat for more",
+    )
+    shown = run.add_mutually_exclusive_group()
+    shown.add_argument(
+        "--full", action="store_true", help=f"print outputs whole (else cut at {TRUNCATE_AT})"
+    )
+    shown.add_argument(
+        "--quiet", "-q", action="store_true", help="print only the outputs, no step lines"
+    )
     run.set_defaults(func=_run)
 
     check = sub.add_parser("validate", help="report every problem of a workflow file")
@@ -145,29 +164,74 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
     from ._engine import Engine
     from ._validation._validator import load_workflow
 
-    spec = load_workflow(Path(args.file))
-    _import_components(Path(args.file), args.components)
+    path = Path(args.file)
+    spec = load_workflow(path)
+    _import_components(path, args.components)
     inputs = _parse_inputs(spec, args.input)
-    with Engine() as engine:
+    options: dict[str, Any] = {"resources": _parse_resources(args.resource)}
+    if args.store:
+        options["store"] = args.store
+    view = RunView(
+        sys.stderr, [s.id for s in spec.steps], quiet=args.quiet, live=sys.stderr.isatty()
+    )
+    with Engine(**options) as engine:
         engine.registry.register_workflow(spec)
-        if not args.json:
-            engine.subscribe(lambda event: _print_event(event, out))
+        engine.subscribe(view.on_event)
+        job_id = engine.jobs_sync.create_job(spec.id, inputs, start=True)
+        view.start()
         try:
-            outputs = engine.run(spec.id, inputs, timeout=args.timeout)
-        except JobFailed as exc:
-            print(
-                f"job failed at step {exc.step_id!r}: {exc.error_type}: {exc.error_message}",
-                file=sys.stderr,
+            job = engine.jobs_sync.wait(job_id, args.timeout)
+        except KeyboardInterrupt:
+            job = _cancel_on_interrupt(engine, job_id, view)
+        finally:
+            view.stop()
+    view.finish(job)  # after close: every event of the job has been shown
+    if args.store and not args.quiet:
+        print(f"inspect it: actors-wf inspect {job_id} --store {args.store}", file=sys.stderr)
+    return _result(job, out, args)
+
+
+def _cancel_on_interrupt(engine: Any, job_id: str, view: RunView) -> JobState:
+    """Ctrl-C: cancel the job and wait for its steps to stop (a second Ctrl-C forces it)."""
+    view.stop()
+    print("\ninterrupted: cancelling the job (Ctrl-C again to force)", file=sys.stderr)
+    try:
+        engine.jobs_sync.cancel_job(job_id)
+        job: JobState = engine.jobs_sync.wait(job_id, _CANCEL_WAIT)
+    except KeyboardInterrupt:
+        engine.jobs_sync.cancel_job(job_id, force=True)
+        job = engine.jobs_sync.wait(job_id, _CANCEL_WAIT)
+    return job
+
+
+_CANCEL_WAIT = 60.0
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command Ctrl-C stopped
+
+
+def _result(job: JobState, out: TextIO, args: argparse.Namespace) -> int:
+    if job.status is JobStatus.COMPLETED:
+        print_outputs(job.outputs or {}, out, as_json=args.json, full=args.full)
+        return EXIT_OK
+    if job.status is JobStatus.CANCELLED:
+        return EXIT_INTERRUPTED
+    error = job.error
+    assert error is not None
+    print(f"job failed at step {error.step_id!r}: {error.type}: {error.message}", file=sys.stderr)
+    if error.traceback:
+        print(error.traceback, file=sys.stderr)
+    return EXIT_FAILED
+
+
+def _parse_resources(pairs: Sequence[str]) -> dict[str, int]:
+    resources: dict[str, int] = {}
+    for pair in pairs:
+        name, _, amount = pair.partition("=")
+        if not name or not amount.isdigit() or int(amount) < 1:
+            raise SystemExit(
+                f"error: --resource takes NAME=N with N a whole number >= 1, got {pair!r}"
             )
-            print(exc.traceback, file=sys.stderr)
-            return EXIT_FAILED
-    if args.json:
-        print(json.dumps(outputs, indent=2, default=repr), file=out)
-    else:
-        print("outputs:", file=out)
-        for name, value in outputs.items():
-            print(f"  {name}: {value!r}", file=out)
-    return EXIT_OK
+        resources[name] = int(amount)
+    return resources
 
 
 def _validate(args: argparse.Namespace, out: TextIO) -> int:
@@ -266,17 +330,6 @@ def _find_job(state: StateManager, prefix: str) -> str:
     if matches:
         raise JobNotFound(prefix, matches)
     raise JobNotFound(prefix)
-
-
-def _print_event(event: Event, out: TextIO) -> None:
-    if event.kind == EventKind.STEP_SUCCEEDED:
-        print(f"  step {event.step_id} finished: {event.output!r}", file=out, flush=True)
-    elif event.kind == EventKind.STEP_FAILED and event.error is not None:
-        print(
-            f"  step {event.step_id} failed: {event.error.type}: {event.error.message}",
-            file=out,
-            flush=True,
-        )
 
 
 def _import_components(

@@ -125,22 +125,13 @@ def _register(engine: Engine, folder: Path, skip_invalid: bool) -> bool:
     return True
 
 
-class _JsonLines(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        line = {
-            "time": round(record.created, 3),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        return json.dumps(line)
-
-
 def _log_to_stderr(form: str) -> Callable[[], None]:
     """Log the engine's events, one line each, on stderr; return how to stop."""
     handler = logging.StreamHandler(sys.stderr)
     if form == "json":
-        handler.setFormatter(_JsonLines())
+        from ._runtime._logs import JsonFormatter
+
+        handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logger = logging.getLogger("actors_wf")

@@ -20,6 +20,7 @@ EXPECTED = {
     "JobManagerSync",
     "ComponentMetrics",
     "LogContextFilter",
+    "JsonFormatter",
     "Metrics",
     "Orchestrator",
     "Clock",

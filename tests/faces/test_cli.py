@@ -1,5 +1,6 @@
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -11,9 +12,22 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 def test_run_hello_prints_steps_and_outputs(capsys):
     assert main(["run", str(EXAMPLES / "hello.yaml"), "--input", "name=Ada", "-i", "times=3"]) == 0
-    out = capsys.readouterr().out
-    assert "step greet finished: 'Hello, Ada!'" in out
-    assert "message: 'Hello, Ada! Hello, Ada! Hello, Ada!'" in out
+    captured = capsys.readouterr()
+    assert captured.out.splitlines() == [
+        "message: 'Hello, Ada! Hello, Ada! Hello, Ada!'",
+        "summary: {'quiet': 'Hello, Ada! Hello, Ada! Hello, Ada!', 'loud': 'HELLO, ADA!',"
+        " 'words': 8}",
+        "words: 8",
+    ]
+    lines = captured.err.splitlines()
+    assert sorted(line.split()[:2] for line in lines[:4]) == [
+        ["ok", "greet"],
+        ["ok", "repeat"],
+        ["ok", "shout"],
+        ["ok", "summary"],
+    ]
+    assert re.fullmatch(r"job \w+ COMPLETED in [\d.]+ (µs|ms|s): 4 succeeded", lines[4])
+    assert "\x1b" not in captured.err  # no progress line where stderr is not a terminal
 
 
 def test_run_json_prints_only_the_outputs(capsys):
@@ -268,3 +282,91 @@ def test_a_process_isolated_component_in_the_file_beside_the_workflow_runs(tmp_p
     out = json.loads(capsys.readouterr().out)["out"]
     assert out["tag"] == "hi"
     assert out["pid"] != os.getpid()
+
+
+FLAKY = """\
+from actors_wf import component
+
+calls = {"n": 0}
+
+
+@component("cli.flaky")
+def flaky() -> str:
+    calls["n"] += 1
+    if calls["n"] < 3:
+        raise ConnectionError("try again")
+    return "x" * 500
+
+
+@component("cli.bad")
+def bad() -> int:
+    raise ValueError("no")
+"""
+
+
+def _flaky_workflow(tmp_path: Path, fail: bool) -> Path:
+    (tmp_path / "flaky.py").write_text(FLAKY)
+    workflow = tmp_path / "flaky.yaml"
+    steps = [
+        "  - {id: first, component: cli.flaky, retry: {max_attempts: 3, initial_interval: 1ms}}",
+        "  - {id: second, component: cli.bad, depends_on: [first]}" if fail else "",
+        "  - {id: third, component: cli.flaky, depends_on: [first]}",
+    ]
+    outputs = "outputs: {long: $steps.first.output}\n"
+    workflow.write_text("id: flaky\nsteps:\n" + "\n".join(s for s in steps if s) + "\n" + outputs)
+    return workflow
+
+
+def test_run_shows_each_step_with_its_attempts_and_the_steps_that_never_ran(tmp_path, capsys):
+    assert main(["run", str(_flaky_workflow(tmp_path, fail=True))]) == 1
+    err = capsys.readouterr().err
+    assert "retry    first   attempt 1: ConnectionError: try again" in err
+    assert "retry    first   attempt 2: ConnectionError: try again" in err
+    assert "3 attempts (2 retries)" in err
+    assert "FAILED   second" in err
+    assert "job failed at step 'second': ValueError: no" in err
+    assert " FAILED in " in err
+
+
+def test_run_cuts_long_outputs_unless_full_and_quiet_prints_only_them(tmp_path, capsys):
+    workflow = _flaky_workflow(tmp_path, fail=False)
+    assert main(["run", str(workflow)]) == 0
+    out = capsys.readouterr().out
+    assert "(502 characters; --full shows all)" in out
+    assert len(out) < 300
+    assert main(["run", str(workflow), "--full"]) == 0
+    assert capsys.readouterr().out == f"long: '{'x' * 500}'\n"
+    assert main(["run", str(workflow), "--quiet", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out) == {"long": "x" * 500}
+    assert captured.err == ""
+
+
+def test_run_with_a_store_leaves_a_job_inspect_can_show(tmp_path, capsys):
+    store = tmp_path / "jobs.db"
+    assert (
+        main(["run", str(EXAMPLES / "hello.yaml"), "-i", "name=Ada", "--store", str(store)]) == 0
+    )
+    err = capsys.readouterr().err
+    job_id = err.split("actors-wf inspect ")[1].split()[0]
+    assert main(["inspect", job_id[:8], "--store", str(store)]) == 0
+    assert "COMPLETED" in capsys.readouterr().out
+
+
+def test_run_gives_the_engine_the_resources_named(tmp_path, capsys):
+    workflow = tmp_path / "gpu.yaml"
+    workflow.write_text(
+        "id: gpu\nsteps:\n"
+        "  - {id: a, component: text.upper, inputs: {text: hi}, resources: {gpu: 2}}\n"
+        "outputs: {o: $steps.a.output}\n"
+    )
+    (tmp_path / "gpu.py").write_text(
+        "from actors_wf import component\n\n"
+        "@component('text.upper')\ndef upper(text: str) -> str:\n    return text.upper()\n"
+    )
+    assert main(["run", str(workflow), "--json"]) == 2
+    assert "gpu" in capsys.readouterr().err
+    assert main(["run", str(workflow), "--json", "-r", "gpu=2"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"o": "HI"}
+    with pytest.raises(SystemExit, match="NAME=N"):
+        main(["run", str(workflow), "-r", "gpu=many"])

@@ -1,6 +1,8 @@
 """Component input/output checks, events as an async iterator, metrics, log context."""
 
 import asyncio
+import io
+import json
 import logging
 import threading
 
@@ -11,6 +13,7 @@ from actors_wf import (
     Engine,
     JobFailed,
     JobStatus,
+    JsonFormatter,
     LogContextFilter,
     WorkflowInvalid,
 )
@@ -150,6 +153,51 @@ def test_log_records_carry_the_job_step_attempt_and_trace(engine):
     inside = [(r.job_id, r.step_id, r.attempt, r.trace_id) for r in records[:2]]
     assert inside == [(job_id, "talk", 1, job_id)] * 2
     assert (records[2].job_id, records[2].step_id) == ("-", "-")
+
+
+def test_the_json_formatter_writes_one_line_per_record_with_the_step_it_came_from(engine):
+    lines = io.StringIO()
+    handler = logging.StreamHandler(lines)
+    handler.setFormatter(JsonFormatter())
+    component_log = logging.getLogger("my.json.component")
+    component_log.addHandler(handler)
+    component_log.setLevel(logging.INFO)
+
+    def chatty(ctx) -> int:
+        component_log.info("plain %s", "logger")
+        ctx.log.warning("context logger")
+        try:
+            raise KeyError("k")
+        except KeyError:
+            component_log.exception("failed with %r", object)
+        return 1
+
+    context_log = logging.getLogger("actors_wf.component")
+    context_log.addHandler(handler)
+    engine.registry.register(COMPONENT, "t.chatty_json", None, chatty)
+    engine.registry.register_workflow(
+        {"id": "wj", "steps": [{"id": "talk", "component": "t.chatty_json"}]}
+    )
+    try:
+        engine.run("wj", timeout=WAIT)
+        component_log.info("outside a step")
+    finally:
+        component_log.removeHandler(handler)
+        context_log.removeHandler(handler)
+    job_id = engine.jobs_sync.list_jobs()[0].job_id
+    records = [json.loads(line) for line in lines.getvalue().splitlines()]
+    assert [r["message"] for r in records] == [
+        "plain logger",
+        "context logger",
+        "failed with <class 'object'>",
+        "outside a step",
+    ]
+    for record in records[:3]:
+        assert (record["job_id"], record["step_id"], record["attempt"]) == (job_id, "talk", 1)
+        assert record["trace_id"] == job_id
+    assert records[1]["level"] == "warning"
+    assert "KeyError: 'k'" in records[2]["exception"]
+    assert "job_id" not in records[3]
 
 
 def test_execute_step_runs_one_step_with_its_retry_policy(engine):
