@@ -14,11 +14,11 @@ $(PY):
 	$(PY) -m pip install --quiet --upgrade pip
 
 $(VENV)/.installed: setup.cfg pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e .
+	$(PY) -m pip install --quiet -e . --config-settings editable_mode=compat
 	touch $@
 
 $(VENV)/.installed-dev: setup.cfg pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev]' --config-settings editable_mode=compat
 	touch $(VENV)/.installed $@
 
 demo: $(VENV)/.installed
@@ -28,6 +28,8 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check actors_wf tests perf examples docs
 	$(BIN)/ruff format --check actors_wf tests perf examples docs
 	$(BIN)/mypy
+	# A user's code outside the tree finds the package and its py.typed (the editable install).
+	cd /tmp && $(CURDIR)/$(BIN)/mypy --strict --cache-dir $(CURDIR)/.mypy_cache $(CURDIR)/examples/hello.py
 
 fmt: $(VENV)/.installed-dev
 	$(BIN)/ruff format actors_wf tests perf examples docs

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.util
 import json
 import logging
 import os
@@ -19,7 +17,6 @@ from ._client import Client
 from ._core._codec import converter
 from ._core._errors import (
     ActorsWfError,
-    ComponentImportError,
     EngineUnavailable,
     JobFailed,
     JobNotFound,
@@ -124,6 +121,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--color", choices=("auto", "always", "never"), default="auto")
     check.set_defaults(func=_validate)
+
+    graph = sub.add_parser("graph", help="draw a workflow file's DAG (runs no code)")
+    graph.add_argument("file", help="the workflow, YAML or JSON")
+    graph.add_argument("--format", "-f", choices=("svg", "dot", "html"), default="svg")
+    graph.add_argument("--output", "-o", help="write it to this file, not stdout")
+    graph.set_defaults(func=_graph)
 
     schema = sub.add_parser("schema", help="print the JSON Schema of the workflow format")
     schema.set_defaults(func=_schema)
@@ -254,6 +257,26 @@ def _validate(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK if result.ok else EXIT_FAILED
 
 
+def _graph(args: argparse.Namespace, out: TextIO) -> int:
+    """The DAG as read from the file; problems that hide steps or edges are said on stderr."""
+    from ._validation._report import render_graph, summary
+    from ._validation._validator import Validator
+
+    result = Validator().validate(Path(args.file))
+    if result.cache is None:  # nothing to draw: the text did not parse
+        print(summary(result), file=sys.stderr)
+        print(Validator().get_visual_report(result, color=False), file=sys.stderr)
+        return EXIT_FAILED
+    drawing = render_graph(result, args.format)
+    if args.output:
+        Path(args.output).write_text(drawing + "\n", encoding="utf-8")
+    else:
+        print(drawing, file=out)
+    if result.errors:
+        print(f"note: {summary(result)}; actors-wf validate shows them", file=sys.stderr)
+    return EXIT_OK
+
+
 def _schema(args: argparse.Namespace, out: TextIO) -> int:
     from ._validation._schema import workflow_schema
 
@@ -337,26 +360,16 @@ def _import_components(
 ) -> None:
     """Import the component modules (and the .py beside the workflow, if ``beside``).
 
-    A module that fails is named, not a traceback.
+    A module that fails is named, with what to try, not a traceback.
     """
-    for module_path in modules:
-        try:
-            importlib.import_module(module_path)
-        except Exception as exc:
-            raise ComponentImportError(module_path, exc) from None
+    from ._registry._imports import import_components, import_file
+
+    import_components(modules)
     if not beside:
         return
     beside_file = workflow_file.with_suffix(".py")
     if beside_file.is_file() and workflow_file.suffix in (".yaml", ".yml", ".json"):
-        name = f"_actors_wf_components_{beside_file.stem}"
-        spec = importlib.util.spec_from_file_location(name, beside_file)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        try:
-            spec.loader.exec_module(module)
-        except Exception as exc:
-            raise ComponentImportError(str(beside_file), exc) from None
+        import_file(beside_file, f"_actors_wf_components_{beside_file.stem}")
 
 
 def _parse_inputs(spec: WorkflowSpec, pairs: Sequence[str]) -> dict[str, Any]:

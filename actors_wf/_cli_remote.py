@@ -13,12 +13,13 @@ import logging
 import os
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from ._client import Client
 from ._core._codec import converter
+from ._core._messages import JobSummary
 from ._core._status import JobStatus
 
 if TYPE_CHECKING:
@@ -71,6 +72,9 @@ def add_commands(sub: Any) -> None:
         if name == "list":
             command.add_argument("--status")
             command.add_argument("--limit", type=int, default=100)
+            command.add_argument(
+                "--store", help="read this SQLite store instead of asking a daemon"
+            )
         if name == "events":
             command.add_argument("--job")
         if name in ("submit", "wait"):
@@ -189,6 +193,8 @@ def _serve_http(engine: Engine, server: ControlServer, where: str) -> Any:
 
 def client_command(args: argparse.Namespace, out: TextIO) -> int:
     """Run one client command against the daemon."""
+    if getattr(args, "store", None):
+        return _list_store(args, out)
     with Client(args.socket or os.environ.get("ACTORS_WF_SOCKET")) as client:
         return _COMMANDS[args.command_name](client, args, out)
 
@@ -236,12 +242,32 @@ def _ended(state: Any, args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _list(client: Client, args: argparse.Namespace, out: TextIO) -> int:
-    jobs = client.list_jobs(args.status, limit=args.limit)
+    _print_jobs(client.list_jobs(args.status, limit=args.limit), args, out)
+    return EXIT_OK
+
+
+def _list_store(args: argparse.Namespace, out: TextIO) -> int:
+    """``list --store``: read the jobs straight from the file (read-only, beside any engine)."""
+    from ._state._manager import StateManager
+    from ._state._sqlite import open_store
+
+    state = StateManager(open_store(args.store, read_only=True))
+    try:
+        jobs = [
+            JobSummary(j.job_id, j.workflow_id, j.status.value, j.priority, j.created_at)
+            for j in state.list_jobs(args.status, limit=args.limit)
+        ]
+    finally:
+        state.close()
+    _print_jobs(jobs, args, out)
+    return EXIT_OK
+
+
+def _print_jobs(jobs: Sequence[JobSummary], args: argparse.Namespace, out: TextIO) -> None:
     if args.json:
         _show(out, args, [converter.unstructure(j) for j in jobs], "")
     for job in [] if args.json else jobs:
         print(f"{job.job_id}  {job.status:<10}  {job.workflow_id}", file=out)
-    return EXIT_OK
 
 
 def _move(client: Client, args: argparse.Namespace, out: TextIO) -> int:

@@ -6,7 +6,6 @@ import asyncio
 import atexit
 import concurrent.futures
 import contextlib
-import importlib
 import logging
 import os
 import signal
@@ -38,6 +37,7 @@ from ._observe._events import Event, EventBus
 from ._observe._metrics import Metrics, MetricsRecorder
 from ._observe._tracing import Tracer
 from ._orchestrator import ComponentExecutor, Orchestrator
+from ._registry._imports import import_components
 from ._registry._registry import Registry, RegistryActor
 from ._runtime._clock import Clock, SystemClock
 from ._runtime._executor import AsyncExecutor, ThreadExecutor
@@ -130,8 +130,7 @@ class Engine:
         retention: Retention | None = None,
         job_ids: Callable[[], str] | None = None,
     ) -> None:
-        for module in components:
-            importlib.import_module(module)
+        import_components(components)
         self._shutdown_timeout = shutdown_timeout
         self._command_timeout = 30.0
         self._closed = False

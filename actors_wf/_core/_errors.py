@@ -316,10 +316,12 @@ class ComponentImportError(ActorsWfError, ImportError):
 
     code = "component_import"
 
-    def __init__(self, module: str, exc: BaseException) -> None:
+    def __init__(self, module: str, exc: BaseException, hint: str = "") -> None:
         where = ""
         if isinstance(exc, SyntaxError) and exc.lineno:
             where = f" (line {exc.lineno})"
+        fix = f"; {hint}" if hint else ""
         super().__init__(
-            f"cannot import components from {module}{where}: {type(exc).__name__}: {exc}"
+            f"cannot import components from {module}{where}: {type(exc).__name__}: {exc}{fix}"
         )
+        self.hint = hint

@@ -267,3 +267,58 @@ def _svg(result: ValidationResult) -> str:
         )
     out.append("</svg>")
     return "\n".join(out)
+
+
+# -- the graph alone (actors-wf graph) ------------------------------------------
+
+GRAPH_FORMATS = ("svg", "dot", "html")
+
+
+def render_graph(result: ValidationResult, format: str = "svg") -> str:
+    """The workflow's DAG alone: a standalone ``svg``, Graphviz ``dot``, or the ``html`` report.
+
+    Raises:
+        ValueError: an unknown format.
+    """
+    if format == "dot":
+        return _dot(result)
+    if format == "svg":
+        svg = _svg(result)
+        if not svg.startswith("<svg"):
+            return svg
+        head, _, rest = svg.partition("\n")
+        return f"{head}\n<style>{_SVG_CSS}</style>\n{rest}"
+    if format == "html":
+        return html_report(result)
+    raise ValueError(f"unknown graph format {format!r}; use one of {', '.join(GRAPH_FORMATS)}")
+
+
+_SVG_CSS = "".join(
+    line for line in _CSS.splitlines() if line.startswith((".node", ".edge", "svg"))
+)
+
+
+def _dot(result: ValidationResult) -> str:
+    """Graphviz: data flows drawn solid, ``depends_on`` order-only edges dashed."""
+    nodes, edges = graph_of(result)
+    cache = result.cache
+    data = {(d, sid) for sid, f in cache.facts.items() for d in f.data_deps} if cache else set()
+    bad_nodes, bad_edges = _marked(result)
+    name = result.workflow_id or result.source_name
+    out = [f"digraph {_quoted(name)} {{", "  rankdir=LR;", "  node [shape=box, style=rounded];"]
+    for sid, component in nodes:
+        colour = ", color=red" if bad_nodes.get(sid) == "failing" else ""
+        label = _quoted(sid + "\n" + component).replace("\n", "\\n")
+        out.append(f"  {_quoted(sid)} [label={label}{colour}];")
+    for a, b in edges:
+        style = [] if (a, b) in data else ["style=dashed"]
+        if (a, b) in bad_edges:
+            style.append("color=red")
+        attrs_text = f" [{', '.join(style)}]" if style else ""
+        out.append(f"  {_quoted(a)} -> {_quoted(b)}{attrs_text};")
+    out.append("}")
+    return "\n".join(out)
+
+
+def _quoted(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -1,6 +1,7 @@
 import json
 import os
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -370,3 +371,81 @@ def test_run_gives_the_engine_the_resources_named(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out) == {"o": "HI"}
     with pytest.raises(SystemExit, match="NAME=N"):
         main(["run", str(workflow), "-r", "gpu=many"])
+
+
+def test_graph_draws_the_dag_as_svg_dot_or_html(tmp_path, capsys):
+    import xml.etree.ElementTree as ET
+
+    hello = str(EXAMPLES / "hello.yaml")
+    assert main(["graph", hello]) == 0
+    svg = ET.fromstring(capsys.readouterr().out)
+    steps = {g.get("data-step") for g in svg.iter("{http://www.w3.org/2000/svg}g")}
+    assert steps == {"greet", "shout", "repeat", "summary"}
+    assert svg.find("{http://www.w3.org/2000/svg}style") is not None  # stands alone
+    assert main(["graph", hello, "--format", "dot"]) == 0
+    dot = capsys.readouterr().out
+    assert dot.startswith('digraph "hello" {')
+    assert '"greet" -> "shout";' in dot and '"shout" -> "summary";' in dot
+    page = tmp_path / "hello.html"
+    assert main(["graph", hello, "-f", "html", "-o", str(page)]) == 0
+    assert "<svg id='dag'" in page.read_text()
+
+
+def test_graph_draws_order_edges_dashed_and_says_when_the_workflow_has_errors(tmp_path, capsys):
+    workflow = tmp_path / "order.yaml"
+    workflow.write_text(
+        "id: order\nsteps:\n  - {id: a, component: x.a}\n"
+        "  - {id: b, component: x.b, depends_on: [a], inputs: {v: $steps.c.output}}\n"
+        "  - {id: c, component: x.c, inputs: {v: $steps.b.output}}\n"
+    )
+    assert main(["graph", str(workflow), "-f", "dot"]) == 0
+    captured = capsys.readouterr()
+    assert '"a" -> "b" [style=dashed];' in captured.out
+    assert '"b" -> "c" [color=red];' in captured.out
+    assert "1 error" in captured.err
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("id: [\n")
+    assert main(["graph", str(broken)]) == 1
+    assert "error[WF001]" in capsys.readouterr().err
+
+
+def test_list_reads_a_store_without_a_daemon(tmp_path, capsys):
+    store = str(tmp_path / "jobs.db")
+    hello = str(EXAMPLES / "hello.yaml")
+    for name in ("Ada", "Bob"):
+        assert main(["run", hello, "-i", f"name={name}", "--store", store, "-q"]) == 0
+    capsys.readouterr()
+    assert main(["list", "--store", store]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    assert len(rows) == 2 and all(row.split()[1:] == ["COMPLETED", "hello"] for row in rows)
+    assert main(["list", "--store", store, "--json", "--status", "FAILED"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+
+
+def test_component_import_errors_say_what_to_try(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    (tmp_path / "pkg" / "needs.py").write_text("import surely_not_installed_here\n")
+    (tmp_path / "pkg" / "comps.py").write_text(
+        "from actors_wf import component\n\n"
+        "@component('cwd.twice')\ndef twice(x: int) -> int:\n    return 2 * x\n"
+    )
+    hello = str(EXAMPLES / "hello.yaml")
+    expected = {
+        "nowhere_at_all": f"no nowhere_at_all/ or nowhere_at_all.py in {tmp_path}",
+        "pkg.needs": "pkg.needs imports surely_not_installed_here, which is not installed",
+        "pkg.absent": "pkg has no module absent (pkg/absent.py)",
+        "comps.py": "give a module name (comps), not a file name",
+    }
+    for module, hint in expected.items():
+        assert main(["run", hello, "-c", module]) == 2
+        assert hint in capsys.readouterr().err
+    workflow = tmp_path / "cwd.yaml"
+    workflow.write_text(
+        "id: cwd\nsteps:\n  - {id: t, component: cwd.twice, inputs: {x: 4}}\n"
+        "outputs: {y: $steps.t.output}\n"
+    )
+    assert main(["run", str(workflow), "-c", "pkg.comps", "--json"]) == 0  # found from the cwd
+    assert json.loads(capsys.readouterr().out) == {"y": 8}
