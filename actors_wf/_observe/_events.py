@@ -54,8 +54,8 @@ class Event:
 
 
 Subscriber = Callable[[Event], None]
-# (kind, component, duration, queue_wait) of a step event: what metrics count.
-StepCounter = Callable[[EventKind, str, "float | None", "float | None"], None]
+# (kind, workflow, component, duration, queue_wait) of a step event: what metrics count.
+StepCounter = Callable[[EventKind, str, str, "float | None", "float | None"], None]
 _STOP = object()
 
 
@@ -111,7 +111,7 @@ class EventBus:
     def publish(self, event: Event) -> None:
         """Queue an event for the subscribers; never blocks."""
         if self._count is not None and event.component is not None:
-            self._count(event.kind, event.component, event.duration, event.queue_wait)
+            self._count(event.kind, "", event.component, event.duration, event.queue_wait)
         self._deliver(event)
 
     def publish_step(
@@ -123,11 +123,13 @@ class EventBus:
         component: str,
         duration: float | None = None,
         queue_wait: float | None = None,
+        *,
+        workflow: str = "",
         **extra: Any,
     ) -> None:
         """Publish a step event, making its :class:`Event` only if anyone reads it."""
         if self._count is not None:
-            self._count(kind, component, duration, queue_wait)
+            self._count(kind, workflow, component, duration, queue_wait)
         if self._record is None and not self._subscribers:
             return
         self._deliver(

@@ -42,9 +42,14 @@ class ComponentMetrics:
 
     Attributes:
         started / succeeded / failed / retried: attempts counted by outcome.
-        duration: p50, p95, p99 of attempt durations, in seconds.
+        duration: p50, p95, p99 of attempt durations, in seconds (the last
+            ``window`` attempts).
         queue_wait: p50, p95, p99 of the time from an attempt's launch to the
             start of its code (waiting for a worker), in seconds.
+        duration_sum / duration_count: every attempt's duration since the
+            engine started, summed, and how many (a Prometheus summary's
+            ``_sum`` and ``_count``: rates of them give a mean over any window).
+        queue_wait_sum / queue_wait_count: the same for the queue wait.
     """
 
     started: int = 0
@@ -53,6 +58,10 @@ class ComponentMetrics:
     retried: int = 0
     duration: Mapping[str, float] = attrs.Factory(dict)
     queue_wait: Mapping[str, float] = attrs.Factory(dict)
+    duration_sum: float = 0.0
+    duration_count: int = 0
+    queue_wait_sum: float = 0.0
+    queue_wait_count: int = 0
 
 
 @attrs.frozen
@@ -61,10 +70,12 @@ class Metrics:
 
     Attributes:
         jobs: job count by status.
-        components: per component id.
+        components: per component id, over every workflow.
         steps_per_second: step attempts finished per second over the last minute.
         steps_finished: step attempts finished since the engine started.
         events_dropped: events a slow subscriber could not take.
+        series: per ``(workflow id, component id)``: what the Prometheus
+            series are labelled by.
     """
 
     jobs: Mapping[str, int]
@@ -72,6 +83,7 @@ class Metrics:
     steps_per_second: float
     steps_finished: int
     events_dropped: int
+    series: Mapping[tuple[str, str], ComponentMetrics] = attrs.Factory(dict)
 
     def to_prometheus(self) -> str:
         """The figures in Prometheus' text exposition format."""
@@ -80,22 +92,29 @@ class Metrics:
             "# TYPE actors_wf_jobs gauge",
             *(f'actors_wf_jobs{{status="{s}"}} {n}' for s, n in sorted(self.jobs.items())),
         ]
-        for field in _COUNTS:
+        series = sorted(self.series.items())
+        for field, text in _COUNTER_HELP.items():
             name = f"actors_wf_step_attempts_{field}_total"
-            lines += [f"# HELP {name} Step attempts {field}.", f"# TYPE {name} counter"]
-            lines += [
-                f'{name}{{component="{_label(c)}"}} {getattr(m, field)}'
-                for c, m in sorted(self.components.items())
-            ]
+            lines += [f"# HELP {name} {text}", f"# TYPE {name} counter"]
+            for (workflow, component), m in series:
+                labels = _labels(workflow, component)
+                if field == "failed":  # final: the step failed; else it was retried
+                    lines.append(f'{name}{{{labels},final="true"}} {m.failed}')
+                    lines.append(f'{name}{{{labels},final="false"}} {m.retried}')
+                else:
+                    lines.append(f"{name}{{{labels}}} {getattr(m, field)}")
         for field in ("duration", "queue_wait"):
             name = f"actors_wf_step_{field}_seconds"
             lines += [
                 f"# HELP {name} Step attempt {field.replace('_', ' ')}.",
                 f"# TYPE {name} summary",
             ]
-            for c, m in sorted(self.components.items()):
+            for (workflow, component), m in series:
+                labels = _labels(workflow, component)
                 for q, value in getattr(m, field).items():
-                    lines.append(f'{name}{{component="{_label(c)}",quantile="{q}"}} {value:.6f}')
+                    lines.append(f'{name}{{{labels},quantile="{q}"}} {value:.6f}')
+                lines.append(f"{name}_sum{{{labels}}} {getattr(m, f'{field}_sum'):.6f}")
+                lines.append(f"{name}_count{{{labels}}} {getattr(m, f'{field}_count')}")
         lines += [
             "# HELP actors_wf_steps_per_second Step attempts finished per second (last minute).",
             "# TYPE actors_wf_steps_per_second gauge",
@@ -107,6 +126,18 @@ class Metrics:
         return "\n".join(lines) + "\n"
 
 
+_COUNTER_HELP = {
+    "started": "Step attempts started.",
+    "succeeded": "Step attempts that succeeded.",
+    "failed": "Step attempts that failed: final=true ended the step, final=false was retried.",
+    "retried": "Step attempts that failed and were retried.",
+}
+
+
+def _labels(workflow: str, component: str) -> str:
+    return f'workflow="{_label(workflow)}",component="{_label(component)}"'
+
+
 def _label(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
@@ -116,28 +147,38 @@ class MetricsRecorder:
 
     def __init__(self, *, window: int = 1000, now: Callable[[], float] = time.monotonic) -> None:
         self._lock = threading.Lock()
-        self._components: dict[str, _Figures] = {}
+        self._series: dict[tuple[str, str], _Figures] = {}
         self._finished: collections.deque[float] = collections.deque()
         self._total = 0
         self._window = window
         self._now = now
 
     def count_step(
-        self, kind: EventKind, component: str, duration: float | None, queue_wait: float | None
+        self,
+        kind: EventKind,
+        workflow: str,
+        component: str,
+        duration: float | None,
+        queue_wait: float | None,
     ) -> None:
         """Count a step event of ``kind`` (``step.started``, ...) without its record."""
         counter = _STEP_COUNTERS.get(kind)
         if counter is None:
             return
+        key = (workflow, component)
         with self._lock:
-            figures = self._components.get(component)
+            figures = self._series.get(key)
             if figures is None:
-                figures = self._components[component] = _Figures(self._window)
+                figures = self._series[key] = _Figures(self._window)
             figures.counts[counter] += 1
             if duration is not None:
                 figures.durations.append(duration)
+                figures.duration_sum += duration
+                figures.duration_count += 1
             if queue_wait is not None:
                 figures.waits.append(queue_wait)
+                figures.wait_sum += queue_wait
+                figures.wait_count += 1
             if counter != "started":
                 now = self._now()
                 self._finished.append(now)
@@ -148,28 +189,58 @@ class MetricsRecorder:
     def snapshot(self, jobs: Mapping[str, int], dropped: int) -> Metrics:
         """The figures now, with ``jobs`` counted by status (by the store)."""
         with self._lock:
-            components = {
-                name: ComponentMetrics(
-                    **figures.counts,
-                    duration=_quantiles(figures.durations),
-                    queue_wait=_quantiles(figures.waits),
-                )
-                for name, figures in self._components.items()
-            }
+            series = {key: figures.view() for key, figures in self._series.items()}
+            by_component: dict[str, _Figures] = {}
+            for (_, component), figures in self._series.items():
+                merged = by_component.setdefault(component, _Figures(None))
+                merged.add(figures)
+            components = {name: figures.view() for name, figures in by_component.items()}
             finished = len(self._finished)
             total = self._total
-        return Metrics(dict(jobs), components, finished / 60.0, total, dropped)
+        return Metrics(dict(jobs), components, finished / 60.0, total, dropped, series)
 
 
 class _Figures:
     """One component's counts and last timings (mutable; under the recorder's lock)."""
 
-    __slots__ = ("counts", "durations", "waits")
+    __slots__ = (
+        "counts",
+        "duration_count",
+        "duration_sum",
+        "durations",
+        "wait_count",
+        "wait_sum",
+        "waits",
+    )
 
-    def __init__(self, window: int) -> None:
+    def __init__(self, window: int | None) -> None:
         self.counts = dict.fromkeys(_COUNTS, 0)
         self.durations: collections.deque[float] = collections.deque(maxlen=window)
         self.waits: collections.deque[float] = collections.deque(maxlen=window)
+        self.duration_sum = self.wait_sum = 0.0
+        self.duration_count = self.wait_count = 0
+
+    def add(self, other: _Figures) -> None:
+        """Fold another series' figures in (a component's, over its workflows)."""
+        for name, n in other.counts.items():
+            self.counts[name] += n
+        self.durations.extend(other.durations)
+        self.waits.extend(other.waits)
+        self.duration_sum += other.duration_sum
+        self.duration_count += other.duration_count
+        self.wait_sum += other.wait_sum
+        self.wait_count += other.wait_count
+
+    def view(self) -> ComponentMetrics:
+        return ComponentMetrics(
+            **self.counts,
+            duration=_quantiles(self.durations),
+            queue_wait=_quantiles(self.waits),
+            duration_sum=self.duration_sum,
+            duration_count=self.duration_count,
+            queue_wait_sum=self.wait_sum,
+            queue_wait_count=self.wait_count,
+        )
 
 
 def _quantiles(samples: Iterable[float]) -> dict[str, float]:

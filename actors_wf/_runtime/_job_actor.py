@@ -508,7 +508,12 @@ class JobActor(EngineActor):
         child = self.services.steps.acquire(self._new_step_actor)
         self.children[run.step_id] = child
         self.services.events.publish_step(
-            _STEP_STARTED, self.job_id, run.step_id, run.attempt, run.component
+            _STEP_STARTED,
+            self.job_id,
+            run.step_id,
+            run.attempt,
+            run.component,
+            workflow=self.state.workflow.id,
         )
         child.tell(encode(run))  # last: the StepActor's thread wakes wanting the GIL
 
@@ -537,10 +542,13 @@ class JobActor(EngineActor):
             max(finished - started, 0.0) if ran else None,
             max(started - launched, 0.0) if ran else None,
         )
+        workflow = self.state.workflow.id
         if self.pending and events.watched:  # see _publish
-            self.held_events.append(functools.partial(events.publish_step, *args, **extra))
+            self.held_events.append(
+                functools.partial(events.publish_step, *args, workflow=workflow, **extra)
+            )
         else:
-            events.publish_step(*args, **extra)
+            events.publish_step(*args, workflow=workflow, **extra)
 
     def _publish(self, publish: Callable[..., None], *args: Any, **extra: Any) -> None:
         """Publish now, or once the changes not yet stored are stored.

@@ -61,8 +61,8 @@ def test_a_step_event_is_counted_always_and_made_only_for_those_who_read_it(monk
         "actors_wf._observe._events.Event", lambda *a, **k: made.append(k) or Event(*a, **k)
     )
     bus = EventBus(count=lambda *figures: counted.append(figures))
-    bus.publish_step("step.succeeded", "j", "s", 1, "c.x", 0.5, 0.25, output=3)
-    assert counted == [("step.succeeded", "c.x", 0.5, 0.25)] and made == []
+    bus.publish_step("step.succeeded", "j", "s", 1, "c.x", 0.5, 0.25, workflow="w", output=3)
+    assert counted == [("step.succeeded", "w", "c.x", 0.5, 0.25)] and made == []
 
     bus = EventBus(record=recorded.append, count=lambda *figures: counted.append(figures))
     bus.publish_step("step.started", "j", "s", 2, "c.x")
@@ -77,7 +77,7 @@ def test_a_step_event_is_counted_always_and_made_only_for_those_who_read_it(monk
 
     bus.publish(Event("step.failed", "j", step_id="s", attempt=2, component="c.x", duration=1.0))
     bus.publish(Event("job.completed", "j"))  # not a step's: nothing to count
-    assert counted[-1] == ("step.failed", "c.x", 1.0, None) and len(counted) == 3
+    assert counted[-1] == ("step.failed", "", "c.x", 1.0, None) and len(counted) == 3
     assert [e.kind for e in recorded] == ["step.started", "step.failed", "job.completed"]
 
 

@@ -7,6 +7,7 @@ import logging
 import threading
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from actors_wf import (
     COMPONENT,
@@ -114,8 +115,33 @@ def test_metrics_count_attempts_and_time_them_per_component(engine):
     assert metrics.steps_finished == 3 and metrics.steps_per_second > 0
     text = metrics.to_prometheus()
     assert 'actors_wf_jobs{status="COMPLETED"} 1' in text
-    assert 'actors_wf_step_attempts_retried_total{component="t.flaky"} 1' in text
-    assert 'actors_wf_step_duration_seconds{component="t.flaky",quantile="0.95"}' in text
+    assert 'actors_wf_step_attempts_retried_total{workflow="ok",component="t.flaky"} 1' in text
+    assert (
+        'actors_wf_step_duration_seconds{workflow="ok",component="t.flaky",quantile="0.95"}'
+        in text
+    )
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    failed = {
+        (s.labels["workflow"], s.labels["component"], s.labels["final"]): s.value
+        for s in families["actors_wf_step_attempts_failed"].samples
+    }
+    assert failed == {
+        ("bad", "t.boom", "true"): 1,
+        ("bad", "t.boom", "false"): 0,
+        ("ok", "t.flaky", "true"): 0,
+        ("ok", "t.flaky", "false"): 1,
+    }
+    duration = families["actors_wf_step_duration_seconds"]
+    assert duration.type == "summary"
+    counts = {
+        s.labels["component"]: s.value for s in duration.samples if s.name.endswith("_count")
+    }
+    assert counts == {"t.flaky": 2, "t.boom": 1}
+    assert {s.name for s in duration.samples} == {
+        "actors_wf_step_duration_seconds",
+        "actors_wf_step_duration_seconds_sum",
+        "actors_wf_step_duration_seconds_count",
+    }
     assert "# TYPE actors_wf_step_attempts_started_total counter" in text
 
 
@@ -312,14 +338,19 @@ def test_throughput_counts_the_steps_of_the_last_minute_on_the_recorders_clock()
     now = [1000.0]
     metrics = MetricsRecorder(window=2, now=lambda: now[0])
     for duration in (1.0, 2.0, 3.0):
-        metrics.count_step("step.succeeded", "c.x", duration, 0.5)
-    metrics.count_step("step.started", "c.x", None, None)
-    metrics.count_step("job.completed", "c.x", None, None)  # not a step's: not counted
+        metrics.count_step("step.succeeded", "w", "c.x", duration, 0.5)
+    metrics.count_step("step.started", "w", "c.x", None, None)
+    metrics.count_step("job.completed", "w", "c.x", None, None)  # not a step's: not counted
     now[0] += 61
-    metrics.count_step("step.failed", "c.x", 4.0, None)
+    metrics.count_step("step.failed", "w2", "c.x", 4.0, None)
 
     figures = metrics.snapshot([], dropped=0)
     component = figures.components["c.x"]
     assert (component.started, component.succeeded, component.failed) == (1, 3, 1)
     assert component.duration["0.99"] == 4.0 and min(component.duration.values()) >= 3.0
     assert figures.steps_finished == 4 and figures.steps_per_second == 1 / 60
+    # The window keeps the last two timings; the sum and count keep every one.
+    assert (component.duration_sum, component.duration_count) == (10.0, 4)
+    assert (component.queue_wait_sum, component.queue_wait_count) == (1.5, 3)
+    assert figures.series[("w", "c.x")].succeeded == 3
+    assert figures.series[("w2", "c.x")].failed == 1
