@@ -131,7 +131,7 @@ class Handler:
     def _local(self, command: Message) -> bytes | None:
         """Run the commands that go to the store, not to an actor, in the calling thread.
 
-        Reads never wait on an actor (as ``engine.jobs.get_job`` does not).
+        Reads never wait on an actor (as ``engine.jobs_sync.get_job`` does not).
         """
         self._check_open()
         if isinstance(command, GetJob):

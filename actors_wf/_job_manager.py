@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import builtins
 import datetime
-from collections.abc import AsyncIterator, Iterable
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Iterable
+from typing import Any, TypeVar
 
 import pykka
 
@@ -35,7 +35,9 @@ from ._core._records import JobState
 from ._core._status import JobStatus
 from ._runtime._job_manager_actor import priority_value
 from ._state._manager import StateManager
-from ._state._store import JobPage
+from ._state._store import JobPage, MemoryStore
+
+_T = TypeVar("_T")
 
 
 class _Commands:
@@ -97,39 +99,6 @@ class _Commands:
     def _status(reply: Message) -> JobStatus:
         assert isinstance(reply, Ack)
         return JobStatus(reply.status)
-
-    def get_job(self, job_id: str, outputs: bool = True) -> JobState:
-        """The job's current state (read from the state store; never waits on an actor).
-
-        Args:
-            job_id: the job.
-            outputs: ``False`` leaves the job's and its steps' outputs out (``None``).
-
-        Raises:
-            JobNotFound: no such job.
-        """
-        state = self._state.get(job_id)
-        return state if outputs else state.without_outputs()
-
-    def list_jobs(
-        self,
-        status: JobStatus | str | None = None,
-        workflow_id: str | None = None,
-        *,
-        limit: int | None = None,
-        before: str | None = None,
-    ) -> builtins.list[JobState]:
-        """Jobs of one status and/or one workflow (never waits on an actor).
-
-        Without ``limit``, every one, oldest first: it reads the whole store,
-        which is fine for scripts and small stores. With ``limit`` (a daemon's
-        way), a :class:`JobPage` of at most that many, newest first, from one
-        indexed query; pass its ``cursor`` as ``before`` for the next page.
-
-        Raises:
-            ValueError: ``status`` is not a job status, or ``before`` is not a cursor.
-        """
-        return self._state.list_jobs(status, workflow_id, limit=limit, before=before)
 
 
 class JobManager(_Commands):
@@ -228,6 +197,44 @@ class JobManager(_Commands):
         """
         return self._status(await self._call(RetryJob(job_id)))
 
+    async def get_job(self, job_id: str, outputs: bool = True) -> JobState:
+        """The job's current state, from the state store (never waits on an actor).
+
+        A SQLite read runs in a thread, so the event loop never waits on the
+        disk; a memory store is read at once.
+
+        Args:
+            job_id: the job.
+            outputs: ``False`` leaves the job's and its steps' outputs out (``None``).
+
+        Raises:
+            JobNotFound: no such job.
+        """
+        state = await self._read(self._state.get, job_id)
+        return state if outputs else state.without_outputs()
+
+    async def list_jobs(
+        self,
+        status: JobStatus | str | None = None,
+        workflow_id: str | None = None,
+        *,
+        limit: int | None = None,
+        before: str | None = None,
+    ) -> builtins.list[JobState]:
+        """Jobs of one status and/or one workflow, as ``jobs_sync.list_jobs``, awaited.
+
+        Raises:
+            ValueError: ``status`` is not a job status, or ``before`` is not a cursor.
+        """
+        return await self._read(
+            self._state.list_jobs, status, workflow_id, limit=limit, before=before
+        )
+
+    async def _read(self, read: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
+        if isinstance(self._state.store, MemoryStore):
+            return read(*args, **kwargs)
+        return await asyncio.to_thread(read, *args, **kwargs)
+
     async def iter_jobs(
         self,
         status: JobStatus | str | None = None,
@@ -296,6 +303,39 @@ class JobManagerSync(_Commands):
 
     For code with no event loop; every method behaves as its async twin.
     """
+
+    def get_job(self, job_id: str, outputs: bool = True) -> JobState:
+        """The job's current state (read from the state store; never waits on an actor).
+
+        Args:
+            job_id: the job.
+            outputs: ``False`` leaves the job's and its steps' outputs out (``None``).
+
+        Raises:
+            JobNotFound: no such job.
+        """
+        state = self._state.get(job_id)
+        return state if outputs else state.without_outputs()
+
+    def list_jobs(
+        self,
+        status: JobStatus | str | None = None,
+        workflow_id: str | None = None,
+        *,
+        limit: int | None = None,
+        before: str | None = None,
+    ) -> builtins.list[JobState]:
+        """Jobs of one status and/or one workflow (never waits on an actor; blocking).
+
+        Without ``limit``, every one, oldest first: it reads the whole store,
+        which is fine for scripts and small stores. With ``limit`` (a daemon's
+        way), a :class:`JobPage` of at most that many, newest first, from one
+        indexed query; pass its ``cursor`` as ``before`` for the next page.
+
+        Raises:
+            ValueError: ``status`` is not a job status, or ``before`` is not a cursor.
+        """
+        return self._state.list_jobs(status, workflow_id, limit=limit, before=before)
 
     def create_job(
         self,

@@ -27,7 +27,7 @@ def run() -> list[Row]:
             # A monitoring client: reads a job's state every millisecond during the load.
             while not done.wait(0.001):
                 start = time.perf_counter()
-                engine.jobs.get_job(first)
+                engine.jobs_sync.get_job(first)
                 probes.append(time.perf_counter() - start)
 
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -131,7 +131,7 @@ def test_inspect_shows_a_stored_job_its_history_and_json(tmp_path, capsys):
             }
         )
         engine.run("one", timeout=10)
-        (job,) = engine.jobs.list_jobs()
+        (job,) = engine.jobs_sync.list_jobs()
     assert main(["inspect", job.job_id[:6], "--store", str(store)]) == 0
     out = capsys.readouterr().out
     assert f"job {job.job_id}" in out and "status    COMPLETED" in out

@@ -138,7 +138,7 @@ def test_failing_step_fails_the_job_with_the_error_recorded(engine):
     err = info.value
     assert (err.step_id, err.error_type, err.error_message) == ("explode", "ValueError", "boom 2")
     assert "raise ValueError" in err.traceback
-    state = engine.jobs.get_job(err.job_id)
+    state = engine.jobs_sync.get_job(err.job_id)
     assert state.status is JobStatus.FAILED
     assert state.steps["ok"].status is StepStatus.SUCCEEDED
     assert state.steps["explode"].status is StepStatus.FAILED
@@ -205,14 +205,14 @@ def test_two_jobs_at_once_stay_apart(engine):
         b = await engine.jobs.create_job("slow", {"x": 2}, priority="HIGH")
         await engine.jobs.start_job(a)
         await engine.jobs.start_job(b)
-        assert engine.jobs.get_job(a).status in (JobStatus.QUEUED, JobStatus.RUNNING)
+        assert (await engine.jobs.get_job(a)).status in (JobStatus.QUEUED, JobStatus.RUNNING)
         gate.set()
         return await asyncio.gather(engine.jobs.wait(a, WAIT), engine.jobs.wait(b, WAIT))
 
     sa, sb = asyncio.run(main())
     assert (sa.outputs, sb.outputs) == ({"x": 1}, {"x": 2})
     assert sb.priority > sa.priority
-    assert {j.job_id for j in engine.jobs.list_jobs()} >= {sa.job_id, sb.job_id}
+    assert {j.job_id for j in engine.jobs_sync.list_jobs()} >= {sa.job_id, sb.job_id}
 
 
 def test_async_commands_never_block_the_event_loop(engine):
@@ -326,7 +326,7 @@ def test_bad_inputs_unknown_workflow_and_unknown_job(engine):
     with pytest.raises(ComponentNotFound, match="did you mean 'diamond'"):
         engine.run("diamnd", {"x": 1})
     with pytest.raises(JobNotFound):
-        engine.jobs.get_job("nope")
+        engine.jobs_sync.get_job("nope")
     with pytest.raises(ValueError, match="priority"):
         asyncio.run(engine.jobs.create_job("diamond", {"x": 1}, priority="URGENT"))
     with pytest.raises(JobNotFound):
@@ -373,7 +373,7 @@ def test_max_concurrent_jobs_queues_the_rest():
             jobs = [await eng.jobs.create_job("one", {"i": i}) for i in range(3)]
             for job in jobs:
                 await eng.jobs.start_job(job)
-            statuses = [eng.jobs.get_job(j).status for j in jobs]
+            statuses = [(await eng.jobs.get_job(j)).status for j in jobs]
             gate.set()
             await asyncio.gather(*(eng.jobs.wait(j, WAIT) for j in jobs))
             return statuses
@@ -484,3 +484,25 @@ def test_a_user_update_to_a_running_job_is_kept_when_the_runtime_writes_next(eng
     state = asyncio.run(main())
     assert state.status is JobStatus.COMPLETED
     assert state.priority == 99  # the runtime wrote on from the user's update
+
+
+@pytest.mark.parametrize("durable", [False, True], ids=["memory", "sqlite"])
+def test_the_async_face_awaits_its_reads(tmp_path, durable):
+    store = str(tmp_path / "jobs.db") if durable else None
+    with Engine(store=store) as eng:
+        eng.registry.register(COMPONENT, "t.same", None, lambda x: x)
+        eng.registry.register_workflow(one_input("same", "t.same", "x", output="x"))
+
+        async def main():
+            job = await eng.jobs.create_job("same", {"x": 7}, start=True)
+            await eng.jobs.wait(job, WAIT)
+            state = await eng.jobs.get_job(job)
+            bare = await eng.jobs.get_job(job, outputs=False)
+            page = await eng.jobs.list_jobs(JobStatus.COMPLETED, limit=10)
+            with pytest.raises(JobNotFound):
+                await eng.jobs.get_job("nope")
+            return job, state, bare, page
+
+        job, state, bare, page = asyncio.run(main())
+    assert state.outputs == {"x": 7} and bare.outputs is None
+    assert [j.job_id for j in page] == [job]

@@ -37,7 +37,7 @@ def test_inputs_and_output_are_checked_against_the_declared_types(engine):
         engine.run("w", {"n": 2}, timeout=WAIT)
     assert info.value.error_type == "ComponentOutputError"
     assert info.value.error_message == "step 's' (t.typed): output: expected str, got int 4"
-    state = engine.jobs.get_job(info.value.job_id)
+    state = engine.jobs_sync.get_job(info.value.job_id)
     assert len(state.steps["s"].attempts) == 1
 
 
@@ -175,7 +175,7 @@ def test_log_records_carry_the_job_step_attempt_and_trace(engine):
     finally:
         for log in (component_log, context_log):
             log.removeHandler(handler)
-    job_id = engine.jobs.list_jobs()[0].job_id
+    job_id = engine.jobs_sync.list_jobs()[0].job_id
     inside = [(r.job_id, r.step_id, r.attempt, r.trace_id) for r in records[:2]]
     assert inside == [(job_id, "talk", 1, job_id)] * 2
     assert (records[2].job_id, records[2].step_id) == ("-", "-")
@@ -309,7 +309,7 @@ def test_each_job_and_step_attempt_is_a_span_parent_linked():
             }
         )
         eng.run("w", timeout=WAIT)
-        job_id = eng.jobs.list_jobs()[0].job_id
+        job_id = eng.jobs_sync.list_jobs()[0].job_id
     spans = {
         (s.name, s.attributes.get("actors_wf.attempt")): s for s in exporter.get_finished_spans()
     }

@@ -78,7 +78,7 @@ def test_a_hung_process_is_killed_at_its_timeout_and_retried(engine):
     with pytest.raises(JobFailed) as info:
         engine.run(wf, timeout=WAIT)
     assert info.value.error_type == "StepTimeout"
-    state = engine.jobs.get_job(info.value.job_id)
+    state = engine.jobs_sync.get_job(info.value.job_id)
     assert [a.error.type for a in state.steps["s"].attempts] == ["StepTimeout", "StepTimeout"]
 
 

@@ -91,10 +91,10 @@ def _wait_status(engine, job, status):
     unsubscribe = engine.subscribe(
         lambda e: e.job_id == job and e.kind == f"job.{status.value.lower()}" and seen.set()
     )
-    if engine.jobs.get_job(job).status is not status:
+    if engine.jobs_sync.get_job(job).status is not status:
         assert seen.wait(WAIT)
     unsubscribe()
-    return engine.jobs.get_job(job)
+    return engine.jobs_sync.get_job(job)
 
 
 def test_a_pausing_job_whose_last_running_step_fails_into_a_retry_wait_is_paused():

@@ -76,7 +76,7 @@ def test_a_step_failing_twice_then_succeeding_waits_out_its_backoff(engine, cloc
     events = Events(engine)
     job = start(engine, one_step(engine, "t.flaky"))
     events.wait_for("step.retrying", "s", 1)
-    assert engine.jobs.get_job(job).steps["s"].status is StepStatus.RETRY_WAIT
+    assert engine.jobs_sync.get_job(job).steps["s"].status is StepStatus.RETRY_WAIT
     assert clock.pending == [1.0]
     clock.advance(0.999)
     assert len(calls) == 1  # the backoff is not over
@@ -309,7 +309,7 @@ def test_cancel_waits_for_a_cooperative_step_and_force_skips_the_grace(engine, c
     assert asyncio.run(cancel(False)) is JobStatus.CANCELLING
     # In its grace period (the clock stands still): not over. The store says
     # CANCELLING once the JobActor has read the cancel, which may be a moment later.
-    assert engine.jobs.get_job(job).status in (JobStatus.RUNNING, JobStatus.CANCELLING)
+    assert engine.jobs_sync.get_job(job).status in (JobStatus.RUNNING, JobStatus.CANCELLING)
     assert asyncio.run(cancel(True)) is JobStatus.CANCELLING  # again, forced
     state = engine.jobs.wait_sync(job, WAIT)
     release.set()

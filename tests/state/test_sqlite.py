@@ -275,7 +275,7 @@ def test_recovery_keeps_paused_jobs_paused_and_fails_jobs_whose_components_are_g
     with Engine(store=path) as engine:
         register_chain(engine)
         assert engine.recover() == []
-        assert engine.jobs.get_job("crashed").status is JobStatus.PAUSED
+        assert engine.jobs_sync.get_job("crashed").status is JobStatus.PAUSED
     gone = tmp_path / "gone.db"
     interrupted_job(gone)
     with Engine(store=gone, recover=True) as engine:  # no component registered now
