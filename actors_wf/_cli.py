@@ -13,8 +13,6 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from ._cli_remote import EXIT_UNREACHABLE, add_commands, input_value
 from ._cli_run import TRUNCATE_AT, RunView, print_outputs
-from ._client import Client
-from ._core._codec import converter
 from ._core._errors import (
     ActorsWfError,
     EngineUnavailable,
@@ -238,17 +236,18 @@ def _parse_resources(pairs: Sequence[str]) -> dict[str, int]:
 
 
 def _validate(args: argparse.Namespace, out: TextIO) -> int:
-    from ._engine import Engine
+    from ._registry._declare import Declared
     from ._validation._report import summary
+    from ._validation._validator import Validator
 
     path = Path(args.file)
     _import_components(path, args.components, beside=args.components_beside)
     color = {"auto": None, "always": True, "never": False}[args.color]
     if args.output:
         color = False
-    with Engine() as engine:
-        result = engine.validator.validate(path)
-        report = engine.validator.get_visual_report(result, args.format, color=color)
+    validator = Validator(Declared())  # what the imported modules declare; no engine started
+    result = validator.validate(path)
+    report = validator.get_visual_report(result, args.format, color=color)
     if args.output:
         Path(args.output).write_text(report + "\n", encoding="utf-8")
         print(summary(result), file=out)
@@ -285,6 +284,7 @@ def _schema(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _inspect(args: argparse.Namespace, out: TextIO) -> int:
+    from ._core._codec import converter
     from ._state._manager import StateManager
     from ._state._sqlite import open_store
 
@@ -314,6 +314,8 @@ def _inspect(args: argparse.Namespace, out: TextIO) -> int:
 def _purge(args: argparse.Namespace, out: TextIO) -> int:
     """Delete finished jobs: through the daemon, or in a store no engine owns."""
     if args.store is None:
+        from ._client import Client
+
         with Client(args.socket or os.environ.get("ACTORS_WF_SOCKET")) as client:
             count = client.purge(args.older_than, args.status)
     else:

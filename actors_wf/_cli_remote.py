@@ -17,15 +17,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from ._client import Client
-from ._core._codec import converter
-from ._core._messages import JobSummary
 from ._core._status import JobStatus
 
 if TYPE_CHECKING:
+    from ._client import Client
+    from ._core._messages import JobSummary
     from ._engine import Engine
     from ._server import ControlServer
-from ._validation._report import text_report
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 log = logging.getLogger("actors_wf.daemon")
@@ -115,6 +113,8 @@ def _register(engine: Engine, folder: Path, skip_invalid: bool) -> bool:
         result = engine.validator.validate(path)  # with the components: all of it, first
         if not result.ok:
             broken += 1
+            from ._validation._report import text_report
+
             print(text_report(result, color=False), file=sys.stderr)
             continue
         engine.registry.register_workflow(path=path, replace=True)
@@ -161,7 +161,7 @@ def _serve_http(engine: Engine, server: ControlServer, where: str) -> Any:
             if self.path == "/metrics":
                 body, kind = engine.metrics().to_prometheus().encode(), "text/plain; version=0.0.4"
             elif self.path == "/healthz":
-                health = converter.unstructure(server.health())
+                health = _plain(server.health())
                 body, kind = json.dumps(health, default=repr).encode(), "application/json"
             else:
                 self.send_error(404)
@@ -195,8 +195,17 @@ def client_command(args: argparse.Namespace, out: TextIO) -> int:
     """Run one client command against the daemon."""
     if getattr(args, "store", None):
         return _list_store(args, out)
+    from ._client import Client  # only here: `actors-wf validate` never loads the codec
+
     with Client(args.socket or os.environ.get("ACTORS_WF_SOCKET")) as client:
         return _COMMANDS[args.command_name](client, args, out)
+
+
+def _plain(record: Any) -> Any:
+    """A record as plain data, for ``--json``."""
+    from ._core._codec import converter
+
+    return converter.unstructure(record)
 
 
 def input_value(text: str) -> Any:
@@ -226,7 +235,7 @@ def _submit(client: Client, args: argparse.Namespace, out: TextIO) -> int:
 
 def _status(client: Client, args: argparse.Namespace, out: TextIO) -> int:
     if args.json:
-        _show(out, args, converter.unstructure(client.get_job(args.job_id)), "")
+        _show(out, args, _plain(client.get_job(args.job_id)), "")
     else:
         print(client.describe(args.job_id), file=out)
     return EXIT_OK
@@ -237,7 +246,7 @@ def _wait(client: Client, args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _ended(state: Any, args: argparse.Namespace, out: TextIO) -> int:
-    _show(out, args, converter.unstructure(state), f"{state.job_id} {state.status.value}")
+    _show(out, args, _plain(state), f"{state.job_id} {state.status.value}")
     return EXIT_OK if state.status is JobStatus.COMPLETED else EXIT_FAILED
 
 
@@ -248,6 +257,7 @@ def _list(client: Client, args: argparse.Namespace, out: TextIO) -> int:
 
 def _list_store(args: argparse.Namespace, out: TextIO) -> int:
     """``list --store``: read the jobs straight from the file (read-only, beside any engine)."""
+    from ._core._messages import JobSummary
     from ._state._manager import StateManager
     from ._state._sqlite import open_store
 
@@ -265,7 +275,7 @@ def _list_store(args: argparse.Namespace, out: TextIO) -> int:
 
 def _print_jobs(jobs: Sequence[JobSummary], args: argparse.Namespace, out: TextIO) -> None:
     if args.json:
-        _show(out, args, [converter.unstructure(j) for j in jobs], "")
+        _show(out, args, [_plain(j) for j in jobs], "")
     for job in [] if args.json else jobs:
         print(f"{job.job_id}  {job.status:<10}  {job.workflow_id}", file=out)
 
@@ -284,7 +294,7 @@ def _events(client: Client, args: argparse.Namespace, out: TextIO) -> int:
     with client.events(args.job) as stream, contextlib.suppress(KeyboardInterrupt):
         for note in stream:
             if args.json:
-                print(json.dumps(converter.unstructure(note), default=repr), file=out, flush=True)
+                print(json.dumps(_plain(note), default=repr), file=out, flush=True)
             else:
                 step = f" {note.step_id}" if note.step_id else ""
                 print(f"{note.kind} {note.job_id}{step}", file=out, flush=True)
@@ -297,7 +307,7 @@ def _health(client: Client, args: argparse.Namespace, out: TextIO) -> int:
     text = (
         f"actors_wf {health.version}, up {health.uptime:.0f}s, store {health.store}, jobs: {jobs}"
     )
-    _show(out, args, converter.unstructure(health), text)
+    _show(out, args, _plain(health), text)
     return EXIT_OK
 
 

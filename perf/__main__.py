@@ -11,6 +11,7 @@ from . import (
     bench_jobs,
     bench_orchestration,
     bench_remote,
+    bench_startup,
     bench_state,
     bench_store,
     bench_testing,
@@ -28,6 +29,7 @@ BENCHMARKS = {
     "remote": ("The daemon over its control socket", bench_remote.run),
     "testing": ("The test kit's state machine", bench_testing.run),
     "async": ("async def components", bench_async.run),
+    "startup": ("Start-up of a cold process", bench_startup.run),
 }
 
 

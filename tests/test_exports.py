@@ -160,3 +160,23 @@ def test_the_client_commands_import_neither_the_engine_nor_asyncio():
     found = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert found.returncode == 0, found.stderr
     assert found.stdout.strip() == "[]"
+
+
+def test_validate_starts_no_engine_and_builds_no_messages(tmp_path):
+    """`actors-wf validate` in an editor pays for the validator only (docs/performance.md)."""
+    import subprocess
+    import sys
+
+    workflow = tmp_path / "small.yaml"
+    workflow.write_text("id: small\nsteps:\n  - {id: a, component: nowhere.x}\n")
+    probe = (
+        "import sys\n"
+        "from actors_wf._cli import main\n"
+        f"code = main(['validate', {str(workflow)!r}, '--color', 'never'])\n"
+        "heavy = {'actors_wf._engine', 'actors_wf._core._messages', 'pykka', 'asyncio',\n"
+        "         'actors_wf._runtime', 'actors_wf._state', 'sqlite3'}\n"
+        "print(code, sorted(heavy & set(sys.modules)))\n"
+    )
+    found = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert found.returncode == 0, found.stderr
+    assert found.stdout.strip().splitlines()[-1] == "1 []"

@@ -7,8 +7,9 @@ from typing import Any, TypeVar
 
 import attrs
 
+from .._core._errors import ComponentNotFound
 from .._core._spec import ComponentDefinition
-from ._entry import COMPONENT, make_component_entry
+from ._entry import COMPONENT, RegistryEntry, make_component_entry
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -58,3 +59,36 @@ def merge(definition: ComponentDefinition | dict[str, Any] | None, fields: dict[
         else dict(definition or {})
     )
     return {**{k: v for k, v in base.items() if v is not None}, **fields}
+
+
+class Declared:
+    """The ``@component`` declarations as a component source for a validator, with no engine.
+
+    ``actors-wf validate`` checks a workflow against what the imported modules
+    declare; starting an engine (actors, threads) for that would cost a
+    cold process more than the check itself.
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[str, str], RegistryEntry] = {}
+
+    @property
+    def generation(self) -> int:
+        """Changes as modules declare more components."""
+        return len(DECLARED)
+
+    def lookup(self, component_type: str, component_id: str) -> RegistryEntry:
+        """The declared component's entry.
+
+        Raises:
+            ComponentNotFound: nothing of that type is declared under that id.
+        """
+        key = (component_type, component_id)
+        entry = self._entries.get(key)
+        if entry is None:
+            declared = DECLARED.get(key)
+            if declared is None:
+                known = [cid for (ctype, cid) in DECLARED if ctype == component_type]
+                raise ComponentNotFound(component_type, component_id, known)
+            entry = self._entries[key] = make_component_entry(component_id, *declared)
+        return entry

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import attrs
 from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
 
-from .._core._codec import converter
+from .._core._convert import converter
 from .._core._errors import closest
 from ._problems import Path, Problem
 
