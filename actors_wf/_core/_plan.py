@@ -1,13 +1,16 @@
 """References between steps, and the dependency graph a job runs by.
 
-A reference is a whole string value: ``$inputs.NAME``, ``$steps.ID.output`` or
-``$steps.ID.output.FIELD[.FIELD...]``; ``$$`` at the start escapes a literal
-dollar. References may sit inside lists and dicts of a step's inputs.
+A reference is a whole string value: ``$inputs.NAME``, ``$steps.ID.output``,
+either followed by fields and indexes (``.rows[0].name``, ``["a key"]``), and
+in a ``for_each`` step ``$item`` and ``$index``; ``$$`` at the start escapes a
+literal dollar. References may sit inside lists and dicts of a step's inputs.
 """
 
 from __future__ import annotations
 
 import functools
+import json
+import re
 from collections.abc import Container, Iterator, Mapping
 from typing import Any
 
@@ -23,45 +26,114 @@ class Ref:
     """A parsed reference.
 
     Attributes:
-        source: ``inputs`` or ``steps``.
-        name: the input name or the step id.
-        fields: keys to follow into a step's output.
+        source: ``inputs``, ``steps``, ``item`` (the element a ``for_each``
+            step runs for) or ``index`` (its position).
+        name: the input name or the step id (empty for ``item`` and ``index``).
+        fields: what to follow into the value: a ``str`` is a key of a
+            mapping, an ``int`` an index into a list.
     """
 
     source: str
     name: str
-    fields: tuple[str, ...] = ()
+    fields: tuple[str | int, ...] = ()
 
     def __str__(self) -> str:
+        return self.base + path_text(self.fields)
+
+    @property
+    def base(self) -> str:
+        """The reference without its fields: ``$steps.a.output``, ``$inputs.x``, ``$item``."""
+        if self.source == "steps":
+            return f"$steps.{self.name}.output"
         if self.source == "inputs":
             return f"$inputs.{self.name}"
-        return ".".join((f"$steps.{self.name}.output", *self.fields))
+        return f"${self.source}"
+
+
+def path_text(fields: tuple[str | int, ...]) -> str:
+    """``("items", 0, "a key")`` -> ``.items[0]["a key"]``."""
+    out = []
+    for f in fields:
+        if isinstance(f, int):
+            out.append(f"[{f}]")
+        elif _PLAIN_KEY.fullmatch(f):
+            out.append(f".{f}")
+        else:
+            out.append("[" + json.dumps(f) + "]")
+    return "".join(out)
 
 
 class RefSyntaxError(ValueError):
     """A string starts with ``$`` but is not a reference."""
 
 
+_PLAIN_KEY = re.compile(r"[^.\[\]\s\"']+")
+_NAME = r"[^.\[\]\s()=!<>,'\"]+"  # a step id, input name or field: no space, no operator
+_HEAD = re.compile(rf"\$(?:inputs\.({_NAME})|steps\.({_NAME})\.output|(item)|(index))")
+_ACCESSOR = re.compile(rf"\.({_NAME})|\[(-?\d+)\]|\[\"((?:[^\"\\]|\\.)*)\"\]|\['([^']*)'\]")
+_SHAPES = (
+    "write $inputs.NAME, $steps.ID.output or $steps.ID.output.FIELD, with [0] or "
+    '["key"] to index (start with $$ for a literal dollar)'
+)
+
+
+def ref_end(text: str, at: int) -> int:
+    """Where a reference that starts at ``text[at]`` (a ``$``) ends, for a text holding more."""
+    head = _HEAD.match(text, at)
+    if head is None:
+        end = at + 1
+        while end < len(text) and not text[end].isspace() and text[end] not in "()=!<>,":
+            end += 1
+        return end
+    end = head.end()
+    while (step := _ACCESSOR.match(text, end)) is not None:
+        end = step.end()
+    return end
+
+
 @functools.lru_cache(maxsize=65536)
 def parse_ref(text: str) -> Ref | None:
     """Parse a reference; ``None`` when ``text`` is a plain string.
+
+    ``$steps.a.output.rows[0].name``, ``$steps.a.output["a key"]``,
+    ``$inputs.files[2]``; in a ``for_each`` step also ``$item``, ``$item.field``
+    and ``$index``.
 
     Raises:
         RefSyntaxError: it starts with ``$`` but has not the form of one.
     """
     if not text.startswith("$") or text.startswith("$$"):
         return None
-    parts = text[1:].split(".")
-    if parts[0] == "inputs" and len(parts) == 2 and parts[1]:
-        return Ref("inputs", parts[1])
-    if parts[0] == "steps" and len(parts) >= 3 and parts[1] and parts[2] == "output":
-        fields = tuple(parts[3:])
-        if all(fields):
-            return Ref("steps", parts[1], fields)
-    raise RefSyntaxError(
-        f"{text!r} is not a reference; write $inputs.NAME, $steps.ID.output or "
-        "$steps.ID.output.FIELD (start with $$ for a literal dollar)"
-    )
+    head = _HEAD.match(text)
+    if head is None:
+        raise RefSyntaxError(f"{text!r} is not a reference; {_SHAPES}")
+    fields: list[str | int] = []
+    at = head.end()
+    while at < len(text):
+        step = _ACCESSOR.match(text, at)
+        if step is None:
+            rest, before = text[at:], text[:at]
+            raise RefSyntaxError(
+                f"{text!r} is not a reference: {rest!r} cannot follow {before!r}; {_SHAPES}"
+            )
+        key, index, quoted, single = step.groups()
+        if index is not None:
+            fields.append(int(index))
+        elif quoted is not None:
+            fields.append(json.loads(f'"{quoted}"'))
+        else:
+            fields.append(key if key is not None else single)
+        at = step.end()
+    inputs, step_id, item, _ = head.groups()
+    if inputs is not None:
+        return Ref("inputs", inputs, tuple(fields))
+    if step_id is not None:
+        return Ref("steps", step_id, tuple(fields))
+    if item is not None:
+        return Ref("item", "", tuple(fields))
+    if fields:
+        raise RefSyntaxError(f"{text!r} is not a reference: $index is a number, with no fields")
+    return Ref("index", "")
 
 
 def iter_refs(value: Any) -> Iterator[Ref]:
@@ -79,11 +151,19 @@ def iter_refs(value: Any) -> Iterator[Ref]:
             yield from iter_refs(item)
 
 
-def resolve(value: Any, inputs: Mapping[str, Any], outputs: Mapping[str, Any]) -> Any:
+def resolve(
+    value: Any,
+    inputs: Mapping[str, Any],
+    outputs: Mapping[str, Any],
+    item: Any = None,
+    index: int | None = None,
+) -> Any:
     """Replace every reference inside ``value`` by the value it names.
 
+    ``item`` and ``index`` are what ``$item`` and ``$index`` name, in a step of a map.
+
     Raises:
-        LookupError: a field named by a reference is missing from a step's output.
+        LookupError: a field or index a reference follows is not there.
     """
     if isinstance(value, str):
         if value.startswith("$$"):
@@ -91,29 +171,55 @@ def resolve(value: Any, inputs: Mapping[str, Any], outputs: Mapping[str, Any]) -
         ref = parse_ref(value)
         if ref is None:
             return value
-        if ref.source == "inputs":
-            return inputs.get(ref.name)
-        if ref.name not in outputs:  # a FAILED (on_failure: continue) or SKIPPED step
-            return None
-        return _follow(ref, outputs[ref.name])
+        return lookup(ref, inputs, outputs, item, index)
     if isinstance(value, list | tuple):
-        return [resolve(v, inputs, outputs) for v in value]
+        return [resolve(v, inputs, outputs, item, index) for v in value]
     if isinstance(value, dict):
-        return {k: resolve(v, inputs, outputs) for k, v in value.items()}
+        return {k: resolve(v, inputs, outputs, item, index) for k, v in value.items()}
     return value
 
 
-def _follow(ref: Ref, output: Any) -> Any:
+def lookup(
+    ref: Ref,
+    inputs: Mapping[str, Any],
+    outputs: Mapping[str, Any],
+    item: Any = None,
+    index: int | None = None,
+) -> Any:
+    """The value one reference names.
+
+    Raises:
+        LookupError: as :func:`resolve`.
+    """
+    if ref.source == "inputs":
+        start = inputs.get(ref.name)
+    elif ref.source == "steps":
+        if ref.name not in outputs:  # a FAILED (on_failure: continue) or SKIPPED step
+            return None
+        start = outputs[ref.name]
+    elif ref.source == "item":
+        start = item
+    else:
+        return index
+    return _follow(ref, start) if ref.fields else start
+
+
+def _follow(ref: Ref, value: Any) -> Any:
     for i, key in enumerate(ref.fields):
-        if not isinstance(output, dict) or key not in output:
-            where = ".".join((f"$steps.{ref.name}.output", *ref.fields[:i]))
-            keys = sorted(output) if isinstance(output, dict) else []
+        where = ref.base + path_text(ref.fields[:i])
+        if isinstance(key, int):
+            if not isinstance(value, list | tuple):
+                raise LookupError(f"{ref}: {where} is a {type(value).__name__}, not a list")
+            if not -len(value) <= key < len(value):
+                raise LookupError(f"{ref}: {where} has {len(value)} items, no [{key}]")
+        elif not isinstance(value, dict) or key not in value:
+            keys = sorted(value) if isinstance(value, dict) else []
             raise LookupError(
                 f"{ref}: {where} has no field {key!r}{did_you_mean(key, keys)}"
-                + ("" if isinstance(output, dict) else f" (it is a {type(output).__name__})")
+                + ("" if isinstance(value, dict) else f" (it is a {type(value).__name__})")
             )
-        output = output[key]
-    return output
+        value = value[key]
+    return value
 
 
 @attrs.frozen
@@ -197,9 +303,9 @@ def _binding(name: str, value: Any) -> Binding:
         ref = parse_ref(value)
         if ref is None:
             return name, _VALUE, value
-        if ref.source == "inputs":
+        if ref.source == "inputs" and not ref.fields:
             return name, _INPUT, ref.name
-        if not ref.fields:
+        if ref.source == "steps" and not ref.fields:
             return name, _OUTPUT, ref.name
     elif value is None or isinstance(value, int | float):  # bool is an int
         return name, _VALUE, value
@@ -207,8 +313,17 @@ def _binding(name: str, value: Any) -> Binding:
 
 
 def _step_deps(step: StepSpec) -> set[str]:
-    """The steps a step waits for: its ``depends_on`` and the steps its inputs read."""
+    """The steps a step waits for: its ``depends_on`` and the steps it reads.
+
+    It reads them in its inputs, its ``for_each`` list and its ``when`` condition.
+    """
     found = set(step.depends_on)
-    for value in step.inputs.values():
-        found.update(ref.name for ref in iter_refs(value) if ref.source == "steps")
+    values: list[Any] = list(step.inputs.values())
+    if step.for_each is not None:
+        values.append(step.for_each)
+    found.update(ref.name for value in values for ref in iter_refs(value) if ref.source == "steps")
+    if step.when is not None:
+        from ._conditions import parse_condition  # the language builds on references
+
+        found.update(r.name for r in parse_condition(step.when).refs() if r.source == "steps")
     return found

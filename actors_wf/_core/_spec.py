@@ -15,6 +15,7 @@ from ._types import parse_type
 
 ISOLATION_MODES = ("thread", "process")
 ON_FAILURE = ("fail_job", "continue")
+ON_ITEM_FAILURE = ("fail_job", "skip", "collect")
 
 
 class _Duration:
@@ -186,6 +187,20 @@ class StepSpec:
         resources: what an attempt holds while it runs (``{db: 1}``), from
             the engine's ``resources``; overrides the component's.
         description: one line for people.
+        for_each: a reference to a list: the component runs once per item
+            (``$item``, ``$item.FIELD`` and ``$index`` in the inputs), and the
+            step's output is the list of the items' outputs, in item order.
+        max_parallel: at most this many items of a ``for_each`` run at once
+            (by default, as many as the engine's limits let).
+        on_item_failure: ``fail_job`` (default), ``skip`` (a failed item is
+            left out of the output) or ``collect`` (it is an error record
+            ``{error: {type, message}}`` in its place).
+        when: run the step only if this holds: a reference to a bool
+            (``$steps.check.output.ok``) or a comparison
+            (``"$steps.check.output.count > 0"``); when it does not, the step
+            is SKIPPED, and so are the steps that need it.
+        defaults: input name to the value it takes when the step it reads was
+            SKIPPED; with one for every input that reads it, a step runs on.
     """
 
     id: str
@@ -199,6 +214,15 @@ class StepSpec:
     on_failure: str = attrs.field(default="fail_job", validator=attrs.validators.in_(ON_FAILURE))
     resources: dict[str, int] = attrs.field(factory=dict, validator=_amounts)
     description: str = ""
+    for_each: str | None = None
+    max_parallel: int | None = attrs.field(
+        default=None, validator=attrs.validators.optional(attrs.validators.ge(1))
+    )
+    on_item_failure: str = attrs.field(
+        default="fail_job", validator=attrs.validators.in_(ON_ITEM_FAILURE)
+    )
+    when: str | None = None
+    defaults: dict[str, Any] = attrs.Factory(dict)
 
 
 @attrs.frozen

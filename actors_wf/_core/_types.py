@@ -64,6 +64,12 @@ class TypeExpr:
             return self.item or ANY
         return ANY if self.kind == "any" else None
 
+    def element(self) -> TypeExpr | None:
+        """The type of ``value[0]``: ``any`` where unknown, ``None`` where it is not a list."""
+        if self.kind == "list":
+            return self.item or ANY
+        return ANY if self.kind == "any" else None
+
     def problem(self, value: Any, where: str = "value") -> str | None:
         """Say what is wrong with ``value`` for this type, or ``None`` if it fits."""
         if value is None:

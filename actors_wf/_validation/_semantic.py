@@ -6,19 +6,22 @@ result stays right when the step moves; the validator adds ``steps[i]``.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from typing import Any, Protocol
 
 import attrs
 
+from .._core._conditions import ConditionError, check_types, parse_condition
 from .._core._errors import closest
-from .._core._plan import Ref, RefSyntaxError, iter_refs, parse_ref
+from .._core._plan import Ref, RefSyntaxError, iter_refs, parse_ref, path_text
 from .._core._spec import InputSpec, StepSpec
 from .._core._types import ANY, TypeExpr, parse_type
 from ._near_refs import looks_like_reference, meant_reference
 from ._problems import Path, Problem
 
 COMPONENT = "component"
+_INT = parse_type("int")
 
 
 class ComponentSource(Protocol):
@@ -85,14 +88,18 @@ class Scope:
 
 
 def component_output(step: StepSpec, registry: ComponentSource | None) -> TypeExpr:
-    """The declared output type of a step's component, ``any`` when unknown."""
-    if registry is None:
-        return ANY
-    try:
-        entry = registry.lookup(COMPONENT, step.component)
-    except LookupError:
-        return ANY
-    return _parse_or_any(entry.definition.output)
+    """The type of a step's output: its component's declared one (``any`` when unknown).
+
+    A ``for_each`` step's output is the list of its items' outputs; with
+    ``on_item_failure: collect`` an item may be an error record instead.
+    """
+    kind = ANY
+    if registry is not None:
+        with contextlib.suppress(LookupError):  # an unknown component: WF201 says so
+            kind = _parse_or_any(registry.lookup(COMPONENT, step.component).definition.output)
+    if step.for_each is None:
+        return kind
+    return TypeExpr("list", ANY if step.on_item_failure == "collect" else kind)
 
 
 def _parse_or_any(name: str | None) -> TypeExpr:
@@ -109,13 +116,16 @@ def check_step(step: StepSpec, scope: Scope, registry: ComponentSource | None) -
     entry = _component(step, registry, problems)
     declared: dict[str, str] = dict(entry.definition.inputs or {}) if entry is not None else {}
     misspelt: set[str] = set()
+    item = check_for_each(step, scope, found) if step.for_each is not None else None
+    if step.when is not None:
+        check_when(step.when, scope, found)
     for name, value in step.inputs.items():
         where: Path = ("inputs", name)
         if entry is not None and name not in declared and not entry.takes_any_input:
             problems.append(_unknown_input(step, name, declared))
             misspelt.update(closest(name, set(declared) - set(step.inputs), n=1))
         slot = _parse_or_any(declared.get(name))
-        refs = check_refs(value, where, scope, found)
+        refs = check_refs(value, where, scope, found, item)
         if refs is None:
             continue
         if not refs:
@@ -123,7 +133,8 @@ def check_step(step: StepSpec, scope: Scope, registry: ComponentSource | None) -
                 literal = slot.problem(value, f"input {name!r}") or ""
                 problems.append(_wrong_literal(step, name, literal, slot))
         elif isinstance(value, str):
-            _check_feed(step, name, refs[0], slot, scope, problems)
+            _check_feed(step, name, refs[0], slot, scope, problems, item)
+    _check_defaults(step, declared, problems)
     if entry is not None:
         # A misspelt input is one mistake: its WF202 names the right one already.
         _missing_inputs(step, entry, declared, problems, misspelt)
@@ -135,7 +146,7 @@ def check_step(step: StepSpec, scope: Scope, registry: ComponentSource | None) -
         else:
             problems.append(_unknown_dependency(j, dep, scope))
     _check_resources(step, entry, scope, problems)
-    output = _parse_or_any(entry.definition.output) if entry is not None else ANY
+    output = component_output(step, registry)
     return StepFacts(
         tuple(problems),
         frozenset(deps),
@@ -241,8 +252,13 @@ def _unknown_dependency(j: int, dep: str, scope: Scope) -> Problem:
     return Problem("WF209", ("depends_on", j), f"depends_on names no step {dep!r}", hint)
 
 
-def check_refs(value: Any, where: Path, scope: Scope, found: Found) -> list[Ref] | None:
-    """Check every reference in a value; ``None`` when one is malformed."""
+def check_refs(
+    value: Any, where: Path, scope: Scope, found: Found, item: TypeExpr | None = None
+) -> list[Ref] | None:
+    """Check every reference in a value; ``None`` when one is malformed.
+
+    ``item`` is the type of ``$item`` in a ``for_each`` step (``None`` elsewhere).
+    """
     try:
         if isinstance(value, str):  # the common case, without a generator
             ref = parse_ref(value) if value[:1] == "$" else None
@@ -255,11 +271,135 @@ def check_refs(value: Any, where: Path, scope: Scope, found: Found) -> list[Ref]
     if isinstance(value, str) and value.startswith(_BARE):
         _bare_reference(value, where, scope, found)
     for ref in refs:
-        if ref.source == "inputs":
-            _check_input_ref(ref, where, scope, found)
-        else:
-            _check_step_ref(ref, where, scope, found)
+        check_ref(ref, where, scope, found, item)
     return refs
+
+
+def check_ref(
+    ref: Ref, where: Path, scope: Scope, found: Found, item: TypeExpr | None = None
+) -> TypeExpr:
+    """Check one reference; the type it yields (``any`` where unknown or wrong)."""
+    if ref.source == "inputs":
+        return _check_input_ref(ref, where, scope, found)
+    if ref.source == "steps":
+        return _check_step_ref(ref, where, scope, found)
+    if item is None:
+        found.problems.append(
+            Problem(
+                "WF108",
+                where,
+                f"{ref} names the item of a map, but this is not a for_each step",
+                "use $item and $index only in the inputs of a step with for_each:",
+            )
+        )
+        return ANY
+    if ref.source == "index":
+        return _INT
+    return field_type(ref, item, where, found.problems) if ref.fields else item
+
+
+def check_for_each(step: StepSpec, scope: Scope, found: Found) -> TypeExpr:
+    """The type of ``$item``: the element type of the list ``for_each`` names."""
+    where: Path = ("for_each",)
+    text = step.for_each or ""
+    try:
+        ref = parse_ref(text)
+    except RefSyntaxError as exc:
+        found.problems.append(_not_a_reference(str(exc).split("; ")[0], text, where, found))
+        return ANY
+    if ref is None or ref.source not in ("inputs", "steps"):
+        found.problems.append(
+            Problem(
+                "WF212",
+                where,
+                f"for_each takes a reference to a list, got {text!r}",
+                "write for_each: $steps.ID.output (or a field of it), or $inputs.NAME",
+            )
+        )
+        return ANY
+    kind = check_ref(ref, where, scope, found)
+    element = kind.element()
+    if element is None:
+        found.problems.append(
+            Problem(
+                "WF212",
+                where,
+                f"for_each needs a list, but {ref} is {kind}",
+                "name a list (a field of it that is one, e.g. .items), or return one",
+                related=(ref.name,) if ref.source == "steps" else (),
+            )
+        )
+        return ANY
+    return element
+
+
+def check_when(text: str, scope: Scope, found: Found) -> None:
+    """A ``when:`` condition parses, names what exists, and is a bool of fitting types."""
+    where: Path = ("when",)
+    try:
+        node = parse_condition(text)
+    except ConditionError as exc:
+        meant = _meant_in(text)
+        hint = f"did you mean {meant}?" if meant else _WHEN_HINT
+        found.problems.append(Problem("WF109", where, f"when: {exc}", hint))
+        return
+    types: dict[Ref, TypeExpr] = {}
+    for ref in node.refs():
+        if ref.source in ("item", "index"):
+            found.problems.append(
+                Problem(
+                    "WF108",
+                    where,
+                    f"when: {ref} names an item, but a condition is checked once for the step",
+                    "test the list itself, or filter the items in a step before the map",
+                )
+            )
+            types[ref] = ANY
+        else:
+            types[ref] = check_ref(ref, where, scope, found)
+    for problem in check_types(node, lambda ref: types.get(ref, ANY)):
+        found.problems.append(
+            Problem(
+                "WF213",
+                where,
+                f"when: {problem}",
+                "compare values of one kind; see docs/workflows.md",
+            )
+        )
+
+
+_WHEN_HINT = (
+    "write a reference to a bool ($steps.check.output.ok) or a comparison"
+    " ('$steps.count.output.n > 0'; == != < <= > >= in, and or not)"
+)
+
+
+def _meant_in(text: str) -> str | None:
+    for word in text.split():
+        if word.startswith("$"):
+            try:
+                parse_ref(word)
+            except RefSyntaxError:
+                meant = meant_reference(word)
+                return str(meant) if meant is not None else None
+    return None
+
+
+def _check_defaults(step: StepSpec, declared: Mapping[str, str], problems: list[Problem]) -> None:
+    for name, value in step.defaults.items():
+        slot = _parse_or_any(declared.get(name))
+        wrong = slot.problem(value, f"the default of input {name!r}")
+        if name in step.inputs and wrong is not None:
+            problems.append(Problem("WF208", ("defaults", name), wrong, f"write a {slot} value"))
+        if name not in step.inputs:
+            problems.append(
+                Problem(
+                    "WF214",
+                    ("defaults", name),
+                    f"defaults names input {name!r}, which the step does not give",
+                    f"give {name!r} under inputs (a reference to a step), or remove its default",
+                )
+            )
 
 
 def _not_a_reference(message: str, value: Any, where: Path, found: Found) -> Problem:
@@ -288,35 +428,54 @@ _REF_HINT = (
 )
 
 
-def _check_input_ref(ref: Ref, where: Path, scope: Scope, found: Found) -> None:
+def _check_input_ref(ref: Ref, where: Path, scope: Scope, found: Found) -> TypeExpr:
     if ref.name in scope.inputs:
         found.uses.add(ref.name)
-        return
+        kind = _parse_or_any(scope.inputs[ref.name].type)
+        return field_type(ref, kind, where, found.problems) if ref.fields else kind
     near = closest(ref.name, scope.inputs, n=1)
     hint = f"did you mean $inputs.{near[0]}?" if near else f"declare {ref.name!r} under inputs"
     found.problems.append(Problem("WF204", where, f"{ref} names no workflow input", hint))
     found.meant.update(near)
+    return ANY
 
 
-def _check_step_ref(ref: Ref, where: Path, scope: Scope, found: Found) -> None:
+def _check_step_ref(ref: Ref, where: Path, scope: Scope, found: Found) -> TypeExpr:
     found.mentions.add(ref.name)
     if ref.name not in scope.ids:
         near = closest(ref.name, scope.ids, n=1)
         hint = f"did you mean $steps.{near[0]}.output?" if near else "check the step id"
         found.problems.append(Problem("WF205", where, f"{ref} names no step {ref.name!r}", hint))
         found.meant.update(near)
-        return
+        return ANY
     found.data_deps.add(ref.name)
-    if ref.fields:
-        field_type(ref, scope.outputs.get(ref.name, ANY), where, found.problems)
+    kind = scope.outputs.get(ref.name, ANY)
+    return field_type(ref, kind, where, found.problems) if ref.fields else kind
 
 
 def field_type(ref: Ref, kind: TypeExpr, where: Path, problems: list[Problem]) -> TypeExpr:
     """The type ``ref`` yields, following its fields; a WF206 problem when one is missing."""
     for i, name in enumerate(ref.fields):
+        at = ref.base + path_text(ref.fields[:i])
+        if isinstance(name, int):
+            element = kind.element()
+            if element is None:
+                problems.append(
+                    Problem(
+                        "WF206",
+                        where,
+                        f"{at} ({kind}) is not a list, so it has no [{name}]",
+                        f'use .FIELD or ["key"] to read a field of {at}'
+                        if kind.kind in ("record", "dict")
+                        else f"{at} is a {kind}; only a list takes [N]",
+                        related=(ref.name,) if ref.source == "steps" else (),
+                    )
+                )
+                return ANY
+            kind = element
+            continue
         nxt = kind.field(name)
         if nxt is None:
-            at = ".".join((f"$steps.{ref.name}.output", *ref.fields[:i]))
             has = [n for n, _ in kind.fields]
             near = closest(name, has, n=1)
             hint = (
@@ -341,13 +500,24 @@ def field_type(ref: Ref, kind: TypeExpr, where: Path, problems: list[Problem]) -
 
 
 def _check_feed(
-    step: StepSpec, name: str, ref: Ref, slot: TypeExpr, scope: Scope, problems: list[Problem]
+    step: StepSpec,
+    name: str,
+    ref: Ref,
+    slot: TypeExpr,
+    scope: Scope,
+    problems: list[Problem],
+    item: TypeExpr | None = None,
 ) -> None:
     if ref.source == "inputs":
         declared = scope.inputs.get(ref.name)
         given = _parse_or_any(declared.type) if declared is not None else ANY
-    elif ref.name in scope.ids:
+        given = field_type(ref, given, (), []) if ref.fields else given
+    elif ref.source == "steps" and ref.name in scope.ids:
         given = field_type(ref, scope.outputs.get(ref.name, ANY), (), [])
+    elif ref.source == "index" and item is not None:
+        given = _INT
+    elif ref.source == "item" and item is not None:
+        given = field_type(ref, item, (), []) if ref.fields else item
     else:
         return
     if not slot.accepts(given):

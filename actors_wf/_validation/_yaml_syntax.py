@@ -11,6 +11,7 @@ PyYAML's own words.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import attrs
@@ -152,6 +153,26 @@ def _unclosed_bracket(e: _Error) -> _Said | None:
     )
 
 
+_INDEXED_REF = re.compile(r"\$[\w.]+\[")
+
+
+def _indexed_reference_in_flow(e: _Error) -> _Said | None:
+    """``{text: $steps.a.output[0]}``: inside { } or [ ], YAML reads [ as a new list."""
+    if "flow" not in e.context or e.at is None:
+        return None
+    line = e.line(e.at[0])
+    found = _INDEXED_REF.search(line)
+    if found is None:
+        return None
+    return (
+        f"the reference at column {found.start() + 1} holds [ ], which YAML reads as a list"
+        " inside { } or [ ]",
+        'put the reference in quotes: "$steps.ID.output[0]", or write the mapping as'
+        " indented lines",
+        (e.at[0], found.start() + 1),
+    )
+
+
 def _missing_colon(e: _Error) -> _Said | None:
     if "expected ':'" not in e.problem or e.start is None:
         return None
@@ -285,6 +306,7 @@ _RULES: tuple[Callable[[_Error], _Said | None], ...] = (
     _tab,
     _unclosed_quote,
     _unknown_escape,
+    _indexed_reference_in_flow,
     _unclosed_bracket,
     _missing_colon,
     _colon_in_value,
