@@ -50,6 +50,10 @@ class FailureKind(enum.StrEnum):
     PROCESS_CRASHED = "ProcessCrashed"
     #: a reference (``$steps.a.output.x``) found nothing when the step started
     UNRESOLVED_REFERENCE = "UnresolvedReference"
+    #: a step's ``when:`` could not be evaluated on the values it met
+    CONDITION_FAILED = "ConditionFailed"
+    #: a ``for_each`` did not name a list when its step was to start
+    NOT_A_LIST = "NotAList"
     #: the engine stopped while the attempt ran (recovery closes it so)
     INTERRUPTED = "Interrupted"
     WORKFLOW_INVALID = "WorkflowInvalid"

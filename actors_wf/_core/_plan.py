@@ -237,11 +237,19 @@ class Plan:
     order: tuple[str, ...]
     specs: Mapping[str, StepSpec] = attrs.Factory(dict)
     bindings: Mapping[str, tuple[Binding, ...]] = attrs.Factory(dict)
+    tolerates: Mapping[str, frozenset[str]] = attrs.Factory(dict)
 
     def inputs_of(
-        self, step_id: str, inputs: Mapping[str, Any], outputs: Mapping[str, Any]
+        self,
+        step_id: str,
+        inputs: Mapping[str, Any],
+        outputs: Mapping[str, Any],
+        item: Any = None,
+        index: int | None = None,
     ) -> dict[str, Any]:
         """A step's inputs with their references resolved: :func:`resolve`, compiled once.
+
+        ``item`` and ``index``: what ``$item`` and ``$index`` name, for an item of a map.
 
         Raises:
             LookupError: as :func:`resolve`.
@@ -254,17 +262,28 @@ class Plan:
                 result[name] = inputs.get(what)
             elif how == _VALUE:
                 result[name] = what
+            elif how == _DEFAULTED:
+                value, default, needs = what
+                missed = any(n not in outputs for n in needs)
+                result[name] = default if missed else resolve(value, inputs, outputs, item, index)
             else:
-                result[name] = resolve(what, inputs, outputs)
+                result[name] = resolve(what, inputs, outputs, item, index)
         return result
 
     def step(self, step_id: str) -> StepSpec:
         """The spec of a step, in O(1)."""
         return self.specs[step_id]
 
-    def ready(self, step_id: str, done: Container[str]) -> bool:
-        """Whether every dependency of ``step_id`` is in ``done``."""
-        return all(map(done.__contains__, self.deps[step_id]))
+    def ready(self, step_id: str, done: Container[str], missed: Container[str] = ()) -> bool:
+        """Whether every dependency of ``step_id`` is in ``done``.
+
+        Or, for one it has ``defaults`` for, in ``missed`` (SKIPPED, or FAILED
+        with ``on_failure: continue``).
+        """
+        tolerated = self.tolerates.get(step_id)
+        if not tolerated:
+            return all(map(done.__contains__, self.deps[step_id]))
+        return all(d in done or (d in tolerated and d in missed) for d in self.deps[step_id])
 
 
 def compile_plan(spec: WorkflowSpec) -> Plan:
@@ -287,13 +306,48 @@ def compile_plan(spec: WorkflowSpec) -> Plan:
         for d in deps[sid]:
             dependants[d].append(sid)
     specs = {s.id: s for s in spec.steps}
-    bindings = {s.id: tuple(_binding(k, v) for k, v in s.inputs.items()) for s in spec.steps}
-    return Plan(deps, {k: tuple(v) for k, v in dependants.items()}, tuple(order), specs, bindings)
+    bindings = {s.id: tuple(_bindings(s)) for s in spec.steps}
+    tolerates = {s.id: _tolerated(s) for s in spec.steps if s.defaults}
+    return Plan(
+        deps,
+        {k: tuple(v) for k, v in dependants.items()},
+        tuple(order),
+        specs,
+        bindings,
+        {k: v for k, v in tolerates.items() if v},
+    )
+
+
+def _bindings(step: StepSpec) -> Iterator[Binding]:
+    for name, value in step.inputs.items():
+        if name in step.defaults:
+            needs = frozenset(r.name for r in iter_refs(value) if r.source == "steps")
+            yield name, _DEFAULTED, (value, step.defaults[name], needs)
+        else:
+            yield _binding(name, value)
+
+
+def _tolerated(step: StepSpec) -> frozenset[str]:
+    """The steps whose miss ``step`` runs on: every input reading them has a default."""
+    read: dict[str, bool] = {}
+    for name, value in step.inputs.items():
+        for ref in iter_refs(value):
+            if ref.source == "steps":
+                read[ref.name] = read.get(ref.name, True) and name in step.defaults
+    others = set(step.depends_on)
+    if step.for_each is not None:
+        others.update(r.name for r in iter_refs(step.for_each) if r.source == "steps")
+    if step.when is not None:
+        from ._conditions import parse_condition  # the language builds on references
+
+        others.update(r.name for r in parse_condition(step.when).refs() if r.source == "steps")
+    return frozenset(d for d, all_defaulted in read.items() if all_defaulted and d not in others)
 
 
 # How one input of a step gets its value, decided once per workflow: (name, how, what).
 Binding = tuple[str, str, Any]
 _VALUE, _INPUT, _OUTPUT, _RESOLVE = "value", "input", "output", "resolve"
+_DEFAULTED = "defaulted"
 
 
 def _binding(name: str, value: Any) -> Binding:

@@ -128,6 +128,8 @@ STEP_TRANSITIONS: Mapping[tuple[StepStatus, StepEvent], StepStatus] = {
     (S.PENDING, SE.START): S.RUNNING,  # its dependencies are done and a slot is free
     (S.PENDING, SE.SKIP): S.SKIPPED,
     (S.PENDING, SE.CANCEL): S.CANCELLED,
+    # Its when: condition or for_each list could not be read: it fails before it starts.
+    (S.PENDING, SE.FAIL): S.FAILED,
     (S.READY, SE.START): S.RUNNING,
     (S.READY, SE.SKIP): S.SKIPPED,
     (S.READY, SE.CANCEL): S.CANCELLED,

@@ -7,6 +7,7 @@ dependencies are done start at once, in parallel, each on its own StepActor.
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import random
 import time
@@ -17,6 +18,7 @@ import pykka
 
 from .._core._actor import EngineActor, retell, tell_quietly
 from .._core._codec import encode
+from .._core._conditions import ConditionError, evaluate, parse_condition
 from .._core._errors import InvalidTransition, StoreError
 from .._core._kinds import EventKind, FailureKind
 from .._core._messages import (
@@ -33,7 +35,7 @@ from .._core._messages import (
     UpdateJob,
     WakeStep,
 )
-from .._core._plan import resolve
+from .._core._plan import Ref, lookup, resolve
 from .._core._records import Attempt, ErrorInfo, JobState, StepState
 from .._core._spec import ComponentDefinition
 from .._core._status import JobEvent, JobStatus, StepEvent, StepStatus
@@ -96,6 +98,7 @@ class JobActor(EngineActor):
         self.deadlines: dict[str, float] = {}  # step id -> total_timeout deadline (clock time)
         steps = self.steps.values()
         self.outputs = _outputs(self.steps)  # of the SUCCEEDED steps, by step id
+        self.missed = _missed(self.steps)  # SKIPPED or FAILED: what a step's defaults stand in for
         self.open = sum(not s.status.is_terminal for s in steps)
         self.ready: dict[str, None] = {}  # READY steps waiting for resources, in order
         self.due: set[str] = set()  # retries whose wait ended while the job was pausing
@@ -208,8 +211,7 @@ class JobActor(EngineActor):
         if self.state.status is JobStatus.CANCELLING:
             self._finish_cancel_if_quiet()  # failed before the cancel reached it
         elif self.plan.step(msg.step_id).on_failure == "continue":
-            self._skip_after(msg.step_id)
-            self._advance([])
+            self._advance(self._skip_after(msg.step_id))
         else:
             self._fail(msg.error)
 
@@ -352,14 +354,24 @@ class JobActor(EngineActor):
             settings = self.settings[step_id] = merged_settings(spec, definition)
         return settings
 
-    def _skip_after(self, step_id: str) -> None:
-        """SKIP every step that needs ``step_id``, directly or not."""
-        todo = list(self.plan.dependants[step_id])
+    def _skip_after(self, step_id: str) -> list[str]:
+        """SKIP every step that needs ``step_id``, directly or not.
+
+        A step with a default for every input that reads a skipped step is
+        not skipped: it is returned, to run when its other dependencies are done.
+        """
+        todo = [(step_id, sid) for sid in self.plan.dependants[step_id]]
+        runs_on = []
         while todo:
-            sid = todo.pop()
-            if self.steps[sid].status in (StepStatus.PENDING, StepStatus.READY):
-                self._step(sid, StepEvent.SKIP, f"{step_id!r} failed")
-                todo.extend(self.plan.dependants[sid])
+            missed, sid = todo.pop()
+            if self.steps[sid].status not in (StepStatus.PENDING, StepStatus.READY):
+                continue
+            if missed in self.plan.tolerates.get(sid, ()):
+                runs_on.append(sid)
+                continue
+            self._step(sid, StepEvent.SKIP, f"{missed!r} did not succeed")
+            todo.extend((sid, d) for d in self.plan.dependants[sid])
+        return runs_on
 
     def on_step_cancelled(self, msg: StepCancelled) -> None:
         """Record a cancelled attempt; the job is cancelled once none runs."""
@@ -409,13 +421,24 @@ class JobActor(EngineActor):
         """
         steps = self.steps
         fresh = []
-        for sid in candidates:
+        more: list[str] = []  # steps a skip lets run on their defaults
+        failure = None
+        for sid in itertools.chain(candidates, more):
             status = steps[sid].status
-            if status is _PENDING and self.plan.ready(sid, self.outputs):
+            if status is _PENDING and self.plan.ready(sid, self.outputs, self.missed):
+                if self.plan.specs[sid].when is not None:
+                    holds, failure = self._condition(sid, more)
+                    if not holds:
+                        if failure is not None:
+                            break
+                        continue
                 self.ready[sid] = None  # moved to READY below, or to RUNNING at once
                 fresh.append(sid)
             elif status is _READY:
                 self.ready[sid] = None  # woken from a retry wait, or recovered
+        if failure is not None:
+            self._fail(failure)
+            return
         runs = []
         launching = self.state.status is _JOB_RUNNING
         while launching and self.ready:
@@ -447,6 +470,31 @@ class JobActor(EngineActor):
         self._save()
         for run in runs:
             self._launch(run)
+
+    def _condition(self, step_id: str, more: list[str]) -> tuple[bool, ErrorInfo | None]:
+        """Whether a step's ``when:`` holds; a false one SKIPs it (and what needs it).
+
+        A condition that cannot be read FAILs the step; the job fails too
+        (the error is returned) unless the step says ``on_failure: continue``.
+        """
+        spec = self.plan.specs[step_id]
+        assert spec.when is not None
+        try:
+            holds = evaluate(parse_condition(spec.when), self._value_of)
+        except (ConditionError, LookupError) as exc:
+            error = ErrorInfo(FailureKind.CONDITION_FAILED, f"when: {exc}", step_id=step_id)
+            self._step(step_id, StepEvent.FAIL, "when: could not be read", error=error)
+            if spec.on_failure == "continue":
+                more.extend(self._skip_after(step_id))
+                return False, None
+            return False, error
+        if not holds:
+            self._step(step_id, StepEvent.SKIP, f"when: {spec.when} is false")
+            more.extend(self._skip_after(step_id))
+        return holds, None
+
+    def _value_of(self, ref: Ref) -> Any:
+        return lookup(ref, self.state.inputs, self.outputs)
 
     def _on_free(self) -> None:
         tell_quietly(self.actor_ref, encode(ResourcesFree(self.job_id)))
@@ -632,6 +680,10 @@ class JobActor(EngineActor):
         self.open += (was in _ENDED) - (now in _ENDED)
         if now is _SUCCEEDED:
             self.outputs[step_id] = step.output
+        elif now is _SKIPPED or now is _FAILED:
+            self.missed.add(step_id)
+        elif was is _SKIPPED or was is _FAILED:
+            self.missed.discard(step_id)  # reset by a job retry
 
     def _close_attempt(
         self, step_id: str, attempt: int, finished_at: float, error: ErrorInfo | None
@@ -674,11 +726,13 @@ class JobActor(EngineActor):
 
 # Members read on every step, as module globals: on Python 3.11 a read through
 # the Enum class takes the slow attribute path (docs/performance.md).
-_PENDING, _READY, _RUNNING, _SUCCEEDED = (
+_PENDING, _READY, _RUNNING, _SUCCEEDED, _SKIPPED, _FAILED = (
     StepStatus.PENDING,
     StepStatus.READY,
     StepStatus.RUNNING,
     StepStatus.SUCCEEDED,
+    StepStatus.SKIPPED,
+    StepStatus.FAILED,
 )
 _JOB_RUNNING, _JOB_PAUSING, _JOB_CANCELLING = (
     JobStatus.RUNNING,
@@ -694,3 +748,8 @@ _TIMEOUTS = frozenset({FailureKind.STEP_TIMEOUT, FailureKind.STEP_ABANDONED})
 def _outputs(steps: Mapping[str, StepState]) -> dict[str, Any]:
     """The outputs of the SUCCEEDED steps: what ``$steps.ID.output`` reads."""
     return {sid: s.output for sid, s in steps.items() if s.status is StepStatus.SUCCEEDED}
+
+
+def _missed(steps: Mapping[str, StepState]) -> set[str]:
+    """The steps that ended without an output: a step's ``defaults`` stand in for them."""
+    return {sid for sid, s in steps.items() if s.status in (StepStatus.SKIPPED, StepStatus.FAILED)}
