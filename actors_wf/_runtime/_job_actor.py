@@ -35,13 +35,14 @@ from .._core._messages import (
     UpdateJob,
     WakeStep,
 )
-from .._core._plan import Ref, lookup, resolve
-from .._core._records import Attempt, ErrorInfo, JobState, StepState
-from .._core._spec import ComponentDefinition
+from .._core._plan import Ref, lookup, parse_ref, resolve
+from .._core._records import Attempt, ErrorInfo, JobState, StepState, step_map
+from .._core._spec import ComponentDefinition, StepSpec
 from .._core._status import JobEvent, JobStatus, StepEvent, StepStatus
 from .._observe._events import Event
 from .._registry._entry import COMPONENT
 from .._state._transitions import JournalEntry, move_job, step_after
+from ._maps import MapRun, map_output
 from ._services import Services, plan_of
 from ._step_actor import StepActor
 from ._step_settings import NO_DEFINITION, StepSettings, merged_settings, retry_delay
@@ -105,6 +106,9 @@ class JobActor(EngineActor):
         self.held: dict[str, dict[str, int]] = {}  # step id -> resources it holds
         self.random = random.random
         self.settings: dict[str, StepSettings] = {}
+        self.maps: dict[str, MapRun] = {}  # for_each steps expanded by this actor
+        self.item_of: dict[str, tuple[str, int]] = {}  # an item's step id -> (its map, index)
+        self.added = False  # steps (items) added since the last save
 
     # -- life -------------------------------------------------------------
 
@@ -189,7 +193,8 @@ class JobActor(EngineActor):
             msg.finished_at,
             output=msg.output,
         )
-        self._advance(self.plan.dependants[msg.step_id])
+        dependants = self.plan.dependants.get(msg.step_id)
+        self._advance(dependants if dependants is not None else self._item_ended(msg.step_id))
 
     def on_step_failed(self, msg: StepFailed) -> None:
         """Retry the step if its policy allows, else fail it (and the job, or skip on)."""
@@ -210,6 +215,8 @@ class JobActor(EngineActor):
         )
         if self.state.status is JobStatus.CANCELLING:
             self._finish_cancel_if_quiet()  # failed before the cancel reached it
+        elif msg.step_id in self.item_of:
+            self._item_failed(msg.step_id, msg.error)
         elif self.plan.step(msg.step_id).on_failure == "continue":
             self._advance(self._skip_after(msg.step_id))
         else:
@@ -344,6 +351,9 @@ class JobActor(EngineActor):
         """
         settings = self.settings.get(step_id)
         if settings is None:
+            if step_id in self.item_of:  # an item runs as its map step says
+                settings = self.settings[step_id] = self._settings(self.item_of[step_id][0])
+                return settings
             spec = self.plan.step(step_id)
             try:
                 definition = self.services.registry.lookup(COMPONENT, spec.component).definition
@@ -425,15 +435,32 @@ class JobActor(EngineActor):
         failure = None
         for sid in itertools.chain(candidates, more):
             status = steps[sid].status
-            if status is _PENDING and self.plan.ready(sid, self.outputs, self.missed):
-                if self.plan.specs[sid].when is not None:
+            if status is _PENDING:
+                if sid in self.item_of:  # an item its map let start
+                    self.ready[sid] = None
+                    fresh.append(sid)
+                    continue
+                if not self.plan.ready(sid, self.outputs, self.missed):
+                    continue
+                spec = self.plan.specs[sid]
+                if spec.when is not None:
                     holds, failure = self._condition(sid, more)
                     if not holds:
                         if failure is not None:
                             break
                         continue
+                if spec.for_each is not None:
+                    failure = self._expand(sid, more)
+                    if failure is not None:
+                        break
+                    continue
                 self.ready[sid] = None  # moved to READY below, or to RUNNING at once
                 fresh.append(sid)
+            elif sid in self.maps or (sid not in self.item_of and self.plan.specs[sid].for_each):
+                if status is not _PENDING and sid not in self.maps and not status.is_terminal:
+                    failure = self._expand(sid, more)  # taken over: recovered, or resumed
+                    if failure is not None:
+                        break
             elif status is _READY:
                 self.ready[sid] = None  # woken from a retry wait, or recovered
         if failure is not None:
@@ -493,6 +520,118 @@ class JobActor(EngineActor):
             more.extend(self._skip_after(step_id))
         return holds, None
 
+    # -- maps (for_each) -------------------------------------------------------
+
+    def _spec_of(self, step_id: str) -> StepSpec:
+        """A step's spec; an item's is its map step's."""
+        spec = self.plan.specs.get(step_id)
+        return spec if spec is not None else self.plan.specs[self.item_of[step_id][0]]
+
+    def _inputs_of(self, step_id: str) -> dict[str, Any]:
+        item = self.item_of.get(step_id)
+        if item is None:
+            return self.plan.inputs_of(step_id, self.state.inputs, self.outputs)
+        map_id, index = item
+        value = self.maps[map_id].items[index]
+        return self.plan.inputs_of(map_id, self.state.inputs, self.outputs, value, index)
+
+    def _expand(self, step_id: str, more: list[str]) -> ErrorInfo | None:
+        """Start a map step: read its list, add its items (once), let the first ones start.
+
+        A job taken over after a restart or a pause finds its items in its
+        steps: those that succeeded stay so, the others run.
+        """
+        spec = self.plan.specs[step_id]
+        assert spec.for_each is not None
+        try:
+            items = self._value_of(parse_ref(spec.for_each) or Ref("inputs", ""))
+        except LookupError as exc:
+            items = exc
+        if not isinstance(items, list):
+            what = items if isinstance(items, LookupError) else f"a {type(items).__name__}"
+            error = ErrorInfo(
+                FailureKind.NOT_A_LIST,
+                f"for_each: {spec.for_each} is {what}, not a list",
+                step_id=step_id,
+            )
+            return self._map_failed(step_id, error, more)
+        if self.steps[step_id].status is not _RUNNING:
+            self._step(step_id, _START, f"{len(items)} items")
+        run = self.maps[step_id] = MapRun(step_id, items, spec.max_parallel, self.steps)
+        for index, sid in enumerate(run.ids):
+            self.item_of[sid] = (step_id, index)
+            if sid not in self.steps:
+                self.steps[sid] = StepState(sid)
+                self.added = True
+                self.open += 1
+        if run.done:
+            more.extend(self._map_succeeded(run))
+        else:
+            more.extend(run.admit(self.steps))
+        return None
+
+    def _item_ended(self, item: str) -> list[str]:
+        """An item ended: let the next start, or end the map step when it was the last."""
+        run = self.maps.get(self.item_of[item][0])
+        if run is None or self.steps[run.step_id].status is not _RUNNING:
+            return []  # its map was cancelled or failed while this item ran
+        run.item_ended()
+        return self._map_succeeded(run) if run.done else run.admit(self.steps)
+
+    def _map_succeeded(self, run: MapRun) -> list[str]:
+        spec = self.plan.specs[run.step_id]
+        output = map_output(run, self.steps, spec.on_item_failure)
+        self._step(run.step_id, _SUCCEED, f"{len(run.ids)} items", output=output)
+        del self.maps[run.step_id]
+        return list(self.plan.dependants[run.step_id])
+
+    def _item_failed(self, item: str, error: ErrorInfo) -> None:
+        """An item failed for good: its map goes on (skip, collect) or fails (fail_job)."""
+        map_id, index = self.item_of[item]
+        if self.plan.specs[map_id].on_item_failure != "fail_job" or map_id not in self.maps:
+            self._advance(self._item_ended(item))
+            return
+        self.maps[map_id].item_ended()
+        failed = ErrorInfo(
+            error.type, f"item {index} ({item}): {error.message}", error.traceback, map_id
+        )
+        more: list[str] = []
+        failure = self._map_failed(map_id, failed, more)
+        if failure is not None:
+            self._fail(failure)
+        else:
+            self._advance(more)
+
+    def _map_failed(self, step_id: str, error: ErrorInfo, more: list[str]) -> ErrorInfo | None:
+        """FAIL a map step (and stop its other items); the job's error unless it continues."""
+        run = self.maps.pop(step_id, None)
+        if run is not None:
+            self._stop_items(run)
+        if self.steps[step_id].status is _READY:  # taken over: no READY -> FAILED move
+            self._step(step_id, _START, "taken over")
+        self._step(step_id, StepEvent.FAIL, error.message, error=error)
+        if self.plan.specs[step_id].on_failure == "continue":
+            more.extend(self._skip_after(step_id))
+            return None
+        return error
+
+    def _stop_items(self, run: MapRun) -> None:
+        """Cancel the items of a map that failed: their results no longer matter."""
+        now = time.time()
+        for sid in run.ids:
+            status = self.steps[sid].status
+            ref = self.children.pop(sid, None)
+            if ref is not None:
+                attempts = self.steps[sid].attempts
+                tell_quietly(ref, encode(CancelStep(self.job_id, sid, len(attempts), False)))
+                last = attempts[-1]
+                closed = (*attempts[:-1], Attempt(last.number, last.started_at, now, None))
+                self._give_back(sid)
+                self._step(sid, StepEvent.CANCEL, "its map failed", attempts=closed)
+            elif status in (StepStatus.PENDING, StepStatus.READY, StepStatus.RETRY_WAIT):
+                self.ready.pop(sid, None)
+                self._step(sid, StepEvent.CANCEL, "its map failed")
+
     def _value_of(self, ref: Ref) -> Any:
         return lookup(ref, self.state.inputs, self.outputs)
 
@@ -521,14 +660,13 @@ class JobActor(EngineActor):
         ``None`` if its inputs fail. The attempt runs with the step's time
         limits, else its component's.
         """
-        spec = self.plan.specs[step_id]
         step = self.steps[step_id]
         number = len(step.attempts) + 1
         attempt = Attempt(number, time.time())
         # From PENDING (it never waited for a slot) or READY.
         self._step(step_id, _START, attempts=(*step.attempts, attempt))
         try:
-            inputs = self.plan.inputs_of(step_id, self.state.inputs, self.outputs)
+            inputs = self._inputs_of(step_id)
         except LookupError as exc:
             error = ErrorInfo(FailureKind.UNRESOLVED_REFERENCE, str(exc), step_id=step_id)
             failed = StepFailed(
@@ -545,7 +683,7 @@ class JobActor(EngineActor):
             self.job_id,
             step_id,
             number,
-            spec.component,
+            self._spec_of(step_id).component,
             inputs,
             self.urn,
             timeout,
@@ -586,7 +724,7 @@ class JobActor(EngineActor):
             self.job_id,
             step_id,
             attempt,
-            self.plan.step(step_id).component,
+            self._spec_of(step_id).component,
             max(finished - started, 0.0) if ran else None,
             max(started - launched, 0.0) if ran else None,
         )
@@ -644,7 +782,8 @@ class JobActor(EngineActor):
 
     def _cancel_idle_steps(self) -> None:
         for step in list(self.steps.values()):
-            if step.status in (StepStatus.PENDING, StepStatus.READY, StepStatus.RETRY_WAIT):
+            idle = step.status in (StepStatus.PENDING, StepStatus.READY, StepStatus.RETRY_WAIT)
+            if idle or (step.status is _RUNNING and step.step_id in self.maps):
                 self._step(step.step_id, StepEvent.CANCEL, f"job {self.state.status.value}")
 
     def _end(self, event: JobEvent, **changes: Any) -> None:
@@ -713,8 +852,10 @@ class JobActor(EngineActor):
         """Store the state with its journal entries (this actor is the job's one writer)."""
         if not self.pending:
             return  # every change comes with a journal entry: nothing moved
-        # A new version of the stored steps that shares all but the moved ones.
-        steps = self.state.steps.updated(self.moved)
+        # A new version of the stored steps that shares all but the moved ones
+        # (a map's new items make a new one, once).
+        steps = step_map(self.steps) if self.added else self.state.steps.updated(self.moved)
+        self.added = False
         self.state = self.base = self.services.state.save(self.state, self.pending, steps=steps)
         self.pending = []
         self.moved = {}
