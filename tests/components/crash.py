@@ -5,6 +5,7 @@ can kill the process at a chosen point by reading its output.
 """
 
 import os
+import sys
 import threading
 
 from actors_wf import component
@@ -27,7 +28,8 @@ def _say(line: str) -> None:
     Without the hold, a fast engine could finish the job between the line and
     the kill, and the test would kill a process with nothing left to recover.
     """
-    print(line, flush=True)
+    sys.stdout.write(f"{line}\n")  # one write: lines of parallel items never interleave
+    sys.stdout.flush()
     if line == os.environ.get("AWF_HOLD_AT"):
         threading.Event().wait()
 
@@ -39,3 +41,20 @@ def chain(length: int = 20) -> dict:
         for i in range(1, length)
     ]
     return {"id": "crash_chain", "steps": steps, "outputs": {"n": f"$steps.s{length - 1}.output"}}
+
+
+def fan(items: int = 30) -> dict:
+    """A map of ``items`` crash steps, four at a time."""
+    step = {
+        "id": "each",
+        "component": "crash.step",
+        "for_each": "$inputs.ns",
+        "inputs": {"n": "$item"},
+        "max_parallel": 4,
+    }
+    return {
+        "id": "crash_map",
+        "inputs": {"ns": "list[int]"},
+        "steps": [step],
+        "outputs": {"ns": "$steps.each.output"},
+    }

@@ -96,3 +96,53 @@ def test_killed_engine_is_finished_by_the_next_without_rerunning_succeeded_steps
         assert runs[step_id] == 1, f"{step_id} had succeeded before the kill and ran again"
     rerun = {s for s, n in runs.items() if n > 1}
     assert len(rerun) <= 1  # at most the step that was running when the process died
+
+
+def test_a_map_killed_mid_way_reruns_no_item_that_had_succeeded(tmp_path):
+    store = tmp_path / "jobs.db"
+    counter = tmp_path / "side_effects.txt"
+    kill_at = "done each[13]"
+    env = {
+        **os.environ,
+        "AWF_COUNTER": str(counter),
+        "AWF_HOLD_AT": kill_at,
+        "PYTHONPATH": str(ROOT),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.support.crash_worker", str(store), "map"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        start_new_session=True,
+    )
+    try:
+        read_until(proc, kill_at)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=LINE_TIMEOUT)
+        proc.stdout.close()
+        proc.stderr.close()
+
+    before = StateManager(SQLiteStore(store))
+    (job,) = before.list_jobs()
+    succeeded = {s for s, st in job.steps.items() if st.status is StepStatus.SUCCEEDED}
+    before.close()
+    assert job.steps["each"].status is StepStatus.RUNNING
+    assert len(succeeded) >= 10  # four at a time: most of the first fourteen had ended
+
+    os.environ["AWF_COUNTER"] = str(counter)
+    try:
+        with Engine(store=store, components=["tests.components.crash"], recover=True) as engine:
+            final = engine.jobs.wait_sync(job.job_id, LINE_TIMEOUT)
+    finally:
+        del os.environ["AWF_COUNTER"]
+
+    assert final.status is JobStatus.COMPLETED
+    assert final.outputs == {"ns": [n + 1 for n in range(30)]}
+    runs = Counter(counter.read_text().split())
+    assert set(runs) == {f"each[{i}]" for i in range(30)}
+    for step_id in succeeded:
+        assert runs[step_id] == 1, f"{step_id} had succeeded before the kill and ran again"
+    assert len({s for s, n in runs.items() if n > 1}) <= 4  # at most the four running
