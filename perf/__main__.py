@@ -9,6 +9,7 @@ from . import (
     bench_async,
     bench_foundation,
     bench_jobs,
+    bench_maps,
     bench_orchestration,
     bench_remote,
     bench_startup,
@@ -30,6 +31,7 @@ BENCHMARKS = {
     "testing": ("The test kit's state machine", bench_testing.run),
     "async": ("async def components", bench_async.run),
     "startup": ("Start-up of a cold process", bench_startup.run),
+    "maps": ("for_each: a map beside the same number of ordinary steps", bench_maps.run),
 }
 
 

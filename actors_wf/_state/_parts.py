@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import attrs
+import msgpack
 from cattrs.gen import make_dict_unstructure_fn, override
 
 from .._core._codec import converter, dump_record, load_record
@@ -68,6 +69,54 @@ SPECS = PartCache(WorkflowSpec, 256)
 job_header = make_dict_unstructure_fn(
     JobState, converter, workflow=override(omit=True), steps=override(omit=True)
 )
+
+
+# The header without its inputs; the inputs are packed once per job (see pack_header).
+_header_without_inputs = make_dict_unstructure_fn(
+    JobState,
+    converter,
+    workflow=override(omit=True),
+    steps=override(omit=True),
+    inputs=override(omit=True),
+)
+_INPUTS_KEY: bytes = msgpack.packb("inputs")
+_PACKED_INPUTS: dict[int, tuple[Any, bytes]] = {}
+
+
+def pack_header(state: JobState) -> bytes:
+    """``msgpack.packb(job_header(state))``, with the inputs packed once per job.
+
+    A job's inputs never change, and a map over a long list keeps it there:
+    packing it again at every save made each item's save cost the whole list.
+    The bytes are the same msgpack map, its ``inputs`` pair spliced in.
+    """
+    inputs = state.inputs
+    hit = _PACKED_INPUTS.get(id(inputs))
+    if hit is None or hit[0] is not inputs:
+        if len(_PACKED_INPUTS) >= 4096:
+            _PACKED_INPUTS.clear()
+        packed: bytes = msgpack.packb(inputs)
+        hit = _PACKED_INPUTS[id(inputs)] = (inputs, packed)
+    rest: bytes = msgpack.packb(_header_without_inputs(state))
+    count, body = _map_head(rest)
+    return _map_prefix(count + 1) + body + _INPUTS_KEY + hit[1]
+
+
+def _map_head(packed: bytes) -> tuple[int, bytes]:
+    first = packed[0]
+    if 0x80 <= first <= 0x8F:
+        return first & 0x0F, packed[1:]
+    if first == 0xDE:
+        return int.from_bytes(packed[1:3], "big"), packed[3:]
+    return int.from_bytes(packed[1:5], "big"), packed[5:]  # 0xdf: map32
+
+
+def _map_prefix(count: int) -> bytes:
+    if count < 16:
+        return bytes([0x80 | count])
+    if count < 2**16:
+        return b"\xde" + count.to_bytes(2, "big")
+    return b"\xdf" + count.to_bytes(4, "big")
 
 
 _NO_WORKFLOW = {"id": "-", "steps": []}

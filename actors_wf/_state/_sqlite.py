@@ -39,7 +39,7 @@ from .._core._errors import StoreCorrupt, StoreError
 from .._core._records import JobState, StepMap, StepState
 from .._core._spec import WorkflowSpec
 from ._lease import StoreLease, read_owner
-from ._parts import SPECS, job_header, structure_job
+from ._parts import SPECS, pack_header, structure_job
 from ._retention import URL_OPTIONS
 from ._sqlite_queries import SQLiteQueries
 from ._sqlite_schema import (
@@ -181,7 +181,7 @@ class SQLiteStore(SQLiteQueries):
         are written, each in its own row: a step's cost does not grow with
         its job, and an output is written once.
         """
-        header = msgpack.packb(job_header(state))
+        header = pack_header(state)
         journal = [
             (
                 e.job_id,
