@@ -79,8 +79,10 @@ class RunView:
                 self.running[event.step_id] = None
             elif event.kind in (EventKind.STEP_SUCCEEDED, EventKind.STEP_FAILED):
                 self.running.pop(event.step_id, None)
-                self.done += 1
-                self._line(_ended(event, self.width))
+                item = event.step_id.endswith("]")  # an item of a map: counted, not listed
+                if not item or event.kind == EventKind.STEP_FAILED:
+                    self._line(_ended(event, self.width))
+                self.done += not item
                 self.shown.add(event.step_id)
             elif event.kind in (EventKind.STEP_RETRYING, EventKind.STEP_TIMED_OUT):
                 self.running.pop(event.step_id, None)
@@ -93,9 +95,11 @@ class RunView:
         self.stop()
         if self.quiet:
             return
+        specs = {spec.id: spec for spec in job.workflow.steps}
         for step in job.steps.values():
-            if step.step_id not in self.shown:
-                self._line(_unreported(step, self.width))
+            if step.step_id not in self.shown and not step.step_id.endswith("]"):
+                spec = specs.get(step.step_id)
+                self._line(_unreported(step, self.width, spec.when if spec else None))
         self._line(summary_line(job))
 
     def _line(self, text: str) -> None:
@@ -158,10 +162,13 @@ def _retrying(event: Event, width: int) -> str:
     return f"  retry    {event.step_id:<{width}}  attempt {event.attempt}: {why}"
 
 
-def _unreported(step: StepState, width: int) -> str:
+def _unreported(step: StepState, width: int, when: str | None = None) -> str:
+    if step.status is StepStatus.SUCCEEDED:  # a map, whose items ran as its attempts
+        items = len(step.output) if isinstance(step.output, list) else 0
+        return f"  ok       {step.step_id:<{width}}  {items} item{'s' * (items != 1)}"
     word = step.status.value.lower()
     why = {
-        StepStatus.SKIPPED: "(a step it needs did not succeed)",
+        StepStatus.SKIPPED: f"(when: {when})" if when else "(a step it needs did not succeed)",
         StepStatus.PENDING: "(never started)",
         StepStatus.CANCELLED: "(not run: the job ended first)",
     }.get(step.status, "")

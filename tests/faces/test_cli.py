@@ -449,3 +449,29 @@ def test_component_import_errors_say_what_to_try(tmp_path, capsys, monkeypatch):
     )
     assert main(["run", str(workflow), "-c", "pkg.comps", "--json"]) == 0  # found from the cwd
     assert json.loads(capsys.readouterr().out) == {"y": 8}
+
+
+@pytest.mark.parametrize(
+    ("example", "inputs", "expected"),
+    [
+        (
+            "map.yaml",
+            [],
+            {
+                "total": 11,
+                "first": "document 0 has 4 words",
+                "error": {"type": "ValueError", "message": "document 3 is empty"},
+            },
+        ),
+        ("conditions.yaml", ["-i", "score=7"], {"notice": "notice: published with score 7"}),
+        ("conditions.yaml", ["-i", "score=2"], {"notice": "notice: not published"}),
+    ],
+)
+def test_the_examples_of_the_workflow_language_run(capsys, example, inputs, expected):
+    assert main(["run", str(EXAMPLES / example), *inputs, "--json"]) == 0
+    outputs = json.loads(capsys.readouterr().out)
+    if example == "map.yaml":
+        assert outputs["counts"][3] == {"error": expected.pop("error")}
+        assert len(outputs["counts"]) == 5
+    for name, value in expected.items():
+        assert outputs[name] == value
