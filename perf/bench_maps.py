@@ -7,6 +7,7 @@ on the memory store and on SQLite (where each item is journaled as a step is).
 
 from __future__ import annotations
 
+import functools
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -49,11 +50,11 @@ def run() -> list[Row]:
                 engine.registry.register(COMPONENT, "b.double", None, double)
                 engine.registry.register_workflow(fan_out(ITEMS))
                 engine.registry.register_workflow(mapped(ITEMS))
-                xs = list(range(ITEMS))
+                inputs = {"xs": list(range(ITEMS))}
                 fan, each = interleaved(
                     [
-                        lambda: engine.run("fan", timeout=600),
-                        lambda: engine.run("map", {"xs": xs}, timeout=600),
+                        functools.partial(engine.run, "fan", timeout=600),
+                        functools.partial(engine.run, "map", inputs, timeout=600),
                     ],
                     ROUNDS,
                 )
