@@ -36,6 +36,7 @@ if TYPE_CHECKING:
         JobNotFound,
         JobTimeout,
         MessageError,
+        SignalRefused,
         SpecError,
         StaleWrite,
         StoreCorrupt,
@@ -47,7 +48,14 @@ if TYPE_CHECKING:
     from ._core._kinds import EventKind, FailureKind
     from ._core._messages import EventNote, HealthReply, JobSummary
     from ._core._records import Attempt, ErrorInfo, JobState, StepMap, StepState
-    from ._core._spec import ComponentDefinition, InputSpec, RetryPolicy, StepSpec, WorkflowSpec
+    from ._core._spec import (
+        ComponentDefinition,
+        InputSpec,
+        RetryPolicy,
+        StepSpec,
+        WaitFor,
+        WorkflowSpec,
+    )
     from ._core._status import JobStatus, StepStatus
     from ._engine import Engine
     from ._job_manager import JobManager, JobManagerSync
@@ -118,6 +126,7 @@ __all__ = [
     "RegistryEntry",
     "Retention",
     "RetryPolicy",
+    "SignalRefused",
     "Snapshot",
     "SpecError",
     "StaleWrite",
@@ -134,6 +143,7 @@ __all__ = [
     "SystemClock",
     "ValidationResult",
     "Validator",
+    "WaitFor",
     "WorkflowInvalid",
     "WorkflowLimits",
     "WorkflowNotFound",
@@ -171,6 +181,7 @@ _WHERE = {
     "InputSpec": "._core._spec",
     "InvalidInputs": "._core._errors",
     "InvalidTransition": "._core._errors",
+    "SignalRefused": "._core._errors",
     "JobCancelled": "._core._errors",
     "JobFailed": "._core._errors",
     "JobManager": "._job_manager",
@@ -202,6 +213,7 @@ _WHERE = {
     "StepContext": "._runtime._attempt",
     "StepMap": "._core._records",
     "StepSpec": "._core._spec",
+    "WaitFor": "._core._spec",
     "StepState": "._core._records",
     "StepStatus": "._core._status",
     "StoreCorrupt": "._core._errors",

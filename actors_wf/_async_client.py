@@ -52,6 +52,7 @@ from ._core._messages import (
     ResumeJob,
     RetryJob,
     RunJob,
+    SignalJob,
     StartJob,
     Subscribe,
     Unsubscribe,
@@ -218,6 +219,10 @@ class AsyncClient:
     async def cancel_job(self, job_id: str, force: bool = False) -> JobStatus:
         """See :meth:`Client.cancel_job`."""
         return await self._status(CancelJob(job_id, force))
+
+    async def signal(self, job_id: str, name: str, payload: Any = None) -> JobStatus:
+        """See :meth:`Client.signal`."""
+        return await self._status(SignalJob(job_id, name, payload))
 
     async def retry_job(self, job_id: str) -> JobStatus:
         """See :meth:`Client.retry_job`."""

@@ -51,6 +51,7 @@ def add_commands(sub: Any) -> None:
         "pause": "pause a job",
         "resume": "resume a job",
         "retry": "retry a failed job",
+        "signal": "send a signal to a job (a step waiting for it takes the payload)",
         "events": "follow lifecycle events (Ctrl-C ends)",
         "health": "show the daemon's health",
     }
@@ -67,6 +68,12 @@ def add_commands(sub: Any) -> None:
             command.add_argument("job_id")
         if name == "cancel":
             command.add_argument("--force", action="store_true")
+        if name == "signal":
+            command.add_argument("job_id")
+            command.add_argument("name", help="the signal's name")
+            command.add_argument(
+                "--payload", "-p", help="its payload, read as YAML (3, true, {a: 1})"
+            )
         if name == "list":
             command.add_argument("--status")
             command.add_argument("--limit", type=int, default=100)
@@ -280,6 +287,15 @@ def _print_jobs(jobs: Sequence[JobSummary], args: argparse.Namespace, out: TextI
         print(f"{job.job_id}  {job.status:<10}  {job.workflow_id}", file=out)
 
 
+def _signal(client: Client, args: argparse.Namespace, out: TextIO) -> int:
+    payload = input_value(args.payload) if args.payload is not None else None
+    status = client.signal(args.job_id, args.name, payload)
+    _show(
+        out, args, {"job_id": args.job_id, "status": status.value}, f"{args.job_id} {status.value}"
+    )
+    return EXIT_OK
+
+
 def _move(client: Client, args: argparse.Namespace, out: TextIO) -> int:
     name = args.command_name
     if name == "cancel":
@@ -324,6 +340,7 @@ _COMMANDS = {
     "pause": _move,
     "resume": _move,
     "retry": _move,
+    "signal": _signal,
     "events": _events,
     "health": _health,
 }

@@ -58,6 +58,7 @@ from ._core._messages import (
     ResumeJob,
     RetryJob,
     RunJob,
+    SignalJob,
     StartJob,
     Subscribe,
     Unsubscribe,
@@ -297,6 +298,10 @@ class Client:
     def cancel_job(self, job_id: str, force: bool = False) -> JobStatus:
         """Cancel a job; ``force`` skips the grace period."""
         return self._status(CancelJob(job_id, force))
+
+    def signal(self, job_id: str, name: str, payload: Any = None) -> JobStatus:
+        """Send a signal to a job (see ``engine.jobs.signal``); kept until a step waits for it."""
+        return self._status(SignalJob(job_id, name, payload))
 
     def retry_job(self, job_id: str) -> JobStatus:
         """Run a FAILED job again from its failed steps."""

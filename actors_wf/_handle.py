@@ -28,6 +28,7 @@ from ._core._messages import (
     PurgeJobs,
     ResumeJob,
     RetryJob,
+    SignalJob,
     StartJob,
 )
 from ._job_manager import JobManager
@@ -42,6 +43,7 @@ COMMANDS = (
     ResumeJob,
     CancelJob,
     RetryJob,
+    SignalJob,
     GetJob,
     ListJobs,
     DeleteJob,
@@ -92,7 +94,7 @@ class Handler:
         try:
             if isinstance(command, GetJob | ListJobs):  # reads: the store's cache, at once
                 return self.read(command)
-            if isinstance(command, DeleteJob | PurgeJobs):  # store work: off the event loop
+            if isinstance(command, DeleteJob | PurgeJobs | SignalJob):  # off the event loop
                 local = await asyncio.to_thread(self._local, command)
                 assert local is not None
                 return local
@@ -151,6 +153,9 @@ class Handler:
             return encode(Ack(command.job_id, "DELETED"))
         if isinstance(command, PurgeJobs):
             return encode(Purged(self._state.purge(command.older_than, command.status)))
+        if isinstance(command, SignalJob):
+            status = self._jobs.signal_job(command.job_id, command.name, command.payload)
+            return encode(Ack(command.job_id, status.value))
         return None
 
     @staticmethod

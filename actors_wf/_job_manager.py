@@ -15,11 +15,12 @@ import datetime
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any, TypeVar
 
+import attrs
 import pykka
 
 from ._core._actor import NotifyingFuture, await_reply
 from ._core._codec import decode_trusted, encode
-from ._core._errors import EngineClosed, JobTimeout
+from ._core._errors import EngineClosed, JobTimeout, SignalRefused, did_you_mean
 from ._core._messages import (
     Ack,
     CancelJob,
@@ -33,6 +34,7 @@ from ._core._messages import (
 )
 from ._core._records import JobState
 from ._core._status import JobStatus
+from ._core._types import parse_type
 from ._runtime._job_manager_actor import priority_value
 from ._state._manager import StateManager
 from ._state._store import JobPage, MemoryStore
@@ -99,6 +101,42 @@ class _Commands:
     def _status(reply: Message) -> JobStatus:
         assert isinstance(reply, Ack)
         return JobStatus(reply.status)
+
+    def signal_job(self, job_id: str, name: str, payload: Any = None) -> JobStatus:
+        """Send a signal; blocking (see :meth:`JobManager.signal`)."""
+        check_signal(self._state.get(job_id), name, payload)
+
+        def add(state: JobState) -> JobState:
+            if state.status.is_terminal:
+                raise SignalRefused(job_id, name, f"the job has ended ({state.status.value})")
+            kept = {**state.signals, name: [*state.signals.get(name, ()), payload]}
+            return attrs.evolve(state, signals=kept)
+
+        # Through the job's one writer: its JobActor when it runs, the store when it rests.
+        return self._state.update_state(job_id, add).status
+
+
+def check_signal(job: JobState, name: str, payload: Any) -> None:
+    """A step of the job's workflow waits for ``name`` and takes ``payload``'s type.
+
+    Raises:
+        SignalRefused: no such signal in the workflow, or a payload of the wrong type.
+    """
+    waits = {s.id: s.wait_for for s in job.workflow.steps if s.wait_for is not None}
+    names = {w.signal for w in waits.values()}
+    if name not in names:
+        known = ", ".join(sorted(names)) or "none: no step waits for a signal"
+        raise SignalRefused(
+            job.job_id,
+            name,
+            f"no step of workflow {job.workflow_id!r} waits for it{did_you_mean(name, names)};"
+            f" its signals: {known}",
+        )
+    for step_id, wait_for in waits.items():
+        if wait_for.signal == name:
+            problem = parse_type(wait_for.type).problem(payload, "the payload")
+            if problem is not None:
+                raise SignalRefused(job.job_id, name, f"{problem} (step {step_id!r})")
 
 
 class JobManager(_Commands):
@@ -235,6 +273,20 @@ class JobManager(_Commands):
             return read(*args, **kwargs)
         return await asyncio.to_thread(read, *args, **kwargs)
 
+    async def signal(self, job_id: str, name: str, payload: Any = None) -> JobStatus:
+        """Send a signal to a job: a step waiting for ``name`` gets ``payload`` as its output.
+
+        A signal sent before any step waits for it is kept with the job,
+        durably, and the first step that comes to wait for it takes it.
+        Returns the job's status.
+
+        Raises:
+            JobNotFound: no such job.
+            SignalRefused: no step of the workflow waits for that signal, the
+                payload does not fit the declared type, or the job has ended.
+        """
+        return await asyncio.to_thread(self.signal_job, job_id, name, payload)
+
     async def iter_jobs(
         self,
         status: JobStatus | str | None = None,
@@ -336,6 +388,10 @@ class JobManagerSync(_Commands):
             ValueError: ``status`` is not a job status, or ``before`` is not a cursor.
         """
         return self._state.list_jobs(status, workflow_id, limit=limit, before=before)
+
+    def signal(self, job_id: str, name: str, payload: Any = None) -> JobStatus:
+        """Send a signal (see :meth:`JobManager.signal`), blocking."""
+        return self.signal_job(job_id, name, payload)
 
     def create_job(
         self,

@@ -41,6 +41,8 @@ EXPECTED = {
     "InputSpec",
     "InvalidInputs",
     "InvalidTransition",
+    "SignalRefused",
+    "WaitFor",
     "JobCancelled",
     "JobFailed",
     "JobManager",

@@ -12,6 +12,7 @@
     ├── JobNotFound (LookupError)
     ├── InvalidInputs (ValueError)          a job's inputs do not fit the workflow
     ├── InvalidTransition (ValueError)      a job or step cannot take that event now
+    ├── SignalRefused (ValueError)          no step waits for it, or its payload does not fit
     ├── JobFailed (RuntimeError)            carries the failing step and its error
     ├── JobCancelled (RuntimeError)
     ├── JobTimeout (TimeoutError)           a wait ran out; the job runs on
@@ -161,6 +162,17 @@ class InvalidTransition(ActorsWfError, ValueError):
         self.allowed = tuple(allowed)
         could = ", ".join(self.allowed) if self.allowed else "nothing: it is final"
         super().__init__(f"{subject} is {current} and cannot take {event!r}; it can take: {could}")
+
+
+class SignalRefused(ActorsWfError, ValueError):
+    """A signal no step of the job's workflow waits for, or whose payload does not fit."""
+
+    code: ClassVar[str] = "signal_refused"
+
+    def __init__(self, job_id: str, name: str, why: str) -> None:
+        self.job_id = job_id
+        self.name = name
+        super().__init__(f"job {job_id} refused signal {name!r}: {why}")
 
 
 class JobFailed(ActorsWfError, RuntimeError):

@@ -54,6 +54,8 @@ class FailureKind(enum.StrEnum):
     CONDITION_FAILED = "ConditionFailed"
     #: a ``for_each`` did not name a list when its step was to start
     NOT_A_LIST = "NotAList"
+    #: a wait_for step got no signal within its timeout
+    SIGNAL_TIMEOUT = "SignalTimeout"
     #: the engine stopped while the attempt ran (recovery closes it so)
     INTERRUPTED = "Interrupted"
     WORKFLOW_INVALID = "WorkflowInvalid"

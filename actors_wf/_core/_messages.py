@@ -149,6 +149,20 @@ class Ack:
 
 
 @attrs.frozen
+class SignalJob:
+    """Send a signal to a job: a step waiting for ``name`` gets ``payload``; reply :class:`Ack`.
+
+    A signal sent before any step waits for it is kept with the job (durably)
+    and taken by the first step that comes to wait for it.
+    """
+
+    TAG: ClassVar[str] = "signal_job"
+    job_id: str
+    name: str
+    payload: Any = None
+
+
+@attrs.frozen
 class DeleteJob:
     """Delete a finished job with its journal and outputs; reply :class:`Ack` (``DELETED``)."""
 
@@ -411,6 +425,16 @@ class WakeStep:
 
 
 @attrs.frozen
+class WaitTimedOut:
+    """Clock to JobActor: a step's wait for its signal ran out of time."""
+
+    TAG: ClassVar[str] = "wait_timed_out"
+    job_id: str
+    step_id: str
+    attempt: int
+
+
+@attrs.frozen
 class Retold:
     """A command told again by an actor, not asked: nobody waits for its reply.
 
@@ -485,6 +509,8 @@ Message = (
     | StartJob
     | CancelJob
     | PauseJob
+    | SignalJob
+    | WaitTimedOut
     | ResumeJob
     | RetryJob
     | Retold

@@ -238,6 +238,7 @@ class Plan:
     specs: Mapping[str, StepSpec] = attrs.Factory(dict)
     bindings: Mapping[str, tuple[Binding, ...]] = attrs.Factory(dict)
     tolerates: Mapping[str, frozenset[str]] = attrs.Factory(dict)
+    waits: frozenset[str] = frozenset()  # the wait_for steps
 
     def inputs_of(
         self,
@@ -315,6 +316,7 @@ def compile_plan(spec: WorkflowSpec) -> Plan:
         specs,
         bindings,
         {k: v for k, v in tolerates.items() if v},
+        frozenset(s.id for s in spec.steps if s.wait_for is not None),
     )
 
 

@@ -277,6 +277,8 @@ class JobState:
         error: why the job failed, if it did.
         created_at / started_at / finished_at: wall-clock seconds since the epoch.
         version: bumped by one on every change; used to refuse stale writes.
+        signals: signals sent to the job that no step has taken yet, by name,
+            oldest first: a step that comes to wait for one takes it.
     """
 
     job_id: str
@@ -291,6 +293,7 @@ class JobState:
     started_at: float | None = None
     finished_at: float | None = None
     version: int = 0
+    signals: dict[str, list[Any]] = attrs.Factory(dict)
 
     @property
     def workflow_id(self) -> str:
@@ -333,6 +336,7 @@ class JobState:
                 self.started_at,
                 self.finished_at,
                 self.version + 1,
+                self.signals,
             )
         if not _JOB_FIELDS.issuperset(changes):
             raise TypeError(f"JobState.next_version() cannot change {sorted(changes)}")
@@ -350,6 +354,7 @@ class JobState:
             get("started_at", self.started_at),
             get("finished_at", self.finished_at),
             self.version + 1,
+            get("signals", self.signals),
         )
 
 

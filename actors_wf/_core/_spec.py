@@ -169,12 +169,28 @@ class InputSpec:
 
 
 @attrs.frozen
+class WaitFor:
+    """What a waiting step waits for: a signal sent to its job.
+
+    Attributes:
+        signal: the signal's name (``engine.jobs.signal(job_id, name, payload)``).
+        timeout: fail the wait after this long (a number of seconds or a
+            duration such as ``3d``); the step's retry policy may wait again.
+        type: the payload's type; the step's output is the payload.
+    """
+
+    signal: str
+    timeout: Seconds | None = attrs.field(default=None, validator=_positive_or_none)
+    type: str = attrs.field(default="any", validator=_type_name)
+
+
+@attrs.frozen
 class StepSpec:
     """One step of a workflow.
 
     Attributes:
         id: unique within the workflow.
-        component: the registered component id it runs.
+        component: the registered component id it runs (none for a ``wait_for`` step).
         inputs: input name to a literal value or a reference
             (``$inputs.X``, ``$steps.ID.output``, ``$steps.ID.output.FIELD``).
         depends_on: step ids that must succeed first although no data flows.
@@ -201,10 +217,12 @@ class StepSpec:
             is SKIPPED, and so are the steps that need it.
         defaults: input name to the value it takes when the step it reads was
             SKIPPED; with one for every input that reads it, a step runs on.
+        wait_for: instead of a component: wait, holding no thread, until the
+            job gets this signal; the payload is the step's output.
     """
 
     id: str
-    component: str
+    component: str = ""
     inputs: dict[str, Any] = attrs.Factory(dict)
     depends_on: tuple[str, ...] = ()
     retry: RetryPolicy | None = None
@@ -223,6 +241,7 @@ class StepSpec:
     )
     when: str | None = None
     defaults: dict[str, Any] = attrs.Factory(dict)
+    wait_for: WaitFor | None = None
 
 
 @attrs.frozen

@@ -44,6 +44,7 @@ class StepStatus(_Fast):
     READY = "READY"
     RUNNING = "RUNNING"
     RETRY_WAIT = "RETRY_WAIT"
+    WAITING = "WAITING"
     SUCCEEDED = "SUCCEEDED"
     FAILED = "FAILED"
     CANCELLED = "CANCELLED"
@@ -76,6 +77,7 @@ class StepEvent(_Fast):
 
     READY = "ready"
     START = "start"
+    WAIT = "wait"
     SUCCEED = "succeed"
     FAIL = "fail"
     RETRY = "retry"
@@ -131,6 +133,13 @@ STEP_TRANSITIONS: Mapping[tuple[StepStatus, StepEvent], StepStatus] = {
     # Its when: condition or for_each list could not be read: it fails before it starts.
     (S.PENDING, SE.FAIL): S.FAILED,
     (S.READY, SE.START): S.RUNNING,
+    # A wait_for step waits for its signal, durably, holding no thread.
+    (S.PENDING, SE.WAIT): S.WAITING,
+    (S.READY, SE.WAIT): S.WAITING,
+    (S.WAITING, SE.SUCCEED): S.SUCCEEDED,
+    (S.WAITING, SE.FAIL): S.FAILED,
+    (S.WAITING, SE.RETRY): S.RETRY_WAIT,
+    (S.WAITING, SE.CANCEL): S.CANCELLED,
     (S.READY, SE.SKIP): S.SKIPPED,
     (S.READY, SE.CANCEL): S.CANCELLED,
     (S.RUNNING, SE.SUCCEED): S.SUCCEEDED,

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
+import attrs
 import pykka
 
 from .._core._actor import EngineActor, retell, tell_quietly
@@ -33,6 +34,7 @@ from .._core._messages import (
     StepFailed,
     StepSucceeded,
     UpdateJob,
+    WaitTimedOut,
     WakeStep,
 )
 from .._core._plan import Ref, lookup, parse_ref, resolve
@@ -73,6 +75,7 @@ class JobActor(EngineActor):
         PauseJob: "on_pause",
         ResumeJob: "on_resume",
         UpdateJob: "on_update",
+        WaitTimedOut: "on_wait_timed_out",
     }
 
     def __init__(self, job_id: str, manager: pykka.ActorRef[Any], services: Services) -> None:
@@ -109,6 +112,7 @@ class JobActor(EngineActor):
         self.maps: dict[str, MapRun] = {}  # for_each steps expanded by this actor
         self.item_of: dict[str, tuple[str, int]] = {}  # an item's step id -> (its map, index)
         self.added = False  # steps (items) added since the last save
+        self.waiting = {sid: None for sid, s in self.steps.items() if s.status is _WAITING}
 
     # -- life -------------------------------------------------------------
 
@@ -121,6 +125,9 @@ class JobActor(EngineActor):
             for step in list(self.steps.values()):
                 if step.status is StepStatus.RETRY_WAIT:  # paused or restarted during a wait
                     self._step(step.step_id, StepEvent.WAKE, "job resumed")
+            for step_id in self.waiting:  # waiting for a signal since before a pause or a crash
+                self._arm(step_id)
+            self._take_signals()
             self._advance(self.plan.order)
         except StoreError as exc:
             self._store_failed(exc)
@@ -299,6 +306,7 @@ class JobActor(EngineActor):
         for sid, step in self.steps.items():
             if step.status in _ENDED and before[sid].status not in _ENDED:
                 self._skip_after(sid)
+        self._take_signals()  # a signal sent to the job (engine.jobs.signal) comes this way
         self._advance(self.plan.order)
         return self.state
 
@@ -454,6 +462,9 @@ class JobActor(EngineActor):
                     if failure is not None:
                         break
                     continue
+                if spec.wait_for is not None:
+                    more.extend(self._wait(sid))
+                    continue
                 self.ready[sid] = None  # moved to READY below, or to RUNNING at once
                 fresh.append(sid)
             elif sid in self.maps or (sid not in self.item_of and self.plan.specs[sid].for_each):
@@ -462,7 +473,10 @@ class JobActor(EngineActor):
                     if failure is not None:
                         break
             elif status is _READY:
-                self.ready[sid] = None  # woken from a retry wait, or recovered
+                if sid in self.plan.waits:  # its wait timed out and is retried
+                    more.extend(self._wait(sid))
+                else:
+                    self.ready[sid] = None  # woken from a retry wait, or recovered
         if failure is not None:
             self._fail(failure)
             return
@@ -632,6 +646,89 @@ class JobActor(EngineActor):
                 self.ready.pop(sid, None)
                 self._step(sid, StepEvent.CANCEL, "its map failed")
 
+    # -- signals (wait_for) ---------------------------------------------------------
+
+    def _wait(self, step_id: str) -> list[str]:
+        """Start waiting for the step's signal, holding no thread; take one kept already."""
+        spec = self.plan.specs[step_id]
+        assert spec.wait_for is not None
+        step = self.steps[step_id]
+        attempt = Attempt(len(step.attempts) + 1, time.time())
+        cause = f"waits for signal {spec.wait_for.signal!r}"
+        self._step(step_id, StepEvent.WAIT, cause, attempts=(*step.attempts, attempt))
+        self.waiting[step_id] = None
+        self._arm(step_id)
+        self._publish(
+            self.services.events.publish_step,
+            _STEP_STARTED,
+            self.job_id,
+            step_id,
+            attempt.number,
+            self._component_of(step_id),
+            workflow=self.state.workflow.id,
+        )
+        return self._take_signals()
+
+    def _arm(self, step_id: str) -> None:
+        """Time the wait out at its timeout, counted from when it began (so across restarts)."""
+        wait_for = self.plan.specs[step_id].wait_for
+        if wait_for is None or wait_for.timeout is None:
+            return
+        attempt = self.steps[step_id].attempts[-1]
+        left = max(attempt.started_at + wait_for.timeout - time.time(), 0.0)
+        me, late = self.actor_ref, encode(WaitTimedOut(self.job_id, step_id, attempt.number))
+        self.services.clock.call_later(left, lambda: tell_quietly(me, late))
+
+    def _take_signals(self) -> list[str]:
+        """Give each waiting step the oldest signal kept for it; return what may run next."""
+        if not self.state.signals or not self.waiting:
+            return []
+        kept = {name: list(payloads) for name, payloads in self.state.signals.items()}
+        more: list[str] = []
+        for step_id in list(self.waiting):
+            wait_for = self.plan.specs[step_id].wait_for
+            assert wait_for is not None
+            payloads = kept.get(wait_for.signal)
+            if payloads:
+                more += self._signalled(step_id, payloads.pop(0))
+        self.state = attrs.evolve(self.state, signals={k: v for k, v in kept.items() if v})
+        return more
+
+    def _signalled(self, step_id: str, payload: Any) -> list[str]:
+        """The step got its signal: the payload is its output."""
+        del self.waiting[step_id]
+        step = self.steps[step_id]
+        last, now = step.attempts[-1], time.time()
+        closed = (*step.attempts[:-1], Attempt(last.number, last.started_at, now, None))
+        self._step(step_id, _SUCCEED, "signal", output=payload, attempts=closed)
+        self._step_event(
+            _STEP_SUCCEEDED, step_id, last.number, last.started_at, now, output=payload
+        )
+        return list(self.plan.dependants[step_id])
+
+    def on_wait_timed_out(self, msg: WaitTimedOut) -> None:
+        """No signal in time: the wait fails, and its retry policy may wait again."""
+        step = self.steps.get(msg.step_id)
+        if step is None or step.status is not _WAITING or len(step.attempts) != msg.attempt:
+            return  # the signal came first, or the wait was cancelled
+        wait_for = self.plan.specs[msg.step_id].wait_for
+        assert wait_for is not None and wait_for.timeout is not None
+        error = ErrorInfo(
+            FailureKind.SIGNAL_TIMEOUT,
+            f"no signal {wait_for.signal!r} within {wait_for.timeout:g} s",
+            step_id=msg.step_id,
+        )
+        started = step.attempts[-1].started_at
+        self.on_step_failed(
+            StepFailed(self.job_id, msg.step_id, msg.attempt, error, started, time.time())
+        )
+
+    def _component_of(self, step_id: str) -> str:
+        spec = self._spec_of(step_id)
+        if spec.wait_for is not None:
+            return f"signal:{spec.wait_for.signal}"
+        return spec.component
+
     def _value_of(self, ref: Ref) -> Any:
         return lookup(ref, self.state.inputs, self.outputs)
 
@@ -683,7 +780,7 @@ class JobActor(EngineActor):
             self.job_id,
             step_id,
             number,
-            self._spec_of(step_id).component,
+            self._component_of(step_id),
             inputs,
             self.urn,
             timeout,
@@ -782,7 +879,7 @@ class JobActor(EngineActor):
 
     def _cancel_idle_steps(self) -> None:
         for step in list(self.steps.values()):
-            idle = step.status in (StepStatus.PENDING, StepStatus.READY, StepStatus.RETRY_WAIT)
+            idle = step.status in _IDLE
             if idle or (step.status is _RUNNING and step.step_id in self.maps):
                 self._step(step.step_id, StepEvent.CANCEL, f"job {self.state.status.value}")
 
@@ -835,7 +932,7 @@ class JobActor(EngineActor):
         live = (
             not self.state.status.is_terminal
             and step is not None
-            and step.status is _RUNNING
+            and (step.status is _RUNNING or step.status is _WAITING)
             and len(step.attempts) == attempt
         )
         if not live:
@@ -843,6 +940,7 @@ class JobActor(EngineActor):
             return None
         assert step is not None
         self.children.pop(step_id, None)
+        self.waiting.pop(step_id, None)
         self._give_back(step_id)
         live_attempt = step.attempts[-1]
         last = Attempt(live_attempt.number, live_attempt.started_at, finished_at, error)
@@ -867,13 +965,17 @@ class JobActor(EngineActor):
 
 # Members read on every step, as module globals: on Python 3.11 a read through
 # the Enum class takes the slow attribute path (docs/performance.md).
-_PENDING, _READY, _RUNNING, _SUCCEEDED, _SKIPPED, _FAILED = (
+_PENDING, _READY, _RUNNING, _SUCCEEDED, _SKIPPED, _FAILED, _WAITING = (
     StepStatus.PENDING,
     StepStatus.READY,
     StepStatus.RUNNING,
     StepStatus.SUCCEEDED,
     StepStatus.SKIPPED,
     StepStatus.FAILED,
+    StepStatus.WAITING,
+)
+_IDLE = frozenset(
+    {StepStatus.PENDING, StepStatus.READY, StepStatus.RETRY_WAIT, StepStatus.WAITING}
 )
 _JOB_RUNNING, _JOB_PAUSING, _JOB_CANCELLING = (
     JobStatus.RUNNING,

@@ -41,6 +41,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "WF212": (ERROR, "for_each does not name a list"),
     "WF213": (ERROR, "a when: condition's types do not fit (not a bool, unlike kinds)"),
     "WF214": (ERROR, "defaults names an input the step does not give"),
+    "WF215": (ERROR, "a wait_for step also has a component, for_each or inputs"),
     "WF301": (WARNING, "a workflow input is never used"),
     "WF302": (WARNING, "a step's output is never used"),
     "WF303": (WARNING, "a step's result reaches no workflow output"),

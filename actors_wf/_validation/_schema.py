@@ -13,7 +13,7 @@ from typing import Any
 
 import attrs
 
-from .._core._spec import DURATION_PATTERN, InputSpec, WorkflowSpec, is_seconds
+from .._core._spec import DURATION_PATTERN, InputSpec, StepSpec, WorkflowSpec, is_seconds
 from .._core._types import NAMES
 
 SCHEMA_ID = "https://actors-wf.invalid/workflow.schema.json"
@@ -93,6 +93,8 @@ def _definition(cls: type[Any], defs: dict[str, Any]) -> dict[str, Any]:
     if name not in defs:
         defs[name] = {}  # placeholder: breaks recursion
         record = _record(cls, defs)
+        if cls is StepSpec:  # it runs a component, or it waits for a signal
+            record["anyOf"] = [{"required": ["component"]}, {"required": ["wait_for"]}]
         if cls is InputSpec:  # `name: int` is short for `name: {type: int}`
             record = {"anyOf": [{"type": "string", "description": _TYPE_DOC}, record]}
         defs[name] = record

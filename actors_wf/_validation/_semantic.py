@@ -94,6 +94,8 @@ def component_output(step: StepSpec, registry: ComponentSource | None) -> TypeEx
     ``on_item_failure: collect`` an item may be an error record instead.
     """
     kind = ANY
+    if step.wait_for is not None:
+        return _parse_or_any(step.wait_for.type)
     if registry is not None:
         with contextlib.suppress(LookupError):  # an unknown component: WF201 says so
             kind = _parse_or_any(registry.lookup(COMPONENT, step.component).definition.output)
@@ -135,6 +137,7 @@ def check_step(step: StepSpec, scope: Scope, registry: ComponentSource | None) -
         elif isinstance(value, str):
             _check_feed(step, name, refs[0], slot, scope, problems, item)
     _check_defaults(step, declared, problems)
+    _check_kind(step, problems)
     if entry is not None:
         # A misspelt input is one mistake: its WF202 names the right one already.
         _missing_inputs(step, entry, declared, problems, misspelt)
@@ -189,8 +192,8 @@ def _check_resources(step: StepSpec, entry: Any, scope: Scope, problems: list[Pr
 
 
 def _component(step: StepSpec, registry: ComponentSource | None, problems: list[Problem]) -> Any:
-    if registry is None:
-        return None
+    if registry is None or step.wait_for is not None or not step.component:
+        return None  # a missing component is WF101 (see _check_kind)
     try:
         return registry.lookup(COMPONENT, step.component)
     except LookupError as exc:
@@ -529,4 +532,41 @@ def _check_feed(
                 "pass a value of the right type, or convert it in a step before this one",
                 related=(ref.name,) if ref.source == "steps" else (),
             )
+        )
+
+
+def _check_kind(step: StepSpec, problems: list[Problem]) -> None:
+    """A step runs a component or waits for a signal: one of the two, alone."""
+    if step.wait_for is None:
+        if not step.component:
+            problems.append(
+                Problem(
+                    "WF101",
+                    ("component",),
+                    "required field 'component' is missing",
+                    "add 'component:' (or 'wait_for: {signal: NAME}' to wait for a signal)",
+                )
+            )
+        return
+    extra = [
+        name
+        for name, given in (
+            ("component", step.component),
+            ("for_each", step.for_each),
+            ("inputs", step.inputs),
+        )
+        if given
+    ]
+    for name in extra:
+        problems.append(
+            Problem(
+                "WF215",
+                (name,),
+                f"a step that waits for signal {step.wait_for.signal!r} cannot also have {name}:",
+                "split it in two steps: one waits, the next reads $steps.ID.output",
+            )
+        )
+    if not step.wait_for.signal:
+        problems.append(
+            Problem("WF104", ("wait_for", "signal"), "the signal's name is empty", "name it")
         )

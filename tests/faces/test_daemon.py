@@ -259,3 +259,10 @@ def test_the_client_commands(daemon, capsys):
     assert main(["wait", hanging, *sock]) == 1  # ended, not completed
     assert main(["purge", "--status", "CANCELLED", *sock]) == 0
     assert "deleted 1 finished job(s)" in capsys.readouterr().out
+    assert main(["submit", "approve", *sock]) == 0
+    waiting = capsys.readouterr().out.strip()
+    assert main(["signal", waiting, "aproval", "-p", "{by: ada}", *sock]) == 2
+    assert "did you mean 'approval'?" in capsys.readouterr().err
+    assert main(["signal", waiting, "approval", "-p", "{by: ada}", *sock]) == 0
+    assert main(["wait", waiting, "--json", *sock]) == 0
+    assert json.loads(capsys.readouterr().out.split("\n", 1)[1])["outputs"] == {"by": "ada", "y": 2}

@@ -89,11 +89,14 @@ _NEWER_STEP_FIELDS = {
     "on_item_failure": "fail_job",
     "when": None,
     "defaults": {},
+    "wait_for": None,
 }
 
 
 def _plain(value: object) -> object:
     plain = json.loads(json.dumps(value, default=repr))
+    if isinstance(plain, dict) and plain.get("signals") == {}:
+        del plain["signals"]  # a field added after schema 2, empty in an old job
     for step in _steps_of(plain):
         for name, default in _NEWER_STEP_FIELDS.items():
             if step.get(name, default) == default:
