@@ -265,4 +265,5 @@ def test_the_client_commands(daemon, capsys):
     assert "did you mean 'approval'?" in capsys.readouterr().err
     assert main(["signal", waiting, "approval", "-p", "{by: ada}", *sock]) == 0
     assert main(["wait", waiting, "--json", *sock]) == 0
-    assert json.loads(capsys.readouterr().out.split("\n", 1)[1])["outputs"] == {"by": "ada", "y": 2}
+    shown = json.loads(capsys.readouterr().out.split("\n", 1)[1])
+    assert shown["outputs"] == {"by": "ada", "y": 2}
