@@ -91,6 +91,29 @@ def ref_end(text: str, at: int) -> int:
     return end
 
 
+def refs_in_text(text: str) -> Iterator[Ref]:
+    """The references in a ``when:`` condition, quoted texts skipped (no parse needed).
+
+    Raises:
+        RefSyntaxError: a ``$`` that does not start a reference.
+    """
+    at, quote = 0, ""
+    while at < len(text):
+        char = text[at]
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char == "$":
+            end = ref_end(text, at)
+            ref = parse_ref(text[at:end])
+            if ref is not None:
+                yield ref
+            at = end
+            continue
+        at += 1
+
+
 @functools.lru_cache(maxsize=65536)
 def parse_ref(text: str) -> Ref | None:
     """Parse a reference; ``None`` when ``text`` is a plain string.
@@ -340,9 +363,7 @@ def _tolerated(step: StepSpec) -> frozenset[str]:
     if step.for_each is not None:
         others.update(r.name for r in iter_refs(step.for_each) if r.source == "steps")
     if step.when is not None:
-        from ._conditions import parse_condition  # the language builds on references
-
-        others.update(r.name for r in parse_condition(step.when).refs() if r.source == "steps")
+        others.update(r.name for r in refs_in_text(step.when) if r.source == "steps")
     return frozenset(d for d, all_defaulted in read.items() if all_defaulted and d not in others)
 
 
@@ -379,7 +400,5 @@ def _step_deps(step: StepSpec) -> set[str]:
         values.append(step.for_each)
     found.update(ref.name for value in values for ref in iter_refs(value) if ref.source == "steps")
     if step.when is not None:
-        from ._conditions import parse_condition  # the language builds on references
-
-        found.update(r.name for r in parse_condition(step.when).refs() if r.source == "steps")
+        found.update(r.name for r in refs_in_text(step.when) if r.source == "steps")
     return found

@@ -276,7 +276,13 @@ class Run:
             if edges_moved:
                 readers = update_readers(old.readers, old.facts, facts, recheck)
             ordered = {sid: facts[sid] for sid in old.order if sid in facts}
-            if edges_moved or any(outputs.get(s) != old.outputs.get(s) for s in changed):
+            # A cycle is located at the reference closing it: editing a step on it moves that.
+            on_cycles = {sid for p in old.graph if p.code == "WF210" for sid in p.related}
+            if (
+                edges_moved
+                or not on_cycles.isdisjoint(changed)
+                or any(outputs.get(s) != old.outputs.get(s) for s in changed)
+            ):
                 graph = graph_problems(header, list(old.order), ordered, scope, unique)
             facts = ordered
         return attrs.evolve(
