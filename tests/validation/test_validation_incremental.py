@@ -45,7 +45,34 @@ def steps(draw, ids):
     if draw(st.booleans()):
         step["depends_on"] = draw(st.lists(st.sampled_from([*ids, "ghost"]), max_size=2))
     if draw(st.integers(0, 6)) == 0:
-        step["timeout"] = draw(st.sampled_from([-1, 5, "x"]))
+        step["timeout"] = draw(st.sampled_from([-1, 5, "x", "30s"]))
+    kind = draw(st.integers(0, 9))
+    if kind == 0:  # a map, over a list or not
+        step["for_each"] = draw(
+            st.sampled_from(["$inputs.names", "$inputs.name", "$steps.s0.output", "$bad"])
+        )
+        step["inputs"]["name"] = draw(st.sampled_from(["$item", "$item.x", "$index"]))
+    elif kind == 1:  # a condition, well typed or not
+        step["when"] = draw(
+            st.sampled_from(
+                [
+                    "$inputs.times > 1",
+                    "$steps.s1.output.words >= 2 and true",
+                    "$inputs.name == 3",
+                    "$steps.s2.output",
+                    "$steps.s0.output >",
+                ]
+            )
+        )
+    elif kind == 2:  # a wait, alone or with what it cannot have
+        step["wait_for"] = {"signal": "go", "type": draw(st.sampled_from(["any", "str"]))}
+        if draw(st.booleans()):
+            del step["component"]
+            step["inputs"] = {}
+    elif kind == 3 and step["inputs"]:
+        step["defaults"] = {draw(st.sampled_from(INPUT_NAMES)): "d"}
+    elif kind == 4:
+        step["inputs"]["text"] = draw(st.sampled_from(["$steps.s0.output[0]", "$inputs.names[1]"]))
     return step
 
 
@@ -56,8 +83,8 @@ def workflows(draw):
         "id": "w",
         "inputs": draw(
             st.dictionaries(
-                st.sampled_from(["name", "times", "spare"]),
-                st.sampled_from(["str", "int", "any"]),
+                st.sampled_from(["name", "times", "spare", "names"]),
+                st.sampled_from(["str", "int", "any", "list[str]"]),
                 max_size=3,
             )
         ),
