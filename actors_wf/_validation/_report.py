@@ -13,6 +13,7 @@ import sys
 from collections.abc import Iterable, Mapping
 
 from .._core._graph import toposort
+from .._core._spec import StepSpec
 from ._problems import ERROR, Problem, ValidationResult
 
 _COLOURS = {ERROR: "\033[1;31m", "warning": "\033[1;33m", "bold": "\033[1m", "dim": "\033[2;36m"}
@@ -127,6 +128,7 @@ pre{margin:4px 0 0;background:#f7f7f9;padding:4px 6px;overflow-x:auto}
 .node text{font:12px ui-monospace,monospace;fill:#1d2330}
 .edge{stroke:#7a8699;stroke-width:1.4;fill:none}
 .edge.failing{stroke:#b3261e;stroke-width:2.6}
+.edge.conditional{stroke-dasharray:6 4}
 """
 
 
@@ -176,9 +178,24 @@ def graph_of(result: ValidationResult) -> tuple[list[tuple[str, str]], list[tupl
     cache = result.cache
     if cache is None:
         return [], []
-    nodes = [(sid, s.partial.component) for sid, s in cache.steps.items() if s.partial]
+    nodes = [(sid, _label(s.partial)) for sid, s in cache.steps.items() if s.partial]
     edges = sorted({(dep, sid) for sid, f in cache.facts.items() for dep in f.deps})
     return nodes, edges
+
+
+def _label(step: StepSpec) -> str:
+    """What a node says under its id: the component, and what makes the step dynamic."""
+    if step.wait_for is not None:
+        return f"waits for {step.wait_for.signal}"
+    return f"{step.component} (each)" if step.for_each is not None else step.component
+
+
+def _conditional(result: ValidationResult) -> set[str]:
+    """The steps that run only when their ``when:`` holds: edges into them are drawn dashed."""
+    cache = result.cache
+    if cache is None:
+        return set()
+    return {sid for sid, s in cache.steps.items() if s.partial and s.partial.when is not None}
 
 
 def _marked(result: ValidationResult) -> tuple[dict[str, str], set[tuple[str, str]]]:
@@ -241,6 +258,7 @@ def _svg(result: ValidationResult) -> str:
     width = 48 + (max(rows) + 1) * (_NODE_W + _GAP_X)
     height = 48 + max(len(m) for m in rows.values()) * (_NODE_H + _GAP_Y)
     bad_nodes, bad_edges = _marked(result)
+    conditional = _conditional(result)
     out = [
         f"<svg id='dag' xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}'>",
         "<defs><marker id='arrow' viewBox='0 0 10 10' refX='10' refY='5' markerWidth='7' "
@@ -250,6 +268,8 @@ def _svg(result: ValidationResult) -> str:
     for a, b in edges:
         (x1, y1), (x2, y2) = pos[a], pos[b]
         cls = "edge failing" if (a, b) in bad_edges else "edge"
+        if b in conditional:
+            cls += " conditional"
         out.append(
             f"<path class='{cls}' marker-end='url(#arrow)' d='M{x1 + _NODE_W},{y1 + _NODE_H / 2} "
             f"C{x1 + _NODE_W + 40},{y1 + _NODE_H / 2} {x2 - 40},{y2 + _NODE_H / 2} "
@@ -304,6 +324,7 @@ def _dot(result: ValidationResult) -> str:
     cache = result.cache
     data = {(d, sid) for sid, f in cache.facts.items() for d in f.data_deps} if cache else set()
     bad_nodes, bad_edges = _marked(result)
+    conditional = _conditional(result)
     name = result.workflow_id or result.source_name
     out = [f"digraph {_quoted(name)} {{", "  rankdir=LR;", "  node [shape=box, style=rounded];"]
     for sid, component in nodes:
@@ -312,6 +333,8 @@ def _dot(result: ValidationResult) -> str:
         out.append(f"  {_quoted(sid)} [label={label}{colour}];")
     for a, b in edges:
         style = [] if (a, b) in data else ["style=dashed"]
+        if b in conditional:
+            style.append('label="when"')
         if (a, b) in bad_edges:
             style.append("color=red")
         attrs_text = f" [{', '.join(style)}]" if style else ""

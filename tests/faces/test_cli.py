@@ -475,3 +475,18 @@ def test_the_examples_of_the_workflow_language_run(capsys, example, inputs, expe
         assert len(outputs["counts"]) == 5
     for name, value in expected.items():
         assert outputs[name] == value
+
+
+def test_graph_marks_conditional_edges_maps_and_waits(tmp_path, capsys):
+    import xml.etree.ElementTree as ET
+
+    assert main(["graph", str(EXAMPLES / "conditions.yaml"), "-f", "dot"]) == 0
+    assert '"check" -> "publish" [label="when"];' in capsys.readouterr().out
+    assert main(["graph", str(EXAMPLES / "conditions.yaml")]) == 0
+    svg = ET.fromstring(capsys.readouterr().out)
+    classes = [p.get("class") for p in svg.iter("{http://www.w3.org/2000/svg}path")]
+    assert classes.count("edge conditional") == 1
+    waits = tmp_path / "waits.yaml"
+    waits.write_text("id: waits\nsteps:\n  - {id: ok, wait_for: {signal: go}}\n")
+    assert main(["graph", str(waits), "-f", "dot"]) == 0
+    assert 'label="ok\\nwaits for go"' in capsys.readouterr().out
