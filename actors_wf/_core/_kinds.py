@@ -56,6 +56,10 @@ class FailureKind(enum.StrEnum):
     NOT_A_LIST = "NotAList"
     #: a wait_for step got no signal within its timeout
     SIGNAL_TIMEOUT = "SignalTimeout"
+    #: a step's child job was cancelled from outside (not by the step's own job)
+    CHILD_CANCELLED = "ChildCancelled"
+    #: a step's child job failed without recording why
+    CHILD_FAILED = "ChildFailed"
     #: the engine stopped while the attempt ran (recovery closes it so)
     INTERRUPTED = "Interrupted"
     WORKFLOW_INVALID = "WorkflowInvalid"

@@ -435,6 +435,33 @@ class WaitTimedOut:
 
 
 @attrs.frozen
+class StartChild:
+    """JobActor to JobManagerActor: create and start the child job a step runs.
+
+    The id is the parent's choice, stored with the parent before this is sent,
+    so a parent taken over after a crash finds its child and never makes two.
+    """
+
+    TAG: ClassVar[str] = "start_child"
+    job_id: str
+    workflow_id: str
+    inputs: dict[str, Any]
+    parent_job_id: str
+    parent_step_id: str
+    priority: int
+
+
+@attrs.frozen
+class ChildEnded:
+    """JobManagerActor to a parent's JobActor: the child job of one of its steps has ended."""
+
+    TAG: ClassVar[str] = "child_ended"
+    job_id: str
+    step_id: str
+    child_id: str
+
+
+@attrs.frozen
 class Retold:
     """A command told again by an actor, not asked: nobody waits for its reply.
 
@@ -511,6 +538,8 @@ Message = (
     | PauseJob
     | SignalJob
     | WaitTimedOut
+    | StartChild
+    | ChildEnded
     | ResumeJob
     | RetryJob
     | Retold

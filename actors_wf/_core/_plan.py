@@ -262,6 +262,7 @@ class Plan:
     bindings: Mapping[str, tuple[Binding, ...]] = attrs.Factory(dict)
     tolerates: Mapping[str, frozenset[str]] = attrs.Factory(dict)
     waits: frozenset[str] = frozenset()  # the wait_for steps
+    subs: frozenset[str] = frozenset()  # the steps that run a workflow
 
     def inputs_of(
         self,
@@ -340,6 +341,7 @@ def compile_plan(spec: WorkflowSpec) -> Plan:
         bindings,
         {k: v for k, v in tolerates.items() if v},
         frozenset(s.id for s in spec.steps if s.wait_for is not None),
+        frozenset(s.id for s in spec.steps if s.workflow is not None),
     )
 
 

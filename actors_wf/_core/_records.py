@@ -279,6 +279,9 @@ class JobState:
         version: bumped by one on every change; used to refuse stale writes.
         signals: signals sent to the job that no step has taken yet, by name,
             oldest first: a step that comes to wait for one takes it.
+        parent_job_id / parent_step_id: for a child job (a step's sub-workflow),
+            the job and the step that started it.
+        children: step id to the job id of the child job it runs (its last).
     """
 
     job_id: str
@@ -294,6 +297,9 @@ class JobState:
     finished_at: float | None = None
     version: int = 0
     signals: dict[str, list[Any]] = attrs.Factory(dict)
+    parent_job_id: str | None = None
+    parent_step_id: str | None = None
+    children: dict[str, str] = attrs.Factory(dict)
 
     @property
     def workflow_id(self) -> str:
@@ -337,6 +343,9 @@ class JobState:
                 self.finished_at,
                 self.version + 1,
                 self.signals,
+                self.parent_job_id,
+                self.parent_step_id,
+                self.children,
             )
         if not _JOB_FIELDS.issuperset(changes):
             raise TypeError(f"JobState.next_version() cannot change {sorted(changes)}")
@@ -355,6 +364,9 @@ class JobState:
             get("finished_at", self.finished_at),
             self.version + 1,
             get("signals", self.signals),
+            get("parent_job_id", self.parent_job_id),
+            get("parent_step_id", self.parent_step_id),
+            get("children", self.children),
         )
 
 

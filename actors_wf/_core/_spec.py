@@ -219,6 +219,8 @@ class StepSpec:
             SKIPPED; with one for every input that reads it, a step runs on.
         wait_for: instead of a component: wait, holding no thread, until the
             job gets this signal; the payload is the step's output.
+        workflow: instead of a component: run a child job of this registered
+            workflow with the step's inputs; its outputs are the step's output.
     """
 
     id: str
@@ -242,6 +244,7 @@ class StepSpec:
     when: str | None = None
     defaults: dict[str, Any] = attrs.Factory(dict)
     wait_for: WaitFor | None = None
+    workflow: str | None = None
 
 
 @attrs.frozen

@@ -11,6 +11,7 @@ import itertools
 import logging
 import random
 import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -25,11 +26,13 @@ from .._core._kinds import EventKind, FailureKind
 from .._core._messages import (
     CancelJob,
     CancelStep,
+    ChildEnded,
     JobFinished,
     PauseJob,
     ResourcesFree,
     ResumeJob,
     RunStep,
+    StartChild,
     StepCancelled,
     StepFailed,
     StepSucceeded,
@@ -76,6 +79,7 @@ class JobActor(EngineActor):
         ResumeJob: "on_resume",
         UpdateJob: "on_update",
         WaitTimedOut: "on_wait_timed_out",
+        ChildEnded: "on_child_ended",
     }
 
     def __init__(self, job_id: str, manager: pykka.ActorRef[Any], services: Services) -> None:
@@ -113,6 +117,8 @@ class JobActor(EngineActor):
         self.item_of: dict[str, tuple[str, int]] = {}  # an item's step id -> (its map, index)
         self.added = False  # steps (items) added since the last save
         self.waiting = {sid: None for sid, s in self.steps.items() if s.status is _WAITING}
+        self.subjobs: dict[str, str] = {}  # step id -> the child job it runs, while it runs
+        self.starting: list[StartChild] = []  # child jobs to start once the parent is stored
 
     # -- life -------------------------------------------------------------
 
@@ -265,6 +271,8 @@ class JobActor(EngineActor):
             return
         self._job(JobEvent.PAUSE, "pause_job")
         self.services.resources.forget(self.urn)
+        for child_id in self.subjobs.values():  # resumed by this job's next JobActor
+            retell(self.manager, PauseJob(child_id))
         self._pause_if_quiet()
 
     def on_resume(self, msg: ResumeJob) -> None:
@@ -420,6 +428,8 @@ class JobActor(EngineActor):
         for step_id, ref in self.children.items():
             attempt = len(self.steps[step_id].attempts)
             ref.tell(encode(CancelStep(self.job_id, step_id, attempt, msg.force)))
+        for child_id in self.subjobs.values():  # a child job ends CANCELLED, then tells us
+            retell(self.manager, CancelJob(child_id, msg.force))
         self._finish_cancel_if_quiet()
 
     def _cancel_children(self, *, force: bool) -> None:
@@ -465,11 +475,21 @@ class JobActor(EngineActor):
                 if spec.wait_for is not None:
                     more.extend(self._wait(sid))
                     continue
+                if spec.workflow is not None:
+                    failure = self._run_child(sid, more)
+                    if failure is not None:
+                        break
+                    continue
                 self.ready[sid] = None  # moved to READY below, or to RUNNING at once
                 fresh.append(sid)
             elif sid in self.maps or (sid not in self.item_of and self.plan.specs[sid].for_each):
                 if status is not _PENDING and sid not in self.maps and not status.is_terminal:
                     failure = self._expand(sid, more)  # taken over: recovered, or resumed
+                    if failure is not None:
+                        break
+            elif sid in self.plan.subs:
+                if sid not in self.subjobs and status in (_READY, _RUNNING):
+                    failure = self._run_child(sid, more)  # retried, or taken over
                     if failure is not None:
                         break
             elif status is _READY:
@@ -511,6 +531,9 @@ class JobActor(EngineActor):
         self._save()
         for run in runs:
             self._launch(run)
+        for start in self.starting:  # after the save: a crash before it leaves no orphan
+            tell_quietly(self.manager, encode(start))
+        self.starting.clear()
 
     def _condition(self, step_id: str, more: list[str]) -> tuple[bool, ErrorInfo | None]:
         """Whether a step's ``when:`` holds; a false one SKIPs it (and what needs it).
@@ -723,10 +746,115 @@ class JobActor(EngineActor):
             StepFailed(self.job_id, msg.step_id, msg.attempt, error, started, time.time())
         )
 
+    # -- sub-workflows (workflow:) ------------------------------------------------------
+
+    def _run_child(self, step_id: str, more: list[str]) -> ErrorInfo | None:
+        """Run the step's workflow as a child job; or take over the child it had.
+
+        The child's id is stored with this job before the child is created, so
+        a job taken over after a crash finds its child and never makes two.
+        """
+        step = self.steps[step_id]
+        known = self.state.children.get(step_id)
+        last = step.attempts[-1] if step.attempts else None
+        interrupted = (
+            last is not None
+            and last.error is not None
+            and (last.error.type == FailureKind.INTERRUPTED)
+        )
+        if known is not None and (step.status is _RUNNING or interrupted):
+            self._adopt(step_id, known)
+            return None
+        spec = self.plan.specs[step_id]
+        assert spec.workflow is not None
+        try:
+            inputs = self.plan.inputs_of(step_id, self.state.inputs, self.outputs)
+        except LookupError as exc:
+            error = ErrorInfo(FailureKind.UNRESOLVED_REFERENCE, str(exc), step_id=step_id)
+            return self._step_failed_early(step_id, error, more)
+        child_id = uuid.uuid4().hex
+        attempt = Attempt(len(step.attempts) + 1, time.time())
+        cause = f"child job {child_id}"
+        self._step(step_id, _START, cause, attempts=(*step.attempts, attempt))
+        self.state = attrs.evolve(self.state, children={**self.state.children, step_id: child_id})
+        self.subjobs[step_id] = child_id
+        self.starting.append(
+            StartChild(child_id, spec.workflow, inputs, self.job_id, step_id, self.state.priority)
+        )
+        return None
+
+    def _adopt(self, step_id: str, child_id: str) -> None:
+        """Go on with a child started before a pause or a crash: wait for it, or settle now."""
+        step = self.steps[step_id]
+        if step.status is not _RUNNING:  # READY after a crash: the same child, a new attempt
+            attempt = Attempt(len(step.attempts) + 1, time.time())
+            cause = f"child job {child_id}, taken over"
+            self._step(step_id, _START, cause, attempts=(*step.attempts, attempt))
+        self.subjobs[step_id] = child_id
+        child = self.services.state.find(child_id)
+        if child is None:  # this job was stored, and then the engine stopped: start it now
+            spec = self.plan.specs[step_id]
+            assert spec.workflow is not None
+            inputs = self.plan.inputs_of(step_id, self.state.inputs, self.outputs)
+            self.starting.append(
+                StartChild(
+                    child_id, spec.workflow, inputs, self.job_id, step_id, self.state.priority
+                )
+            )
+        elif child.status.is_terminal:
+            tell_quietly(self.actor_ref, encode(ChildEnded(self.job_id, step_id, child_id)))
+        elif child.status is JobStatus.PAUSED:  # paused with this job: resumed with it
+            retell(self.manager, ResumeJob(child_id))
+
+    def _step_failed_early(
+        self, step_id: str, error: ErrorInfo, more: list[str]
+    ) -> ErrorInfo | None:
+        """FAIL a step that could not even start; the job's error unless it continues."""
+        if self.steps[step_id].status is _READY:
+            self._step(step_id, _START, "could not start")
+        self._step(step_id, StepEvent.FAIL, error.message, error=error)
+        if self.plan.specs[step_id].on_failure == "continue":
+            more.extend(self._skip_after(step_id))
+            return None
+        return error
+
+    def on_child_ended(self, msg: ChildEnded) -> None:
+        """A step's child job has ended: its outputs, error or cancel are the step's."""
+        if self.subjobs.get(msg.step_id) != msg.child_id:
+            return  # an earlier child, or the step was settled already
+        child = self.services.state.find(msg.child_id)
+        if child is None or not child.status.is_terminal:
+            return
+        step = self.steps[msg.step_id]
+        number = len(step.attempts)
+        started = step.attempts[-1].started_at
+        ended = child.finished_at or time.time()
+        if child.status is JobStatus.COMPLETED:
+            self.on_step_succeeded(
+                StepSucceeded(
+                    self.job_id, msg.step_id, number, child.outputs or {}, started, ended
+                )
+            )
+        elif child.status is JobStatus.CANCELLED and self.state.status is JobStatus.CANCELLING:
+            self.on_step_cancelled(StepCancelled(self.job_id, msg.step_id, number))
+        else:
+            self.on_step_failed(
+                StepFailed(
+                    self.job_id,
+                    msg.step_id,
+                    number,
+                    _child_error(child, msg.step_id),
+                    started,
+                    ended,
+                )
+            )
+
     def _component_of(self, step_id: str) -> str:
         spec = self._spec_of(step_id)
         if spec.wait_for is not None:
             return f"signal:{spec.wait_for.signal}"
+        if spec.workflow is not None:
+            return f"workflow:{spec.workflow}"
         return spec.component
 
     def _value_of(self, ref: Ref) -> Any:
@@ -859,8 +987,11 @@ class JobActor(EngineActor):
 
     def _cancel_running(self, cause: str) -> None:
         """Stop the running attempts: their results no longer matter, so they end CANCELLED."""
-        running = list(self.children)
+        running = [*self.children, *self.subjobs]
         self._cancel_children(force=False)
+        for child_id in self.subjobs.values():
+            retell(self.manager, CancelJob(child_id))
+        self.subjobs.clear()
         now = time.time()
         for step_id in running:
             attempts = self.steps[step_id].attempts
@@ -870,7 +1001,7 @@ class JobActor(EngineActor):
 
     def _finish_cancel_if_quiet(self) -> None:
         """CANCELLED once no attempt runs; COMPLETED if every step's outcome beat the cancel."""
-        if self.state.status is not JobStatus.CANCELLING or self.children:
+        if self.state.status is not JobStatus.CANCELLING or self.children or self.subjobs:
             self._save()
         elif all(s.status is _SUCCEEDED for s in self.steps.values()):
             self._complete()
@@ -941,6 +1072,7 @@ class JobActor(EngineActor):
         assert step is not None
         self.children.pop(step_id, None)
         self.waiting.pop(step_id, None)
+        self.subjobs.pop(step_id, None)
         self._give_back(step_id)
         live_attempt = step.attempts[-1]
         last = Attempt(live_attempt.number, live_attempt.started_at, finished_at, error)
@@ -996,3 +1128,19 @@ def _outputs(steps: Mapping[str, StepState]) -> dict[str, Any]:
 def _missed(steps: Mapping[str, StepState]) -> set[str]:
     """The steps that ended without an output: a step's ``defaults`` stand in for them."""
     return {sid for sid, s in steps.items() if s.status in (StepStatus.SKIPPED, StepStatus.FAILED)}
+
+
+def _child_error(child: JobState, step_id: str) -> ErrorInfo:
+    """The error a step gets from its child job: the child's, naming the child and its step."""
+    if child.status is JobStatus.CANCELLED:
+        return ErrorInfo(
+            FailureKind.CHILD_CANCELLED, f"child job {child.job_id} was cancelled", step_id=step_id
+        )
+    error = child.error or ErrorInfo(FailureKind.CHILD_FAILED, "no error recorded")
+    where = f" at step {error.step_id!r}" if error.step_id else ""
+    return ErrorInfo(
+        error.type,
+        f"child job {child.job_id} failed{where}: {error.message}",
+        error.traceback,
+        step_id,
+    )

@@ -10,14 +10,15 @@ from typing import Any, ClassVar
 import attrs
 import pykka
 
-from .._core._actor import EngineActor, retell
+from .._core._actor import EngineActor, retell, tell_quietly
 from .._core._codec import encode
-from .._core._errors import StoreError, WorkflowInvalid
+from .._core._errors import ActorsWfError, StoreError, WorkflowInvalid
 from .._core._inputs import check_inputs
 from .._core._kinds import EventKind, FailureKind
 from .._core._messages import (
     Ack,
     CancelJob,
+    ChildEnded,
     CreateJob,
     Drain,
     Draining,
@@ -29,6 +30,7 @@ from .._core._messages import (
     ResumeJob,
     Retold,
     RetryJob,
+    StartChild,
     StartJob,
 )
 from .._core._records import PRIORITIES, ErrorInfo, JobState, StepState
@@ -91,6 +93,7 @@ class Queued:
     priority: int
     since: float
     arrival: int
+    child: bool = False  # a step's child job: it starts even when every slot is taken
 
 
 @attrs.frozen
@@ -119,6 +122,7 @@ class JobManagerActor(EngineActor):
         CancelJob: "on_cancel",
         RetryJob: "on_retry",
         JobFinished: "on_job_finished",
+        StartChild: "on_start_child",
         RecoverJobs: "on_recover",
         Drain: "on_drain",
         Retold: "on_retold",
@@ -154,6 +158,58 @@ class JobManagerActor(EngineActor):
         if msg.start:
             self._enqueue(job)
         return JobCreated(job.job_id)
+
+    def on_start_child(self, msg: StartChild) -> None:
+        """Create and queue the child job a parent's step runs (once: the id is the parent's).
+
+        A child whose workflow cannot run (gone from the registry, inputs that
+        do not fit) is stored FAILED at once, so its parent's step fails with why.
+        """
+        if self.services.state.find(msg.job_id) is not None:
+            return  # asked again by a parent taken over after a restart
+        try:
+            spec = self.services.registry.lookup(WORKFLOW, msg.workflow_id).definition
+            assert isinstance(spec, WorkflowSpec)
+            self.services.validator.check(spec)
+            inputs = check_inputs(spec, msg.inputs)
+        except ActorsWfError as exc:
+            self._child_refused(msg, exc)
+            return
+        job = attrs.evolve(
+            new_job_state(spec, inputs, msg.priority, msg.job_id),
+            parent_job_id=msg.parent_job_id,
+            parent_step_id=msg.parent_step_id,
+        )
+        job, entry = move_job(job, JobEvent.ENQUEUE, f"child of job {msg.parent_job_id}")
+        job = self.services.state.save(job, [entry])
+        self.services.publish(Event(EventKind.JOB_CREATED, job.job_id))
+        self._enqueue(job)
+
+    def _child_refused(self, msg: StartChild, exc: Exception) -> None:
+        empty = WorkflowSpec(id=msg.workflow_id, steps=())
+        job = attrs.evolve(
+            new_job_state(empty, dict(msg.inputs), msg.priority, msg.job_id),
+            parent_job_id=msg.parent_job_id,
+            parent_step_id=msg.parent_step_id,
+        )
+        error = ErrorInfo.from_exception(exc)
+        job, entry = move_job(job, JobEvent.ENQUEUE, f"child of job {msg.parent_job_id}")
+        failed, second = move_job(job, JobEvent.FAIL, "cannot run", error=error)
+        job = self.services.state.save(
+            attrs.evolve(failed, finished_at=time.time()), [entry, second]
+        )
+        self.services.publish(Event(EventKind.JOB_FAILED, job.job_id, error=error))
+        self._tell_parent(job)
+
+    def _tell_parent(self, job: JobState | None) -> None:
+        """A child job has ended: tell the JobActor of its parent, if one runs it now."""
+        if job is None or job.parent_job_id is None or not job.status.is_terminal:
+            return
+        ref = self.jobs.get(job.parent_job_id)
+        if ref is not None and job.parent_step_id is not None:
+            tell_quietly(
+                ref, encode(ChildEnded(job.parent_job_id, job.parent_step_id, job.job_id))
+            )
 
     def on_start_job(self, msg: StartJob) -> Ack:
         """Queue the job; it starts when a slot is free and it is first in line."""
@@ -225,6 +281,7 @@ class JobManagerActor(EngineActor):
         job = self.services.state.save(cancelled, entries)
         self._dequeue(job.job_id)
         self.services.publish(Event(EventKind.JOB_CANCELLED, job.job_id))
+        self._tell_parent(job)
         return Ack(job.job_id, job.status.value)
 
     def on_retry(self, msg: RetryJob) -> Ack:
@@ -306,7 +363,9 @@ class JobManagerActor(EngineActor):
     # -- the queue ------------------------------------------------------------------
 
     def _enqueue(self, job: JobState) -> None:
-        item = Queued(job.job_id, job.priority, self.services.clock.now(), self.state.arrivals)
+        child = job.parent_job_id is not None
+        now = self.services.clock.now()
+        item = Queued(job.job_id, job.priority, now, self.state.arrivals, child)
         self.state = attrs.evolve(
             self.state, queue=(*self.state.queue, item), arrivals=self.state.arrivals + 1
         )
@@ -336,6 +395,7 @@ class JobManagerActor(EngineActor):
         self.jobs.pop(msg.job_id, None)
         self.pausing.discard(msg.job_id)
         self.state = attrs.evolve(self.state, running=self.state.running - {msg.job_id})
+        self._tell_parent(self.services.state.find(msg.job_id))
         self._dispatch()
 
     def on_drain(self, msg: Drain) -> Draining:
@@ -344,10 +404,15 @@ class JobManagerActor(EngineActor):
         return Draining(tuple(sorted(self.state.running)))
 
     def _dispatch(self) -> None:
-        while len(self.state.running) < self.max_jobs and not self.state.draining:
+        while not self.state.draining:
             item = self.next_in_line()
             if item is None:
                 return
+            if len(self.state.running) >= self.max_jobs:
+                # Full: only a child job starts, or a parent holding a slot would wait forever.
+                item = next((q for q in self.state.queue if q.child), None)
+                if item is None:
+                    return
             self._dequeue(item.job_id)
             try:
                 ref = JobActor.start(item.job_id, self.actor_ref, self.services)

@@ -119,7 +119,8 @@ class Run:
         inputs = header.inputs if header is not None else fallback_inputs(header_raw)
         recheck = self._recheck(header_raw, unique, known | doubled)
         outputs = self._outputs(unique, recheck)
-        scope = Scope(inputs, known, outputs, self.resources)
+        own = header.id if header is not None else raw_id(header_raw) or ""
+        scope = Scope(inputs, known, outputs, self.resources, own)
         facts: dict[str, StepFacts] = {}
         per_index: list[tuple[Problem, ...]] = []
         old_facts = self.old.facts if self.old is not None else {}
@@ -251,9 +252,9 @@ class Run:
                 outputs[sid] = component_output(partial, self.registry)
         header = old.header
         inputs = header.inputs if header is not None else fallback_inputs(header_raw)
-        scope = Scope(
-            inputs, frozenset(i for i in old.order if i is not None), outputs, self.resources
-        )
+        known = frozenset(i for i in old.order if i is not None)
+        own = header.id if header is not None else raw_id(header_raw) or ""
+        scope = Scope(inputs, known, outputs, self.resources, own)
         facts = dict(old.facts)
         per_index = list(old.per_index)
         edges_moved = False

@@ -7,7 +7,7 @@ result stays right when the step moves; the validator adds ``steps[i]``.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 import attrs
@@ -15,12 +15,13 @@ import attrs
 from .._core._conditions import ConditionError, check_types, parse_condition
 from .._core._errors import closest
 from .._core._plan import Ref, RefSyntaxError, iter_refs, parse_ref, path_text
-from .._core._spec import InputSpec, StepSpec
+from .._core._spec import InputSpec, StepSpec, WorkflowSpec
 from .._core._types import ANY, TypeExpr, parse_type
 from ._near_refs import looks_like_reference, meant_reference
 from ._problems import Path, Problem
 
 COMPONENT = "component"
+WORKFLOW = "workflow"
 _INT = parse_type("int")
 
 
@@ -85,6 +86,7 @@ class Scope:
     ids: frozenset[str]
     outputs: Mapping[str, TypeExpr]
     resources: Mapping[str, int] | None = None
+    workflow_id: str = ""  # the workflow's own id: a step may not run it again inside it
 
 
 def component_output(step: StepSpec, registry: ComponentSource | None) -> TypeExpr:
@@ -96,6 +98,11 @@ def component_output(step: StepSpec, registry: ComponentSource | None) -> TypeEx
     kind = ANY
     if step.wait_for is not None:
         return _parse_or_any(step.wait_for.type)
+    if step.workflow is not None:
+        child = _child_spec(step.workflow, registry)
+        if child is None:
+            return ANY
+        return TypeExpr("record", fields=tuple((name, ANY) for name in child.outputs))
     if registry is not None:
         with contextlib.suppress(LookupError):  # an unknown component: WF201 says so
             kind = _parse_or_any(registry.lookup(COMPONENT, step.component).definition.output)
@@ -118,6 +125,10 @@ def check_step(step: StepSpec, scope: Scope, registry: ComponentSource | None) -
     entry = _component(step, registry, problems)
     declared: dict[str, str] = dict(entry.definition.inputs or {}) if entry is not None else {}
     misspelt: set[str] = set()
+    if step.workflow is not None:
+        child = _child_spec(step.workflow, registry)
+        if child is not None:
+            declared = {name: spec.type for name, spec in child.inputs.items()}
     item = check_for_each(step, scope, found) if step.for_each is not None else None
     if step.when is not None:
         check_when(step.when, scope, found)
@@ -136,6 +147,8 @@ def check_step(step: StepSpec, scope: Scope, registry: ComponentSource | None) -
                 problems.append(_wrong_literal(step, name, literal, slot))
         elif isinstance(value, str):
             _check_feed(step, name, refs[0], slot, scope, problems, item)
+    if step.workflow is not None:
+        declared = _check_workflow(step, scope, registry, found)
     _check_defaults(step, declared, problems)
     _check_kind(step, problems)
     if entry is not None:
@@ -192,7 +205,7 @@ def _check_resources(step: StepSpec, entry: Any, scope: Scope, problems: list[Pr
 
 
 def _component(step: StepSpec, registry: ComponentSource | None, problems: list[Problem]) -> Any:
-    if registry is None or step.wait_for is not None or not step.component:
+    if registry is None or step.wait_for is not None or step.workflow or not step.component:
         return None  # a missing component is WF101 (see _check_kind)
     try:
         return registry.lookup(COMPONENT, step.component)
@@ -535,29 +548,143 @@ def _check_feed(
         )
 
 
-def _check_kind(step: StepSpec, problems: list[Problem]) -> None:
-    """A step runs a component or waits for a signal: one of the two, alone."""
-    if step.wait_for is None:
-        if not step.component:
+def _child_spec(workflow_id: str, registry: ComponentSource | None) -> WorkflowSpec | None:
+    if registry is None:
+        return None
+    try:
+        definition = registry.lookup(WORKFLOW, workflow_id).definition
+    except LookupError:
+        return None
+    return definition if isinstance(definition, WorkflowSpec) else None
+
+
+def _check_workflow(
+    step: StepSpec, scope: Scope, registry: ComponentSource | None, found: Found
+) -> dict[str, str]:
+    """A sub-workflow step: its workflow exists, takes these inputs and does not include ours.
+
+    Returns the child's declared inputs, name to type, for the inputs' type checks.
+    """
+    assert step.workflow is not None
+    problems = found.problems
+    if step.workflow == scope.workflow_id:
+        problems.append(_recursion(step, [scope.workflow_id, step.workflow]))
+        return {}
+    if registry is None:
+        return {}
+    try:
+        definition = registry.lookup(WORKFLOW, step.workflow).definition
+    except LookupError as exc:
+        near = getattr(exc, "suggestions", [])
+        hint = f"did you mean {near[0]!r}?" if near else "register it before this workflow runs"
+        problems.append(
+            Problem("WF216", ("workflow",), f"no workflow {step.workflow!r} is registered", hint)
+        )
+        return {}
+    assert isinstance(definition, WorkflowSpec)
+    chain = _includes(definition, scope.workflow_id, registry, [scope.workflow_id, step.workflow])
+    if chain is not None:
+        problems.append(_recursion(step, chain))
+    takes = {name: spec.type for name, spec in definition.inputs.items()}
+    for name in step.inputs:
+        if name not in takes:
+            near = closest(name, takes, n=1)
+            hint = (
+                f"did you mean {near[0]!r}?"
+                if near
+                else f"it takes {', '.join(takes) or 'no inputs'}"
+            )
             problems.append(
                 Problem(
-                    "WF101",
-                    ("component",),
-                    "required field 'component' is missing",
-                    "add 'component:' (or 'wait_for: {signal: NAME}' to wait for a signal)",
+                    "WF202",
+                    ("inputs", name),
+                    f"workflow {step.workflow!r} takes no input {name!r}",
+                    hint,
                 )
             )
-        return
-    extra = [
-        name
-        for name, given in (
-            ("component", step.component),
-            ("for_each", step.for_each),
-            ("inputs", step.inputs),
+    for name, spec in definition.inputs.items():
+        if spec.required and name not in step.inputs:
+            problems.append(
+                Problem(
+                    "WF203",
+                    ("inputs",),
+                    f"input {name!r} ({spec.type}) of workflow {step.workflow!r} is not given",
+                    f"add {name}: to the step's inputs",
+                )
+            )
+    return takes
+
+
+def _includes(
+    spec: WorkflowSpec, target: str, registry: ComponentSource, chain: list[str], depth: int = 0
+) -> list[str] | None:
+    """The chain of workflows by which ``spec`` runs ``target`` again, if it does."""
+    if depth > 32:
+        return None
+    for step in spec.steps:
+        if step.workflow is None:
+            continue
+        if step.workflow == target:
+            return [*chain, target]
+        if step.workflow in chain:
+            continue  # a cycle that does not pass through ours: its own workflow says so
+        child = _child_spec(step.workflow, registry)
+        if child is not None:
+            found = _includes(child, target, registry, [*chain, step.workflow], depth + 1)
+            if found is not None:
+                return found
+    return None
+
+
+def _recursion(step: StepSpec, chain: list[str]) -> Problem:
+    return Problem(
+        "WF217",
+        ("workflow",),
+        f"workflow {chain[0]!r} would run itself: {' -> '.join(chain)}",
+        "a workflow cannot include itself, directly or through others; move the shared"
+        " steps into a third workflow both can run",
+        related=tuple(chain),
+    )
+
+
+def _check_kind(step: StepSpec, problems: list[Problem]) -> None:
+    """A step runs a component, a workflow or waits for a signal: one of them, alone."""
+    kinds = [k for k, given in _KINDS.items() if given(step)]
+    if not kinds:
+        problems.append(
+            Problem(
+                "WF101",
+                ("component",),
+                "required field 'component' is missing",
+                "add 'component:' (or 'workflow: ID' to run a workflow, or"
+                " 'wait_for: {signal: NAME}' to wait for a signal)",
+            )
         )
-        if given
+        return
+    for extra in kinds[1:]:
+        problems.append(
+            Problem(
+                "WF215",
+                (extra,),
+                f"a step with {kinds[0]}: cannot also have {extra}:",
+                "split it in two steps: one waits, the next reads $steps.ID.output",
+            )
+        )
+    if step.workflow is not None and step.for_each is not None:
+        problems.append(
+            Problem(
+                "WF215",
+                ("for_each",),
+                "a step with workflow: cannot also have for_each: (not in this version)",
+                "map over a component that does the work, or run the map inside the workflow",
+            )
+        )
+    if step.wait_for is None:
+        return
+    with_wait = [
+        name for name, given in (("for_each", step.for_each), ("inputs", step.inputs)) if given
     ]
-    for name in extra:
+    for name in with_wait:
         problems.append(
             Problem(
                 "WF215",
@@ -570,3 +697,10 @@ def _check_kind(step: StepSpec, problems: list[Problem]) -> None:
         problems.append(
             Problem("WF104", ("wait_for", "signal"), "the signal's name is empty", "name it")
         )
+
+
+_KINDS: dict[str, Callable[[StepSpec], bool]] = {
+    "component": lambda step: bool(step.component),
+    "workflow": lambda step: step.workflow is not None,
+    "wait_for": lambda step: step.wait_for is not None,
+}

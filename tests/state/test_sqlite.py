@@ -90,13 +90,17 @@ _NEWER_STEP_FIELDS = {
     "when": None,
     "defaults": {},
     "wait_for": None,
+    "workflow": None,
 }
+# Job fields added after schema 2 was written, with the values an old job reads as.
+_NEWER_JOB_FIELDS = {"signals": {}, "parent_job_id": None, "parent_step_id": None, "children": {}}
 
 
 def _plain(value: object) -> object:
     plain = json.loads(json.dumps(value, default=repr))
-    if isinstance(plain, dict) and plain.get("signals") == {}:
-        del plain["signals"]  # a field added after schema 2, empty in an old job
+    for name, default in _NEWER_JOB_FIELDS.items():
+        if isinstance(plain, dict) and plain.get(name, default) == default:
+            plain.pop(name, None)
     for step in _steps_of(plain):
         for name, default in _NEWER_STEP_FIELDS.items():
             if step.get(name, default) == default:
