@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -168,6 +169,7 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
     path = Path(args.file)
     spec = load_workflow(path)
     _import_components(path, args.components)
+    children = _child_workflows(spec, path)
     inputs = _parse_inputs(spec, args.input)
     options: dict[str, Any] = {"resources": _parse_resources(args.resource)}
     if args.store:
@@ -176,9 +178,13 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
         sys.stderr, [s.id for s in spec.steps], quiet=args.quiet, live=sys.stderr.isatty()
     )
     with Engine(**options) as engine:
-        engine.registry.register_workflow(spec)
+        for child in children:
+            engine.registry.register_workflow(child, replace=True)
+        engine.registry.register_workflow(spec, replace=True)
         engine.subscribe(view.on_event)
-        job_id = engine.jobs_sync.create_job(spec.id, inputs, start=True)
+        job_id = engine.jobs_sync.create_job(spec.id, inputs)
+        view.job_id = job_id  # its child jobs' steps show as its step's one line
+        engine.jobs_sync.start_job(job_id)
         view.start()
         try:
             job = engine.jobs_sync.wait(job_id, args.timeout)
@@ -223,6 +229,38 @@ def _result(job: JobState, out: TextIO, args: argparse.Namespace) -> int:
     return EXIT_FAILED
 
 
+def _child_workflows(
+    spec: WorkflowSpec, path: Path, import_beside: bool = True
+) -> list[WorkflowSpec]:
+    """The workflows ``spec``'s steps run (``workflow: ID``), from ``ID.yaml`` beside it.
+
+    Each one's own ``.py`` beside it is imported for its components, as for the
+    file given; children of children are found the same way.
+    """
+    from ._validation._validator import load_workflow
+
+    found: dict[str, WorkflowSpec] = {}
+    todo = [spec]
+    while todo:
+        for step in todo.pop().steps:
+            wid = step.workflow
+            if wid is None or wid in found or wid == spec.id:
+                continue
+            child_file = next(
+                (f for f in (path.with_name(f"{wid}{x}") for x in _SUFFIXES) if f.is_file()), None
+            )
+            if child_file is None:
+                continue  # a workflow registered some other way, or a WF216 the report shows
+            found[wid] = load_workflow(child_file)
+            if import_beside:
+                _import_components(child_file, ())
+            todo.append(found[wid])
+    return list(found.values())
+
+
+_SUFFIXES = (".yaml", ".yml", ".json")
+
+
 def _parse_resources(pairs: Sequence[str]) -> dict[str, int]:
     resources: dict[str, int] = {}
     for pair in pairs:
@@ -238,14 +276,18 @@ def _parse_resources(pairs: Sequence[str]) -> dict[str, int]:
 def _validate(args: argparse.Namespace, out: TextIO) -> int:
     from ._registry._declare import Declared
     from ._validation._report import summary
-    from ._validation._validator import Validator
+    from ._validation._validator import Validator, load_workflow
 
     path = Path(args.file)
     _import_components(path, args.components, beside=args.components_beside)
     color = {"auto": None, "always": True, "never": False}[args.color]
     if args.output:
         color = False
-    validator = Validator(Declared())  # what the imported modules declare; no engine started
+    children: list[WorkflowSpec] = []
+    with contextlib.suppress(ActorsWfError):  # a file that does not load: the report says why
+        children = _child_workflows(load_workflow(path), path, args.components_beside)
+    # What the imported modules declare, and the child workflows beside: no engine started.
+    validator = Validator(Declared({child.id: child for child in children}))
     result = validator.validate(path)
     report = validator.get_visual_report(result, args.format, color=color)
     if args.output:

@@ -55,6 +55,7 @@ class RunView:
         self._stop = threading.Event()
         self._drawn = False
         self._ticker: threading.Thread | None = None
+        self.job_id: str | None = None  # the job shown; events of others (its children) are not
 
     def start(self) -> None:
         """Begin redrawing the progress line, when it is shown at all."""
@@ -72,7 +73,7 @@ class RunView:
 
     def on_event(self, event: Event) -> None:
         """Print a step's line as it ends; keep the progress counts."""
-        if event.step_id is None:
+        if event.step_id is None or (self.job_id is not None and event.job_id != self.job_id):
             return
         with self._lock:
             if event.kind == EventKind.STEP_STARTED:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import attrs
 
 from .._core._errors import ComponentNotFound
-from .._core._spec import ComponentDefinition
-from ._entry import COMPONENT, RegistryEntry, make_component_entry
+from .._core._spec import ComponentDefinition, WorkflowSpec
+from ._entry import COMPONENT, WORKFLOW, RegistryEntry, make_component_entry
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -69,8 +69,10 @@ class Declared:
     cold process more than the check itself.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, workflows: Mapping[str, WorkflowSpec] | None = None) -> None:
         self._entries: dict[tuple[str, str], RegistryEntry] = {}
+        for workflow_id, spec in (workflows or {}).items():
+            self._entries[WORKFLOW, workflow_id] = RegistryEntry(WORKFLOW, workflow_id, spec)
 
     @property
     def generation(self) -> int:
@@ -88,7 +90,9 @@ class Declared:
         if entry is None:
             declared = DECLARED.get(key)
             if declared is None:
-                known = [cid for (ctype, cid) in DECLARED if ctype == component_type]
+                known = [
+                    cid for (ctype, cid) in (*DECLARED, *self._entries) if ctype == component_type
+                ]
                 raise ComponentNotFound(component_type, component_id, known)
             entry = self._entries[key] = make_component_entry(component_id, *declared)
         return entry

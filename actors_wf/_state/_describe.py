@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from .._core._records import Attempt, JobState, StepState
+from .._core._spec import StepSpec
 
 
 def _when(at: float | None) -> str:
@@ -45,12 +46,31 @@ def describe_job(state: JobState) -> str:
     if state.error is not None:
         where = f" at step {state.error.step_id!r}" if state.error.step_id else ""
         lines.append(f"  error     {state.error.type}{where}: {state.error.message}")
+    if state.parent_job_id is not None:
+        lines.append(f"  parent    job {state.parent_job_id}, step {state.parent_step_id!r}")
+    for step_id, child in state.children.items():
+        lines.append(f"  child     job {child} (step {step_id!r})")
+    for name, payloads in state.signals.items():
+        lines.append(f"  signal    {name!r} kept for a step to take: {_short(payloads)}")
     lines.append(f"  steps ({len(state.steps)}):")
     for step_spec in spec.steps:
         step = state.steps.get(step_spec.id)
         if step is not None:
-            lines += _describe_step(step, step_spec.component)
+            lines += _describe_step(step, _kind(step_spec))
+        if step_spec.for_each is not None:  # its items, in order
+            index = 0
+            while (item := state.steps.get(f"{step_spec.id}[{index}]")) is not None:
+                lines += _describe_step(item, _kind(step_spec))
+                index += 1
     return "\n".join(lines)
+
+
+def _kind(step: StepSpec) -> str:
+    if step.wait_for is not None:
+        return f"signal {step.wait_for.signal}"
+    if step.workflow is not None:
+        return f"workflow {step.workflow}"
+    return step.component
 
 
 def _describe_step(step: StepState, component: str) -> list[str]:

@@ -465,6 +465,7 @@ def test_component_import_errors_say_what_to_try(tmp_path, capsys, monkeypatch):
         ),
         ("conditions.yaml", ["-i", "score=7"], {"notice": "notice: published with score 7"}),
         ("conditions.yaml", ["-i", "score=2"], {"notice": "notice: not published"}),
+        ("subworkflow.yaml", [], {"report": "HELLO, WORLD"}),
     ],
 )
 def test_the_examples_of_the_workflow_language_run(capsys, example, inputs, expected):
@@ -490,3 +491,8 @@ def test_graph_marks_conditional_edges_maps_and_waits(tmp_path, capsys):
     waits.write_text("id: waits\nsteps:\n  - {id: ok, wait_for: {signal: go}}\n")
     assert main(["graph", str(waits), "-f", "dot"]) == 0
     assert 'label="ok\\nwaits for go"' in capsys.readouterr().out
+
+
+def test_validate_finds_a_child_workflow_beside_the_file(capsys):
+    assert main(["validate", str(EXAMPLES / "subworkflow.yaml"), "--components-beside"]) == 0
+    assert "workflow 'report' is valid" in capsys.readouterr().out
