@@ -263,6 +263,9 @@ class Plan:
     tolerates: Mapping[str, frozenset[str]] = attrs.Factory(dict)
     waits: frozenset[str] = frozenset()  # the wait_for steps
     subs: frozenset[str] = frozenset()  # the steps that run a workflow
+    # Steps that decide at run time (when, for_each, wait_for, workflow): the
+    # JobActor looks at these closer; every other step costs one set test.
+    dynamic: frozenset[str] = frozenset()
 
     def inputs_of(
         self,
@@ -342,6 +345,14 @@ def compile_plan(spec: WorkflowSpec) -> Plan:
         {k: v for k, v in tolerates.items() if v},
         frozenset(s.id for s in spec.steps if s.wait_for is not None),
         frozenset(s.id for s in spec.steps if s.workflow is not None),
+        frozenset(
+            s.id
+            for s in spec.steps
+            if s.when is not None
+            or s.for_each is not None
+            or s.wait_for is not None
+            or s.workflow is not None
+        ),
     )
 
 

@@ -448,55 +448,22 @@ class JobActor(EngineActor):
         step has ended, the job ends.
         """
         steps = self.steps
-        fresh = []
-        more: list[str] = []  # steps a skip lets run on their defaults
+        fresh: list[str] = []
+        more: list[str] = []  # steps a skip or an item lets run next
         failure = None
+        dynamic, item_of = self.plan.dynamic, self.item_of
         for sid in itertools.chain(candidates, more):
             status = steps[sid].status
-            if status is _PENDING:
-                if sid in self.item_of:  # an item its map let start
-                    self.ready[sid] = None
+            if sid in dynamic:
+                failure = self._dynamic(sid, status, more, fresh)
+                if failure is not None:
+                    break
+            elif status is _PENDING:
+                if sid in item_of or self.plan.ready(sid, self.outputs, self.missed):
+                    self.ready[sid] = None  # moved to READY below, or to RUNNING at once
                     fresh.append(sid)
-                    continue
-                if not self.plan.ready(sid, self.outputs, self.missed):
-                    continue
-                spec = self.plan.specs[sid]
-                if spec.when is not None:
-                    holds, failure = self._condition(sid, more)
-                    if not holds:
-                        if failure is not None:
-                            break
-                        continue
-                if spec.for_each is not None:
-                    failure = self._expand(sid, more)
-                    if failure is not None:
-                        break
-                    continue
-                if spec.wait_for is not None:
-                    more.extend(self._wait(sid))
-                    continue
-                if spec.workflow is not None:
-                    failure = self._run_child(sid, more)
-                    if failure is not None:
-                        break
-                    continue
-                self.ready[sid] = None  # moved to READY below, or to RUNNING at once
-                fresh.append(sid)
-            elif sid in self.maps or (sid not in self.item_of and self.plan.specs[sid].for_each):
-                if status is not _PENDING and sid not in self.maps and not status.is_terminal:
-                    failure = self._expand(sid, more)  # taken over: recovered, or resumed
-                    if failure is not None:
-                        break
-            elif sid in self.plan.subs:
-                if sid not in self.subjobs and status in (_READY, _RUNNING):
-                    failure = self._run_child(sid, more)  # retried, or taken over
-                    if failure is not None:
-                        break
             elif status is _READY:
-                if sid in self.plan.waits:  # its wait timed out and is retried
-                    more.extend(self._wait(sid))
-                else:
-                    self.ready[sid] = None  # woken from a retry wait, or recovered
+                self.ready[sid] = None  # woken from a retry wait, or recovered
         if failure is not None:
             self._fail(failure)
             return
@@ -534,6 +501,46 @@ class JobActor(EngineActor):
         for start in self.starting:  # after the save: a crash before it leaves no orphan
             tell_quietly(self.manager, encode(start))
         self.starting.clear()
+
+    def _dynamic(
+        self, sid: str, status: StepStatus, more: list[str], fresh: list[str]
+    ) -> ErrorInfo | None:
+        """A candidate that decides at run time: a condition, a map, a wait, a child job.
+
+        Returns the job's error when one of them fails it.
+        """
+        spec = self.plan.specs[sid]
+        if status is _PENDING:
+            if not self.plan.ready(sid, self.outputs, self.missed):
+                return None
+            if spec.when is not None:
+                holds, failure = self._condition(sid, more)
+                if not holds:
+                    return failure
+            if spec.for_each is not None:
+                return self._expand(sid, more)
+            if spec.wait_for is not None:
+                more.extend(self._wait(sid))
+                return None
+            if spec.workflow is not None:
+                return self._run_child(sid, more)
+            self.ready[sid] = None  # a component step whose condition holds
+            fresh.append(sid)
+            return None
+        if spec.for_each is not None:
+            if sid not in self.maps and status in (_READY, _RUNNING):
+                return self._expand(sid, more)  # taken over: recovered, or resumed
+            return None
+        if spec.workflow is not None:
+            if sid not in self.subjobs and status in (_READY, _RUNNING):
+                return self._run_child(sid, more)  # retried, or taken over
+            return None
+        if status is _READY:
+            if spec.wait_for is not None:  # its wait timed out and is retried
+                more.extend(self._wait(sid))
+            else:
+                self.ready[sid] = None  # woken from a retry wait, or recovered
+        return None
 
     def _condition(self, step_id: str, more: list[str]) -> tuple[bool, ErrorInfo | None]:
         """Whether a step's ``when:`` holds; a false one SKIPs it (and what needs it).
@@ -885,13 +892,17 @@ class JobActor(EngineActor):
         ``None`` if its inputs fail. The attempt runs with the step's time
         limits, else its component's.
         """
+        spec = self.plan.specs.get(step_id) or self._spec_of(step_id)
         step = self.steps[step_id]
         number = len(step.attempts) + 1
         attempt = Attempt(number, time.time())
         # From PENDING (it never waited for a slot) or READY.
         self._step(step_id, _START, attempts=(*step.attempts, attempt))
         try:
-            inputs = self._inputs_of(step_id)
+            if step_id in self.item_of:
+                inputs = self._inputs_of(step_id)
+            else:
+                inputs = self.plan.inputs_of(step_id, self.state.inputs, self.outputs)
         except LookupError as exc:
             error = ErrorInfo(FailureKind.UNRESOLVED_REFERENCE, str(exc), step_id=step_id)
             failed = StepFailed(
@@ -908,7 +919,7 @@ class JobActor(EngineActor):
             self.job_id,
             step_id,
             number,
-            self._component_of(step_id),
+            spec.component,
             inputs,
             self.urn,
             timeout,
@@ -944,12 +955,14 @@ class JobActor(EngineActor):
         launched = self.steps[step_id].attempts[attempt - 1].started_at
         ran = started > 0  # 0: it never reached its code (input error, no component)
         events = self.services.events
+        spec = self.plan.specs.get(step_id)
+        component = spec.component if spec is not None and spec.component else ""
         args = (
             kind,
             self.job_id,
             step_id,
             attempt,
-            self._spec_of(step_id).component,
+            component or self._component_of(step_id),
             max(finished - started, 0.0) if ran else None,
             max(started - launched, 0.0) if ran else None,
         )
@@ -1071,8 +1084,10 @@ class JobActor(EngineActor):
             return None
         assert step is not None
         self.children.pop(step_id, None)
-        self.waiting.pop(step_id, None)
-        self.subjobs.pop(step_id, None)
+        if self.waiting:
+            self.waiting.pop(step_id, None)
+        if self.subjobs:
+            self.subjobs.pop(step_id, None)
         self._give_back(step_id)
         live_attempt = step.attempts[-1]
         last = Attempt(live_attempt.number, live_attempt.started_at, finished_at, error)

@@ -496,3 +496,17 @@ def test_graph_marks_conditional_edges_maps_and_waits(tmp_path, capsys):
 def test_validate_finds_a_child_workflow_beside_the_file(capsys):
     assert main(["validate", str(EXAMPLES / "subworkflow.yaml"), "--components-beside"]) == 0
     assert "workflow 'report' is valid" in capsys.readouterr().out
+
+
+def test_the_signal_example_runs(tmp_path):
+    import subprocess
+
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / "approval_demo.py")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "{'published': 'Quarterly report, approved by Ada'}"
