@@ -308,10 +308,12 @@ class Plan:
         Or, for one it has ``defaults`` for, in ``missed`` (SKIPPED, or FAILED
         with ``on_failure: continue``).
         """
-        tolerated = self.tolerates.get(step_id)
-        if not tolerated:
-            return all(map(done.__contains__, self.deps[step_id]))
-        return all(d in done or (d in tolerated and d in missed) for d in self.deps[step_id])
+        if missed:
+            tolerated = self.tolerates.get(step_id)
+            if tolerated:
+                deps = self.deps[step_id]
+                return all(d in done or (d in tolerated and d in missed) for d in deps)
+        return all(map(done.__contains__, self.deps[step_id]))
 
 
 def compile_plan(spec: WorkflowSpec) -> Plan:

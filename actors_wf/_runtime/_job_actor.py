@@ -106,7 +106,9 @@ class JobActor(EngineActor):
         self.deadlines: dict[str, float] = {}  # step id -> total_timeout deadline (clock time)
         steps = self.steps.values()
         self.outputs = _outputs(self.steps)  # of the SUCCEEDED steps, by step id
-        self.missed = _missed(self.steps)  # SKIPPED or FAILED: what a step's defaults stand in for
+        # SKIPPED or FAILED steps: what a step's defaults stand in for (kept only if one has some).
+        self.tolerant = bool(self.plan.tolerates)
+        self.missed = _missed(self.steps) if self.tolerant else set()
         self.open = sum(not s.status.is_terminal for s in steps)
         self.ready: dict[str, None] = {}  # READY steps waiting for resources, in order
         self.due: set[str] = set()  # retries whose wait ended while the job was pausing
@@ -1060,10 +1062,11 @@ class JobActor(EngineActor):
         self.open += (was in _ENDED) - (now in _ENDED)
         if now is _SUCCEEDED:
             self.outputs[step_id] = step.output
-        elif now is _SKIPPED or now is _FAILED:
-            self.missed.add(step_id)
-        elif was is _SKIPPED or was is _FAILED:
-            self.missed.discard(step_id)  # reset by a job retry
+        elif self.tolerant:
+            if now is _SKIPPED or now is _FAILED:
+                self.missed.add(step_id)
+            elif was is _SKIPPED or was is _FAILED:
+                self.missed.discard(step_id)  # reset by a job retry
 
     def _close_attempt(
         self, step_id: str, attempt: int, finished_at: float, error: ErrorInfo | None
