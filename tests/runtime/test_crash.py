@@ -45,10 +45,8 @@ def read_until(proc: subprocess.Popen, wanted: str) -> None:
         selector.close()
 
 
-@pytest.mark.parametrize("kill_at", ["done s0", "start s7", "done s12", "start s19"])
-def test_killed_engine_is_finished_by_the_next_without_rerunning_succeeded_steps(
-    tmp_path, kill_at
-):
+def _killed_at(tmp_path: Path, kill_at: str, *worker_args: str) -> tuple[Path, Path]:
+    """Run the crash worker until it prints ``kill_at``, SIGKILL it; its store and side effects."""
     store = tmp_path / "jobs.db"
     counter = tmp_path / "side_effects.txt"
     env = {
@@ -58,7 +56,7 @@ def test_killed_engine_is_finished_by_the_next_without_rerunning_succeeded_steps
         "PYTHONPATH": str(ROOT),
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.support.crash_worker", str(store)],
+        [sys.executable, "-m", "tests.support.crash_worker", str(store), *worker_args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -74,6 +72,14 @@ def test_killed_engine_is_finished_by_the_next_without_rerunning_succeeded_steps
         proc.stdout.close()
         proc.stderr.close()
     assert proc.returncode == -signal.SIGKILL
+    return store, counter
+
+
+@pytest.mark.parametrize("kill_at", ["done s0", "start s7", "done s12", "start s19"])
+def test_killed_engine_is_finished_by_the_next_without_rerunning_succeeded_steps(
+    tmp_path, kill_at
+):
+    store, counter = _killed_at(tmp_path, kill_at)
 
     before = StateManager(SQLiteStore(store))
     (job,) = before.list_jobs()
@@ -99,32 +105,7 @@ def test_killed_engine_is_finished_by_the_next_without_rerunning_succeeded_steps
 
 
 def test_a_map_killed_mid_way_reruns_no_item_that_had_succeeded(tmp_path):
-    store = tmp_path / "jobs.db"
-    counter = tmp_path / "side_effects.txt"
-    kill_at = "done each[13]"
-    env = {
-        **os.environ,
-        "AWF_COUNTER": str(counter),
-        "AWF_HOLD_AT": kill_at,
-        "PYTHONPATH": str(ROOT),
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.support.crash_worker", str(store), "map"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        start_new_session=True,
-    )
-    try:
-        read_until(proc, kill_at)
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=LINE_TIMEOUT)
-        proc.stdout.close()
-        proc.stderr.close()
-
+    store, counter = _killed_at(tmp_path, "done each[13]", "map")
     before = StateManager(SQLiteStore(store))
     (job,) = before.list_jobs()
     succeeded = {s for s, st in job.steps.items() if st.status is StepStatus.SUCCEEDED}
