@@ -87,8 +87,12 @@ def reference_run(
     Raises:
         InvalidInputs: the inputs do not fit the workflow, as ``create_job`` says.
         WorkflowInvalid: the workflow cannot be read.
+        NotImplementedError: the workflow decides at run time (``for_each``,
+            ``when``, ``defaults``, ``wait_for``, ``workflow``), which this
+            reference does not model yet.
     """
     spec = workflow if isinstance(workflow, WorkflowSpec) else load_workflow(_source(workflow))
+    _refuse_dynamic(spec)
     values = check_inputs(spec, inputs)
     entries = _entries(spec, components)
     statuses: dict[str, StepStatus] = {}
@@ -118,6 +122,29 @@ def reference_run(
         except LookupError:
             status = JobStatus.FAILED  # an output that follows fields into a step with none
     return Reference(status, job_outputs, statuses, outputs, errors, attempts, fails_job)
+
+
+def _refuse_dynamic(spec: WorkflowSpec) -> None:
+    """Say so, rather than give a wrong reference, for a workflow this oracle cannot model."""
+    for step in spec.steps:
+        used = [
+            name
+            for name, given in (
+                ("for_each", step.for_each),
+                ("when", step.when),
+                ("defaults", step.defaults),
+                ("wait_for", step.wait_for),
+                ("workflow", step.workflow),
+            )
+            if given
+        ]
+        indexed = any("[" in text for text in _strings(step.inputs) if text.startswith("$"))
+        if used or indexed:
+            what = ", ".join(f"{name}:" for name in used) or "a reference with [ ]"
+            raise NotImplementedError(
+                f"reference_run does not model {what} yet (step {step.id!r} of"
+                f" {spec.id!r}); compare such a workflow's jobs with your own expectations"
+            )
 
 
 def _source(workflow: WorkflowSource) -> Any:

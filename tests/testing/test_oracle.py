@@ -90,3 +90,17 @@ def test_the_engine_ends_every_generated_job_as_the_oracle_says(case):
     spec, inputs = case
     with testing.engine(COMPONENTS) as engine:
         testing.assert_same_as_reference(engine, spec, inputs)
+
+
+def test_a_workflow_that_decides_at_run_time_is_refused_not_misjudged():
+    from actors_wf.testing import reference_run
+
+    mapped = {
+        "id": "m",
+        "inputs": {"xs": "list[int]"},
+        "steps": [
+            {"id": "each", "component": "t.x", "for_each": "$inputs.xs", "inputs": {"x": "$item"}}
+        ],
+    }
+    with pytest.raises(NotImplementedError, match=r"does not model for_each: yet \(step 'each'"):
+        reference_run(mapped, {"xs": [1]}, {"t.x": lambda x: x})
