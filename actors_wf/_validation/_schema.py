@@ -93,8 +93,8 @@ def _definition(cls: type[Any], defs: dict[str, Any]) -> dict[str, Any]:
     if name not in defs:
         defs[name] = {}  # placeholder: breaks recursion
         record = _record(cls, defs)
-        if cls is StepSpec:  # it runs a component, or it waits for a signal
-            record["anyOf"] = [{"required": ["component"]}, {"required": ["wait_for"]}]
+        if cls is StepSpec:  # it runs a component or a workflow, or it waits for a signal
+            record["anyOf"] = [{"required": [k]} for k in ("component", "workflow", "wait_for")]
         if cls is InputSpec:  # `name: int` is short for `name: {type: int}`
             record = {"anyOf": [{"type": "string", "description": _TYPE_DOC}, record]}
         defs[name] = record

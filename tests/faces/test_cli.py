@@ -115,6 +115,8 @@ def test_schema_is_valid_json_schema_that_accepts_the_example(capsys):
     assert {e.validator for e in checker.iter_errors(bad)} == {"additionalProperties", "anyOf"}
     waits = {"id": "x", "steps": [{"id": "a", "wait_for": {"signal": "go", "timeout": "3d"}}]}
     assert list(checker.iter_errors(waits)) == []
+    runs = {"id": "x", "steps": [{"id": "a", "workflow": "other", "inputs": {"n": 1}}]}
+    assert list(checker.iter_errors(runs)) == []
 
 
 def test_inspect_shows_a_stored_job_its_history_and_json(tmp_path, capsys):

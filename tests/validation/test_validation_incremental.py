@@ -19,6 +19,16 @@ def shared_engine():
     """One engine for the module's hypothesis tests: validation only, nothing runs."""
     with Engine() as eng:
         register_fixture_components(eng)
+        eng.registry.register_workflow(
+            {
+                "id": "child",
+                "inputs": {"name": "str"},
+                "steps": [
+                    {"id": "g", "component": "text.greet", "inputs": {"name": "$inputs.name"}}
+                ],
+                "outputs": {"message": "$steps.g.output"},
+            }
+        )
         yield eng
 
 
@@ -73,6 +83,9 @@ def steps(draw, ids):
         step["defaults"] = {draw(st.sampled_from(INPUT_NAMES)): "d"}
     elif kind == 4:
         step["inputs"]["text"] = draw(st.sampled_from(["$steps.s0.output[0]", "$inputs.names[1]"]))
+    elif kind == 5:  # a child workflow: one that exists, one that does not, or this one
+        del step["component"]
+        step["workflow"] = draw(st.sampled_from(["child", "nope", "w"]))
     return step
 
 
