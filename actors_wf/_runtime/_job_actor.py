@@ -313,8 +313,12 @@ class JobActor(EngineActor):
         self.open = sum(s.status not in _ENDED for s in self.steps.values())
         self.ready = {sid: None for sid in self.ready if self.steps[sid].status is _READY}
         self.due = {sid for sid in self.due if self.steps[sid].status is StepStatus.RETRY_WAIT}
+        self.waiting = {sid: None for sid in self.waiting if self.steps[sid].status is _WAITING}
+        if self.tolerant:
+            self.missed = _missed(self.steps)
         for sid, step in self.steps.items():
-            if step.status in _ENDED and before[sid].status not in _ENDED:
+            ended = step.status in _ENDED and before[sid].status not in _ENDED
+            if ended and step.status is not _SUCCEEDED:  # one made SUCCEEDED feeds what needs it
                 self._skip_after(sid)
         self._take_signals()  # a signal sent to the job (engine.jobs.signal) comes this way
         self._advance(self.plan.order)

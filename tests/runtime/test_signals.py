@@ -181,3 +181,17 @@ def test_a_signal_goes_through_the_msgpack_interface_too(engine):
     assert engine.jobs_sync.wait(job, WAIT).outputs == {"by": "bytes"}
     refused = decode(engine.handle(encode(SignalJob(job, "nope", None))))
     assert isinstance(refused, ErrorReply) and refused.code == "signal_refused"
+
+
+def test_a_wait_a_user_ends_by_an_update_takes_no_signal_later(engine):
+    job = engine.jobs_sync.create_job("approve", {}, start=True)
+    _waiting(engine, job)
+    engine.state.update_state(
+        job,
+        {"steps.approval.status": "SUCCEEDED", "steps.approval.output": {"ok": 1, "by": "hand"}},
+    )
+    state = engine.jobs_sync.wait(job, WAIT)  # the update stands in for the signal
+    assert state.status is JobStatus.COMPLETED
+    assert state.outputs == {"by": "hand"}
+    with pytest.raises(SignalRefused, match="the job has ended"):
+        engine.jobs_sync.signal(job, "approval", {"ok": True, "by": "late"})
