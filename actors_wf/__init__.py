@@ -67,6 +67,7 @@ if TYPE_CHECKING:
     from ._registry._registry import Registry
     from ._runtime._attempt import StepCancelledError, StepContext
     from ._runtime._clock import Clock, ManualClock, SystemClock
+    from ._runtime._dask import DaskExecutor
     from ._runtime._executor import LogContextFilter
     from ._runtime._logs import JsonFormatter
     from ._state._manager import StateManager
@@ -90,6 +91,7 @@ __all__ = [
     "ComponentImportError",
     "ComponentMetrics",
     "ComponentNotFound",
+    "DaskExecutor",
     "DuplicateComponent",
     "Engine",
     "EngineClosed",
@@ -196,6 +198,7 @@ _WHERE = {
     "load_workflow": "._validation._validator",
     "LogContextFilter": "._runtime._executor",
     "JsonFormatter": "._runtime._logs",
+    "DaskExecutor": "._runtime._dask",
     "ManualClock": "._runtime._clock",
     "MessageError": "._core._errors",
     "Metrics": "._observe._metrics",

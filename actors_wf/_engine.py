@@ -101,6 +101,9 @@ class Engine:
         job_ids: makes the id of each new job (a uuid4 hex by default); the
             ids must be unique in the store. ``actors_wf.testing.engine``
             uses it for ids a test can predict.
+        executors: more places to run attempts, by name: a component with
+            ``isolation: NAME`` runs there (``{"dask": DaskExecutor(...)}``).
+            The engine closes them when it closes.
 
     Example::
 
@@ -129,6 +132,7 @@ class Engine:
         wait_for_store: float | None = None,
         retention: Retention | None = None,
         job_ids: Callable[[], str] | None = None,
+        executors: Mapping[str, Any] | None = None,
     ) -> None:
         import_components(components)
         self._shutdown_timeout = shutdown_timeout
@@ -154,6 +158,7 @@ class Engine:
                 priority_aging,
                 workflow_limits,
                 job_ids,
+                executors,
             )
             if recover:
                 self.recover()
@@ -178,6 +183,7 @@ class Engine:
         priority_aging: float,
         limits: WorkflowLimits,
         job_ids: Callable[[], str] | None,
+        executors: Mapping[str, Any] | None,
     ) -> None:
         self._metrics = MetricsRecorder()
         self._events = EventBus(
@@ -194,7 +200,13 @@ class Engine:
         step_slots = max_concurrent_steps or 2 * max_workers
         self._steps = StepActorPool(max_idle=step_slots)
         self.resources = Resources({**(resources or {}), STEPS: step_slots})
-        self.validator = Validator(self.registry, self.resources.capacity, limits)
+        self._executors = dict(executors or {})
+        taken = {"thread", "process"} & set(self._executors)
+        if taken:
+            raise ValueError(f"executors: {sorted(taken)} name a built-in isolation mode")
+        self.validator = Validator(
+            self.registry, self.resources.capacity, limits, {"thread", "process", *self._executors}
+        )
         self._services = Services(
             self.state,
             self.registry,
@@ -208,6 +220,7 @@ class Engine:
             self.resources,
             job_ids=job_ids,
             asyncs=self._asyncs,
+            executors=self._executors,
         )
         self._manager = JobManagerActor.start(
             self._services, max_concurrent_jobs=max_concurrent_jobs, aging=priority_aging
@@ -392,6 +405,8 @@ class Engine:
             self.clock.close()
         if "_workers" in parts:
             self._workers.close()  # kills attempts still running in processes
+        for executor in parts.get("_executors", {}).values():
+            executor.close()  # what the engine was given, it closes (a DaskExecutor's cluster)
         if "_executor" in parts:
             self._executor.shutdown(self._shutdown_timeout if timeout is None else timeout)
             self._asyncs.shutdown(self._shutdown_timeout if timeout is None else timeout)

@@ -21,6 +21,7 @@ EXPECTED = {
     "ComponentMetrics",
     "LogContextFilter",
     "JsonFormatter",
+    "DaskExecutor",
     "Metrics",
     "Orchestrator",
     "Clock",

@@ -128,7 +128,8 @@ class ComponentDefinition:
             waits between them included.
         heartbeat_timeout: fail an attempt that has not called
             ``ctx.heartbeat()`` for this many seconds.
-        isolation: ``thread`` (default) or ``process``.
+        isolation: ``thread`` (default), ``process``, or the name of an
+            executor the engine was given (``Engine(executors={"dask": ...})``).
         resources: what an attempt holds while it runs, e.g. ``{db: 1}``.
         factory: the implementation is called with no arguments for every
             attempt and returns the callable to run (a fresh client, a model
@@ -145,7 +146,7 @@ class ComponentDefinition:
     timeout: Seconds | None = attrs.field(default=None, validator=_positive_or_none)
     total_timeout: Seconds | None = attrs.field(default=None, validator=_positive_or_none)
     heartbeat_timeout: Seconds | None = attrs.field(default=None, validator=_positive_or_none)
-    isolation: str = attrs.field(default="thread", validator=attrs.validators.in_(ISOLATION_MODES))
+    isolation: str = attrs.field(default="thread", validator=attrs.validators.min_len(1))
     resources: dict[str, int] = attrs.field(factory=dict, validator=_amounts)
     factory: bool = False
     memory_limit: int | None = attrs.field(default=None, validator=_memory_limit)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
@@ -59,6 +59,7 @@ class Services:
     jobs: dict[str, pykka.ActorRef[Any]] = attrs.Factory(dict)
     job_ids: Callable[[], str] | None = None
     asyncs: AsyncExecutor | None = None
+    executors: Mapping[str, Any] = attrs.Factory(dict)  # named ones: Engine(executors=...)
 
     def executor_for(
         self, entry: RegistryEntry
@@ -72,9 +73,12 @@ class Services:
         self, entry: RegistryEntry
     ) -> ThreadExecutor | ProcessExecutor | AsyncExecutor:
         definition = entry.definition
-        if isinstance(definition, ComponentDefinition) and definition.isolation == "process":
-            assert self.processes is not None
-            return self.processes
+        if isinstance(definition, ComponentDefinition) and definition.isolation != "thread":
+            if definition.isolation == "process":
+                assert self.processes is not None
+                return self.processes
+            named: ThreadExecutor = self.executors[definition.isolation]  # checked at validation
+            return named
         if entry.is_async and self.asyncs is not None:
             return self.asyncs
         return self.executor

@@ -69,9 +69,11 @@ class Run:
         registry: ComponentSource | None,
         old: Cache | None,
         resources: Mapping[str, int] | None = None,
+        executors: frozenset[str] | None = None,
     ) -> None:
         self.registry = registry
         self.resources = resources
+        self.executors = executors
         self.generation = registry.generation if registry is not None else None
         # A registry change invalidates step checks but not the structure.
         self.old = old if old is not None and old.generation == self.generation else None
@@ -120,7 +122,7 @@ class Run:
         recheck = self._recheck(header_raw, unique, known | doubled)
         outputs = self._outputs(unique, recheck)
         own = header.id if header is not None else raw_id(header_raw) or ""
-        scope = Scope(inputs, known, outputs, self.resources, own)
+        scope = Scope(inputs, known, outputs, self.resources, own, self.executors)
         facts: dict[str, StepFacts] = {}
         per_index: list[tuple[Problem, ...]] = []
         old_facts = self.old.facts if self.old is not None else {}
@@ -254,7 +256,7 @@ class Run:
         inputs = header.inputs if header is not None else fallback_inputs(header_raw)
         known = frozenset(i for i in old.order if i is not None)
         own = header.id if header is not None else raw_id(header_raw) or ""
-        scope = Scope(inputs, known, outputs, self.resources, own)
+        scope = Scope(inputs, known, outputs, self.resources, own, self.executors)
         facts = dict(old.facts)
         per_index = list(old.per_index)
         edges_moved = False

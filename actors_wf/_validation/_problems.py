@@ -44,6 +44,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "WF215": (ERROR, "a step has two of component, workflow and wait_for (or what they exclude)"),
     "WF216": (ERROR, "a step runs a workflow that is not registered"),
     "WF217": (ERROR, "a workflow would run itself, directly or through others"),
+    "WF218": (ERROR, "a component runs on an executor the engine does not have"),
     "WF301": (WARNING, "a workflow input is never used"),
     "WF302": (WARNING, "a step's output is never used"),
     "WF303": (WARNING, "a step's result reaches no workflow output"),

@@ -87,6 +87,7 @@ class Scope:
     outputs: Mapping[str, TypeExpr]
     resources: Mapping[str, int] | None = None
     workflow_id: str = ""  # the workflow's own id: a step may not run it again inside it
+    executors: frozenset[str] | None = None  # where attempts may run (None: not checked)
 
 
 def component_output(step: StepSpec, registry: ComponentSource | None) -> TypeExpr:
@@ -162,6 +163,7 @@ def check_step(step: StepSpec, scope: Scope, registry: ComponentSource | None) -
         else:
             problems.append(_unknown_dependency(j, dep, scope))
     _check_resources(step, entry, scope, problems)
+    _check_executor(step, entry, scope, problems)
     output = component_output(step, registry)
     return StepFacts(
         tuple(problems),
@@ -171,6 +173,26 @@ def check_step(step: StepSpec, scope: Scope, registry: ComponentSource | None) -
         frozenset(found.uses),
         frozenset(found.meant),
         frozenset(found.mentions),
+    )
+
+
+def _check_executor(step: StepSpec, entry: Any, scope: Scope, problems: list[Problem]) -> None:
+    """The component's ``isolation`` names a place this engine can run it."""
+    if entry is None or scope.executors is None:
+        return
+    name = getattr(entry.definition, "isolation", "thread")
+    if name in scope.executors:
+        return
+    near = closest(name, scope.executors, n=1)
+    has = ", ".join(sorted(scope.executors))
+    hint = f"did you mean {near[0]!r}? " if near else ""
+    problems.append(
+        Problem(
+            "WF218",
+            ("component",),
+            f"component {step.component!r} runs on executor {name!r}, which this engine lacks",
+            f"{hint}it has: {has}; give one with Engine(executors={{{name!r}: ...}})",
+        )
     )
 
 

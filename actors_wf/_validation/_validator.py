@@ -18,7 +18,7 @@ import contextlib
 import gc
 import os
 import weakref
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from typing import Any
 
 from .._core._cache import LRU
@@ -46,10 +46,12 @@ class Validator:
         registry: ComponentSource | None = None,
         resources: Mapping[str, int] | None = None,
         limits: WorkflowLimits = DEFAULT_LIMITS,
+        executors: Collection[str] | None = None,
     ) -> None:
         self.registry = registry
         self.resources = resources
         self.limits = limits
+        self.executors = frozenset(executors) if executors is not None else None
         # Bounded: ad-hoc workflows (execute_step makes one per call) must not pile up.
         self._checked: LRU[str, tuple[WorkflowSpec, int | None, ValidationResult]] = LRU(256)
 
@@ -92,7 +94,9 @@ class Validator:
         if too_many is not None:
             return ValidationResult(None, (too_many,))
         old = previous.cache if previous is not None else None
-        run = Run(self.registry, old if isinstance(old, Cache) else None, self.resources)
+        run = Run(
+            self.registry, old if isinstance(old, Cache) else None, self.resources, self.executors
+        )
         with _collector_paused(data):
             return run.validate(data, source)
 

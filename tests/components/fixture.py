@@ -37,3 +37,5 @@ def register_fixture_components(engine: Engine) -> None:
         ("text.count", count),
     ]:
         engine.registry.register(COMPONENT, cid, None, fn)
+    # Runs on an executor no engine of the fixtures has (WF218).
+    engine.registry.register(COMPONENT, "text.remote", {"isolation": "cluster"}, upper)
