@@ -80,7 +80,7 @@ def test_list_and_contains(engine):
     [
         ({"inputs": {"x": "integer"}}, "unknown type 'integer'"),
         ({"timeout": -1}, "timeout must be a positive number"),
-        ({"isolation": "fork"}, "'isolation' must be in"),
+        ({"isolation": ""}, "Length of 'isolation' must be >= 1"),
         ({"retry": {"max_attempts": 0}}, "max_attempts"),
         ({"timout": 3}, "unknown field 'timout' (did you mean 'timeout'"),
         ({"inputs": {"y": "int"}}, "input 'y' is declared but double() takes no such argument"),
@@ -155,7 +155,7 @@ def test_module_level_decorator_is_found_by_every_engine():
 def test_decorator_refuses_a_bad_definition_at_import_time():
     with pytest.raises(SpecError, match="isolation"):
 
-        @component("test.bad", isolation="fork")
+        @component("test.bad", isolation="")
         def bad() -> None:
             return None
 
