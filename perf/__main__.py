@@ -7,6 +7,7 @@ import sys
 
 from . import (
     bench_async,
+    bench_dask,
     bench_foundation,
     bench_jobs,
     bench_maps,
@@ -32,6 +33,7 @@ BENCHMARKS = {
     "async": ("async def components", bench_async.run),
     "startup": ("Start-up of a cold process", bench_startup.run),
     "maps": ("for_each: a map beside the same number of ordinary steps", bench_maps.run),
+    "dask": ("Steps on a Dask LocalCluster beside raw Dask", bench_dask.run),
 }
 
 
