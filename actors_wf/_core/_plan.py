@@ -374,11 +374,7 @@ def _tolerated(step: StepSpec) -> frozenset[str]:
         for ref in iter_refs(value):
             if ref.source == "steps":
                 read[ref.name] = read.get(ref.name, True) and name in step.defaults
-    others = set(step.depends_on)
-    if step.for_each is not None:
-        others.update(r.name for r in iter_refs(step.for_each) if r.source == "steps")
-    if step.when is not None:
-        others.update(r.name for r in refs_in_text(step.when) if r.source == "steps")
+    others = _deps_besides_inputs(step)
     return frozenset(d for d, all_defaulted in read.items() if all_defaulted and d not in others)
 
 
@@ -409,11 +405,17 @@ def _step_deps(step: StepSpec) -> set[str]:
 
     It reads them in its inputs, its ``for_each`` list and its ``when`` condition.
     """
+    found = _deps_besides_inputs(step)
+    for value in step.inputs.values():
+        found.update(ref.name for ref in iter_refs(value) if ref.source == "steps")
+    return found
+
+
+def _deps_besides_inputs(step: StepSpec) -> set[str]:
+    """``depends_on`` and what ``for_each`` and ``when`` read: no default stands in for those."""
     found = set(step.depends_on)
-    values: list[Any] = list(step.inputs.values())
     if step.for_each is not None:
-        values.append(step.for_each)
-    found.update(ref.name for value in values for ref in iter_refs(value) if ref.source == "steps")
+        found.update(r.name for r in iter_refs(step.for_each) if r.source == "steps")
     if step.when is not None:
         found.update(r.name for r in refs_in_text(step.when) if r.source == "steps")
     return found

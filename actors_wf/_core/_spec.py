@@ -13,7 +13,6 @@ import attrs
 
 from ._types import parse_type
 
-ISOLATION_MODES = ("thread", "process")
 ON_FAILURE = ("fail_job", "continue")
 ON_ITEM_FAILURE = ("fail_job", "skip", "collect")
 

@@ -577,11 +577,9 @@ class JobActor(EngineActor):
         spec = self.plan.specs.get(step_id)
         return spec if spec is not None else self.plan.specs[self.item_of[step_id][0]]
 
-    def _inputs_of(self, step_id: str) -> dict[str, Any]:
-        item = self.item_of.get(step_id)
-        if item is None:
-            return self.plan.inputs_of(step_id, self.state.inputs, self.outputs)
-        map_id, index = item
+    def _item_inputs(self, step_id: str) -> dict[str, Any]:
+        """An item's inputs: its map step's, with ``$item`` and ``$index`` its own."""
+        map_id, index = self.item_of[step_id]
         value = self.maps[map_id].items[index]
         return self.plan.inputs_of(map_id, self.state.inputs, self.outputs, value, index)
 
@@ -906,7 +904,7 @@ class JobActor(EngineActor):
         self._step(step_id, _START, attempts=(*step.attempts, attempt))
         try:
             if step_id in self.item_of:
-                inputs = self._inputs_of(step_id)
+                inputs = self._item_inputs(step_id)
             else:
                 inputs = self.plan.inputs_of(step_id, self.state.inputs, self.outputs)
         except LookupError as exc:

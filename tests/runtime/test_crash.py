@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from actors_wf import Engine, JobStatus, StateManager, StepStatus
+from actors_wf import Engine, JobState, JobStatus, StateManager, StepStatus
 from actors_wf._state._sqlite import SQLiteStore
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -75,24 +75,34 @@ def _killed_at(tmp_path: Path, kill_at: str, *worker_args: str) -> tuple[Path, P
     return store, counter
 
 
+def _stored(store: Path) -> tuple[JobState, set[str]]:
+    """The one job the killed engine left, and the steps that had succeeded."""
+    before = StateManager(SQLiteStore(store))
+    (job,) = before.list_jobs()
+    before.close()
+    return job, {s for s, st in job.steps.items() if st.status is StepStatus.SUCCEEDED}
+
+
+def _recovered(store: Path, counter: Path, job_id: str) -> JobState:
+    """A new engine on the same file recovers the job; its end."""
+    os.environ["AWF_COUNTER"] = str(counter)
+    try:
+        with Engine(store=store, components=["tests.components.crash"], recover=True) as engine:
+            return engine.jobs.wait_sync(job_id, LINE_TIMEOUT)
+    finally:
+        del os.environ["AWF_COUNTER"]
+
+
 @pytest.mark.parametrize("kill_at", ["done s0", "start s7", "done s12", "start s19"])
 def test_killed_engine_is_finished_by_the_next_without_rerunning_succeeded_steps(
     tmp_path, kill_at
 ):
     store, counter = _killed_at(tmp_path, kill_at)
 
-    before = StateManager(SQLiteStore(store))
-    (job,) = before.list_jobs()
-    succeeded = {s for s, st in job.steps.items() if st.status is StepStatus.SUCCEEDED}
-    before.close()
+    job, succeeded = _stored(store)
     assert job.status is JobStatus.RUNNING
 
-    os.environ["AWF_COUNTER"] = str(counter)
-    try:
-        with Engine(store=store, components=["tests.components.crash"], recover=True) as engine:
-            final = engine.jobs.wait_sync(job.job_id, LINE_TIMEOUT)
-    finally:
-        del os.environ["AWF_COUNTER"]
+    final = _recovered(store, counter, job.job_id)
 
     assert final.status is JobStatus.COMPLETED
     assert final.outputs == {"n": 20}
@@ -106,19 +116,11 @@ def test_killed_engine_is_finished_by_the_next_without_rerunning_succeeded_steps
 
 def test_a_map_killed_mid_way_reruns_no_item_that_had_succeeded(tmp_path):
     store, counter = _killed_at(tmp_path, "done each[13]", "map")
-    before = StateManager(SQLiteStore(store))
-    (job,) = before.list_jobs()
-    succeeded = {s for s, st in job.steps.items() if st.status is StepStatus.SUCCEEDED}
-    before.close()
+    job, succeeded = _stored(store)
     assert job.steps["each"].status is StepStatus.RUNNING
     assert len(succeeded) >= 10  # four at a time: most of the first fourteen had ended
 
-    os.environ["AWF_COUNTER"] = str(counter)
-    try:
-        with Engine(store=store, components=["tests.components.crash"], recover=True) as engine:
-            final = engine.jobs.wait_sync(job.job_id, LINE_TIMEOUT)
-    finally:
-        del os.environ["AWF_COUNTER"]
+    final = _recovered(store, counter, job.job_id)
 
     assert final.status is JobStatus.COMPLETED
     assert final.outputs == {"ns": [n + 1 for n in range(30)]}

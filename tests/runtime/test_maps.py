@@ -190,7 +190,8 @@ def test_a_failed_map_that_continues_stops_its_other_items_and_skips_what_needs_
     assert statuses["after"] is StepStatus.SKIPPED
 
 
-def test_cancel_mid_map_ends_every_item(engine):
+def _two_items_held(engine):
+    """A map of six items, two at a time, its first two running and held."""
     hold = threading.Event()
     counting = Counting(hold)
     engine.registry.register(COMPONENT, "t.count", None, counting)
@@ -198,6 +199,11 @@ def test_cancel_mid_map_ends_every_item(engine):
     job = engine.jobs_sync.create_job("m", {"xs": list(range(6))}, start=True)
     for _ in range(2):
         assert counting.started.acquire(timeout=WAIT)
+    return hold, counting, job
+
+
+def test_cancel_mid_map_ends_every_item(engine):
+    hold, _, job = _two_items_held(engine)
     engine.jobs_sync.cancel_job(job)
     hold.set()
     state = engine.jobs_sync.wait(job, WAIT)
@@ -208,13 +214,7 @@ def test_cancel_mid_map_ends_every_item(engine):
 
 
 def test_pause_mid_map_then_resume_runs_only_what_is_left(engine):
-    hold = threading.Event()
-    counting = Counting(hold)
-    engine.registry.register(COMPONENT, "t.count", None, counting)
-    engine.registry.register_workflow(_map_workflow(max_parallel=2))
-    job = engine.jobs_sync.create_job("m", {"xs": list(range(6))}, start=True)
-    for _ in range(2):
-        assert counting.started.acquire(timeout=WAIT)
+    hold, counting, job = _two_items_held(engine)
     paused = threading.Event()
     unsubscribe = engine.subscribe(lambda e: e.kind == "job.paused" and paused.set())
     engine.jobs_sync.pause_job(job)
