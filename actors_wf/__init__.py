@@ -60,7 +60,7 @@ if TYPE_CHECKING:
     from ._engine import Engine
     from ._job_manager import JobManager, JobManagerSync
     from ._observe._events import Event
-    from ._observe._metrics import ComponentMetrics, Metrics
+    from ._observe._metrics import ComponentMetrics, ExecutorMetrics, Metrics
     from ._orchestrator import ComponentExecutor, Orchestrator
     from ._registry._declare import component
     from ._registry._entry import COMPONENT, WORKFLOW, RegistryEntry
@@ -101,6 +101,7 @@ __all__ = [
     "EventKind",
     "EventNote",
     "EventStream",
+    "ExecutorMetrics",
     "FailureKind",
     "HealthReply",
     "InputSpec",
@@ -168,6 +169,7 @@ _WHERE = {
     "ComponentExecutor": "._orchestrator",
     "ComponentImportError": "._core._errors",
     "ComponentMetrics": "._observe._metrics",
+    "ExecutorMetrics": "._observe._metrics",
     "ComponentNotFound": "._core._errors",
     "DuplicateComponent": "._core._errors",
     "Engine": "._engine",

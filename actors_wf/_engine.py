@@ -16,6 +16,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import attrs
+
 from ._core._errors import (
     EngineClosed,
     JobCancelled,
@@ -34,9 +36,10 @@ from ._core._status import JobStatus
 from ._handle import Handler
 from ._job_manager import JobManager, JobManagerSync
 from ._observe._events import Event, EventBus
-from ._observe._metrics import Metrics, MetricsRecorder
+from ._observe._metrics import ExecutorMetrics, Metrics, MetricsRecorder
 from ._observe._tracing import Tracer
 from ._orchestrator import ComponentExecutor, Orchestrator
+from ._registry._entry import COMPONENT
 from ._registry._imports import import_components
 from ._registry._registry import Registry, RegistryActor
 from ._runtime._clock import Clock, SystemClock
@@ -304,7 +307,26 @@ class Engine:
         Jobs by status, step attempts by outcome and component, timing
         percentiles (p50/p95/p99) per component, throughput.
         """
-        return self._metrics.snapshot(self.state.counts(), self._events.dropped)
+        figures = self._metrics.snapshot(self.state.counts(), self._events.dropped)
+        attempts = dict.fromkeys(["thread", "process", *self._executors], 0)
+        for component, counted in figures.components.items():
+            where = self._isolation_of(component)
+            attempts[where] = attempts.get(where, 0) + counted.started
+        executors = {
+            name: ExecutorMetrics(n, self.executor_available(name)) for name, n in attempts.items()
+        }
+        return attrs.evolve(figures, executors=executors)
+
+    def executor_available(self, name: str) -> bool:
+        """Whether the executor ``name`` can run attempts now (a Dask one: is it connected)."""
+        return bool(getattr(self._executors.get(name), "available", True))
+
+    def _isolation_of(self, component: str) -> str:
+        try:
+            definition = self.registry.lookup(COMPONENT, component).definition
+        except Exception:  # unregistered since: its attempts stay with the default
+            return "thread"
+        return str(getattr(definition, "isolation", "thread"))
 
     def run(
         self,

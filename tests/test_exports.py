@@ -19,6 +19,7 @@ EXPECTED = {
     "StoreCorrupt",
     "JobManagerSync",
     "ComponentMetrics",
+    "ExecutorMetrics",
     "LogContextFilter",
     "JsonFormatter",
     "DaskExecutor",

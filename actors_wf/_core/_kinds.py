@@ -48,6 +48,10 @@ class FailureKind(enum.StrEnum):
     COMPONENT_OUTPUT = "ComponentOutputError"
     COMPONENT_NOT_IMPORTABLE = "ComponentNotImportable"
     PROCESS_CRASHED = "ProcessCrashed"
+    #: the Dask worker running the attempt died (retried by the step's policy)
+    WORKER_LOST = "WorkerLost"
+    #: the executor could not run the attempt: its Dask scheduler is gone
+    EXECUTOR_UNAVAILABLE = "ExecutorUnavailable"
     #: a reference (``$steps.a.output.x``) found nothing when the step started
     UNRESOLVED_REFERENCE = "UnresolvedReference"
     #: a step's ``when:`` could not be evaluated on the values it met

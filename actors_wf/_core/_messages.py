@@ -249,6 +249,7 @@ class EventNote:
     component: str | None = None
     duration: float | None = None
     queue_wait: float | None = None
+    worker: str | None = None
 
 
 @attrs.frozen
@@ -285,6 +286,7 @@ class HealthReply:
         jobs: how many jobs each status has.
         owner: the store's owner record (pid, host, since), if any.
         dropped_events: events subscribers were too slow to take.
+        executors: per executor name, whether it can run attempts now.
     """
 
     TAG: ClassVar[str] = "health_reply"
@@ -294,6 +296,7 @@ class HealthReply:
     jobs: dict[str, int]
     owner: dict[str, Any] | None = None
     dropped_events: int = 0
+    executors: dict[str, bool] = attrs.Factory(dict)
 
 
 @attrs.frozen
@@ -505,6 +508,7 @@ class StepSucceeded:
     output: Any
     started_at: float
     finished_at: float
+    worker: str = ""  # where it ran, when that is another machine (a Dask worker's address)
 
 
 @attrs.frozen
@@ -518,6 +522,7 @@ class StepFailed:
     error: ErrorInfo
     started_at: float
     finished_at: float
+    worker: str = ""
 
 
 @attrs.frozen

@@ -63,12 +63,15 @@ class Attempt:
         started_at: wall-clock seconds since the epoch.
         finished_at: when it ended, ``None`` while running.
         error: why it failed, ``None`` if it did not.
+        worker: the Dask worker (its address) that ran it, for an attempt
+            on a cluster; ``None`` for one run by this engine's process.
     """
 
     number: int
     started_at: float
     finished_at: float | None = None
     error: ErrorInfo | None = None
+    worker: str | None = None
 
 
 @attrs.frozen

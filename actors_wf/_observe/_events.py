@@ -39,6 +39,7 @@ class Event:
         component: the step's component id, for step events.
         duration: seconds the attempt's code ran, when it ended.
         queue_wait: seconds between the attempt's launch and the start of its code.
+        worker: the Dask worker that ran the attempt, when one did.
     """
 
     kind: EventKind
@@ -51,6 +52,7 @@ class Event:
     component: str | None = None
     duration: float | None = None
     queue_wait: float | None = None
+    worker: str | None = None
 
 
 Subscriber = Callable[[Event], None]

@@ -65,6 +65,20 @@ class ComponentMetrics:
 
 
 @attrs.frozen
+class ExecutorMetrics:
+    """Figures for one executor: ``thread``, ``process`` or one given by name.
+
+    Attributes:
+        attempts: attempts started on it (of the components whose isolation names it).
+        available: whether it can run attempts now (a Dask executor: whether
+            its client is connected to the scheduler).
+    """
+
+    attempts: int = 0
+    available: bool = True
+
+
+@attrs.frozen
 class Metrics:
     """A point-in-time view of the engine (``engine.metrics()``).
 
@@ -76,6 +90,7 @@ class Metrics:
         events_dropped: events a slow subscriber could not take.
         series: per ``(workflow id, component id)``: what the Prometheus
             series are labelled by.
+        executors: per executor name (``thread``, ``process``, ``dask``...).
     """
 
     jobs: Mapping[str, int]
@@ -84,6 +99,7 @@ class Metrics:
     steps_finished: int
     events_dropped: int
     series: Mapping[tuple[str, str], ComponentMetrics] = attrs.Factory(dict)
+    executors: Mapping[str, ExecutorMetrics] = attrs.Factory(dict)
 
     def to_prometheus(self) -> str:
         """The figures in Prometheus' text exposition format."""
@@ -115,6 +131,21 @@ class Metrics:
                     lines.append(f'{name}{{{labels},quantile="{q}"}} {value:.6f}')
                 lines.append(f"{name}_sum{{{labels}}} {getattr(m, f'{field}_sum'):.6f}")
                 lines.append(f"{name}_count{{{labels}}} {getattr(m, f'{field}_count')}")
+        executors = sorted(self.executors.items())
+        lines += [
+            "# HELP actors_wf_executor_attempts_total Step attempts started, per executor.",
+            "# TYPE actors_wf_executor_attempts_total counter",
+            *(
+                f'actors_wf_executor_attempts_total{{executor="{_label(n)}"}} {e.attempts}'
+                for n, e in executors
+            ),
+            "# HELP actors_wf_executor_available Whether an executor can run attempts now.",
+            "# TYPE actors_wf_executor_available gauge",
+            *(
+                f'actors_wf_executor_available{{executor="{_label(n)}"}} {int(e.available)}'
+                for n, e in executors
+            ),
+        ]
         lines += [
             "# HELP actors_wf_steps_per_second Step attempts finished per second (last minute).",
             "# TYPE actors_wf_steps_per_second gauge",

@@ -98,6 +98,8 @@ class Tracer:
         if span is None:
             return
         span.set_attribute("actors_wf.outcome", event.kind)
+        if event.worker:
+            span.set_attribute("actors_wf.worker", event.worker)
         if event.error is not None:
             span.set_status(trace.Status(trace.StatusCode.ERROR, event.error.message))
             span.set_attribute("actors_wf.error_type", event.error.type)

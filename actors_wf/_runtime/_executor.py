@@ -179,23 +179,23 @@ async def run_attempt_async(entry: RegistryEntry, msg: RunStep, ctx: StepContext
     return outcome(entry, msg, output, started)
 
 
-def failed(msg: RunStep, error: ErrorInfo, started: float) -> bytes:
-    """The encoded ``StepFailed`` of an attempt."""
-    return encode(StepFailed(msg.job_id, msg.step_id, msg.attempt, error, started, time.time()))
+def failed(msg: RunStep, error: ErrorInfo, started: float, worker: str = "") -> bytes:
+    """The encoded ``StepFailed`` of an attempt (``worker``: the Dask worker it ran on)."""
+    now = time.time()
+    return encode(StepFailed(msg.job_id, msg.step_id, msg.attempt, error, started, now, worker))
 
 
-def outcome(entry: RegistryEntry, msg: RunStep, output: Any, started: float) -> bytes:
+def outcome(
+    entry: RegistryEntry, msg: RunStep, output: Any, started: float, worker: str = ""
+) -> bytes:
     """The encoded outcome of an attempt that returned ``output``: checked, then stored."""
     finished = time.time()
+    job_id, step_id, attempt = msg.job_id, msg.step_id, msg.attempt
     bad_output = output_problem(entry, msg, output)
     if bad_output is not None:
-        return encode(
-            StepFailed(msg.job_id, msg.step_id, msg.attempt, bad_output, started, finished)
-        )
+        return encode(StepFailed(job_id, step_id, attempt, bad_output, started, finished, worker))
     try:
-        return encode(
-            StepSucceeded(msg.job_id, msg.step_id, msg.attempt, output, started, finished)
-        )
+        return encode(StepSucceeded(job_id, step_id, attempt, output, started, finished, worker))
     except MessageError as exc:
         error = ErrorInfo(
             FailureKind.COMPONENT_OUTPUT,

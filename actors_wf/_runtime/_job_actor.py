@@ -196,7 +196,7 @@ class JobActor(EngineActor):
 
     def on_step_succeeded(self, msg: StepSucceeded) -> None:
         """Record the output, then start what it unblocked or finish the job."""
-        closed = self._close_attempt(msg.step_id, msg.attempt, msg.finished_at, None)
+        closed = self._close_attempt(msg.step_id, msg.attempt, msg.finished_at, None, msg.worker)
         if closed is None:
             return
         self._step(msg.step_id, _SUCCEED, output=msg.output, attempts=closed)
@@ -207,6 +207,7 @@ class JobActor(EngineActor):
             msg.started_at,
             msg.finished_at,
             output=msg.output,
+            **({"worker": msg.worker} if msg.worker else _NO_EXTRA),
         )
         dependants = self.plan.dependants.get(msg.step_id)
         self._advance(dependants if dependants is not None else self._item_ended(msg.step_id))
@@ -214,7 +215,7 @@ class JobActor(EngineActor):
     def on_step_failed(self, msg: StepFailed) -> None:
         """Retry the step if its policy allows, else fail it (and the job, or skip on)."""
         finished = msg.finished_at or time.time()
-        closed = self._close_attempt(msg.step_id, msg.attempt, finished, msg.error)
+        closed = self._close_attempt(msg.step_id, msg.attempt, finished, msg.error, msg.worker)
         if closed is None:
             return
         delay = self._retry_delay(msg.step_id, msg.error)
@@ -226,7 +227,13 @@ class JobActor(EngineActor):
         )
         kind = EventKind.STEP_TIMED_OUT if msg.error.type in _TIMEOUTS else EventKind.STEP_FAILED
         self._step_event(
-            kind, msg.step_id, msg.attempt, msg.started_at, msg.finished_at, error=msg.error
+            kind,
+            msg.step_id,
+            msg.attempt,
+            msg.started_at,
+            msg.finished_at,
+            error=msg.error,
+            **({"worker": msg.worker} if msg.worker else _NO_EXTRA),
         )
         if self.state.status is JobStatus.CANCELLING:
             self._finish_cancel_if_quiet()  # failed before the cancel reached it
@@ -252,6 +259,7 @@ class JobActor(EngineActor):
             msg.started_at,
             msg.finished_at,
             error=msg.error,
+            **({"worker": msg.worker} if msg.worker else _NO_EXTRA),
         )
 
     def on_wake(self, msg: WakeStep) -> None:
@@ -1071,7 +1079,12 @@ class JobActor(EngineActor):
                 self.missed.discard(step_id)  # reset by a job retry
 
     def _close_attempt(
-        self, step_id: str, attempt: int, finished_at: float, error: ErrorInfo | None
+        self,
+        step_id: str,
+        attempt: int,
+        finished_at: float,
+        error: ErrorInfo | None,
+        worker: str = "",
     ) -> tuple[Attempt, ...] | None:
         """The step's attempts with the live one ended; ``None`` if the message is late.
 
@@ -1095,7 +1108,9 @@ class JobActor(EngineActor):
             self.subjobs.pop(step_id, None)
         self._give_back(step_id)
         live_attempt = step.attempts[-1]
-        last = Attempt(live_attempt.number, live_attempt.started_at, finished_at, error)
+        last = Attempt(
+            live_attempt.number, live_attempt.started_at, finished_at, error, worker or None
+        )
         return (*step.attempts[:-1], last)
 
     def _save(self) -> None:
@@ -1114,6 +1129,8 @@ class JobActor(EngineActor):
             for publish in held:
                 publish()
 
+
+_NO_EXTRA: dict[str, Any] = {}
 
 # Members read on every step, as module globals: on Python 3.11 a read through
 # the Enum class takes the slow attribute path (docs/performance.md).

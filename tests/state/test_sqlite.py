@@ -105,6 +105,11 @@ def _plain(value: object) -> object:
         for name, default in _NEWER_STEP_FIELDS.items():
             if step.get(name, default) == default:
                 step.pop(name, None)
+    states = plain.get("steps") if isinstance(plain, dict) else None
+    for state in states.values() if isinstance(states, dict) else ():
+        for attempt in state.get("attempts", ()):
+            if attempt.get("worker") is None:  # newer than schema 2: the Dask worker
+                attempt.pop("worker", None)
     return plain
 
 
