@@ -132,7 +132,7 @@ class DaskExecutor:
                 n_workers=n_workers,
                 threads_per_worker=1,
                 processes=processes,
-                dashboard_address=None,
+                dashboard_address=":0",  # any free port: two clusters on one machine
             )
         executor = cls(client=distributed.Client(cluster))
         executor._owns_client = True
@@ -239,10 +239,10 @@ class DaskExecutor:
         if what == "beat":
             attempt.ctx.heartbeat()
         elif what == "log":
-            level, text = rest
+            level, text, worker = rest
             msg = attempt.msg
             where = {"job_id": msg.job_id, "step_id": msg.step_id, "attempt": msg.attempt}
-            _COMPONENT_LOG.log(level, text, extra={**where, "worker": attempt.worker})
+            _COMPONENT_LOG.log(level, text, extra={**where, "worker": worker})
 
     def _done(self, attempt: _Remote, future: Any) -> None:
         """On Dask's callback thread: a result joins the next gather; a failure is delivered."""
@@ -364,7 +364,8 @@ class DaskExecutor:
                 with contextlib.suppress(Exception):  # the scheduler is gone: nothing to tell
                     await self.client.scheduler.event_set(name=_event_name(attempt.key))
             return  # a plain call cannot: the grace period ends in a kill
-        future.cancel()
+        with contextlib.suppress(Exception):  # on this loop: the awaitable form
+            await self.client.cancel([future], asynchronous=True)
         if not kill:
             return  # _done reports it
         why = "was cancelled before it ran"
@@ -466,7 +467,7 @@ class _ForwardedLog(logging.LoggerAdapter):  # type: ignore[type-arg]
     def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
         """Send the record to the engine (its level decides there)."""
         text = str(msg) % args if args else str(msg)
-        self.worker.log_event(self.topic, (self.key, "log", level, text))
+        self.worker.log_event(self.topic, (self.key, "log", level, text, self.worker.address))
 
     def isEnabledFor(self, level: int) -> bool:
         """Every level: the engine's logger filters."""
@@ -477,9 +478,11 @@ class _CancelWatch:
     """On the worker: a thread that waits on the attempt's Dask Event and cancels its ctx."""
 
     def __init__(self, ctx: StepContext, key: str) -> None:
-        from distributed import Event
+        from distributed import Event, get_client
 
-        self.event: Any = Event(_event_name(key))  # type: ignore[no-untyped-call]
+        # The client is found here, on the task's thread: the waiting thread has no worker context.
+        client = get_client()
+        self.event: Any = Event(_event_name(key), client=client)  # type: ignore[no-untyped-call]
         self.done = False
         self.ctx = ctx
         self.thread = threading.Thread(target=self._wait, name=f"cancel-{key}", daemon=True)

@@ -32,3 +32,70 @@ def flaky(x: int, marker: str) -> int:
             f.write("1")
         raise ConnectionError("first try")
     return x
+
+
+def _running(marker: str) -> None:
+    """Write this worker's pid to ``marker``, then set the Dask Event of that name."""
+    from distributed import Event
+
+    with open(marker, "w") as f:
+        f.write(str(os.getpid()))
+    Event(marker).set()
+
+
+def waits(marker: str, ctx) -> str:
+    """Takes ctx: says it runs, then waits for a cancel and says it saw it."""
+    ctx.log.info("waiting on %s", os.path.basename(marker))
+    _running(marker)
+    if ctx.wait_cancelled(60):
+        with open(marker + ".cancelled", "w") as f:
+            f.write("1")
+        ctx.check()
+    return "never cancelled"
+
+
+def stuck(marker: str) -> str:
+    """Ignores every cancel: says it runs, then sleeps far past any test."""
+    import time
+
+    _running(marker)
+    time.sleep(600)
+    return "woke"
+
+
+def dies_once(marker: str) -> int:
+    """The first call kills its own worker process; the retry returns its pid."""
+    import signal
+
+    if not os.path.exists(marker):
+        with open(marker, "w") as f:
+            f.write(str(os.getpid()))
+        os.kill(os.getpid(), signal.SIGKILL)
+    return os.getpid()
+
+
+def beats(seconds: float, ctx) -> str:
+    """Runs past its heartbeat timeout, beating as it goes."""
+    import time
+
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        ctx.heartbeat()
+        ctx.check()
+        time.sleep(0.05)
+    return "alive"
+
+
+def counted(name: str, counter: str, hold: str) -> str:
+    """Appends its name to ``counter``; step b then waits while the file ``hold`` exists."""
+    import time
+
+    with open(counter, "a") as f:
+        f.write(name + "\n")
+    while name == "b" and os.path.exists(hold):
+        time.sleep(0.05)
+    return name
+
+
+def unstorable(x: int) -> object:
+    return {1, 2, x}
