@@ -25,7 +25,6 @@ from actors_wf import (
 from actors_wf._state._sqlite import SQLiteStore
 from tests.components import dask_steps
 from tests.runtime.test_crash import read_until
-from tests.support.dask_engine import chain
 from tests.support.dask_engine import engine as engine_on_store
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -242,9 +241,7 @@ def test_a_timeout_stops_a_dask_attempt_and_the_retry_runs(dask, tmp_path):
     assert [a.error.type for a in state.steps["s"].attempts] == ["StepTimeout", "StepTimeout"]
 
 
-def test_a_forced_cancel_restarts_the_worker_of_a_component_that_ignores_it(
-    own_dask, tmp_path
-):
+def test_a_forced_cancel_restarts_the_worker_of_a_component_that_ignores_it(own_dask, tmp_path):
     dask, marker = own_dask, tmp_path / "stuck"
     with Engine(executors={"dask": _Borrowed(dask)}, cancel_grace=30) as engine:
         _register(engine, "d.stuck", dask_steps.stuck)
@@ -259,9 +256,7 @@ def test_a_forced_cancel_restarts_the_worker_of_a_component_that_ignores_it(
     dask.client.wait_for_workers(2, timeout=WAIT)
 
 
-def test_a_worker_killed_mid_attempt_is_worker_lost_and_the_retry_completes(
-    own_dask, tmp_path
-):
+def test_a_worker_killed_mid_attempt_is_worker_lost_and_the_retry_completes(own_dask, tmp_path):
     with Engine(executors={"dask": _Borrowed(own_dask)}) as engine:
         retry = {"max_attempts": 3, "initial_interval": 0}
         _register(engine, "d.dies", dask_steps.dies_once, retry=retry)
@@ -301,9 +296,7 @@ def test_a_1000_wide_fan_out_on_two_workers_completes_and_the_engine_keeps_nothi
 ):
     wide = {
         "id": "wide",
-        "steps": [
-            {"id": f"s{i}", "component": "d.far", "inputs": {"x": i}} for i in range(1000)
-        ],
+        "steps": [{"id": f"s{i}", "component": "d.far", "inputs": {"x": i}} for i in range(1000)],
         "outputs": {"last": "$steps.s999.output.y"},
     }
     _register(engine_on_dask, "d.far", dask_steps.local)
@@ -339,9 +332,9 @@ def test_an_engine_killed_mid_job_is_finished_on_the_same_cluster_without_rerunn
     store, counter, hold = tmp_path / "jobs.db", tmp_path / "ran.txt", tmp_path / "hold"
     hold.write_text("held")
     scheduler = dask.client.scheduler.address
+    paths = [str(counter), str(hold)]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.support.dask_engine", str(store), scheduler, str(counter)]
-        + [str(hold)],
+        [sys.executable, "-m", "tests.support.dask_engine", str(store), scheduler, *paths],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
