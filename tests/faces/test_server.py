@@ -70,7 +70,9 @@ def test_commands_waits_events_and_errors_over_the_socket(served):
         page = client.list_jobs(limit=1)
         assert len(page) == 1 and page.cursor is not None
         assert client.purge(older_than=0, status="COMPLETED") == 1
-        assert client.health().dropped_events == 0
+        health = client.health()
+        assert health.dropped_events == 0
+        assert health.executors == {"thread": True, "process": True}
 
 
 def test_frames_that_are_not_requests_end_their_connection_only(served):

@@ -54,15 +54,20 @@ def dask():
 
 
 @pytest.fixture
-def own_dask():
+def own_dask(dask):
     """A cluster of this test's own, for a test that restarts or kills its workers.
 
     A restarted worker's nanny starts threads in this process; they end
-    with this cluster, not with the module's.
+    with this cluster, not with the module's (which has started Dask's
+    process-wide threads).
     """
+    import dask as dask_config
+
     executor = DaskExecutor.local(n_workers=2)
     yield executor
-    executor.close()
+    # A test may have closed its scheduler: its workers' goodbyes then wait for no one.
+    with dask_config.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        executor.close()
 
 
 @pytest.fixture
@@ -360,3 +365,22 @@ def test_an_engine_killed_mid_job_is_finished_on_the_same_cluster_without_rerunn
     runs = counter.read_text().split()
     assert runs.count("a") == 1, "a had succeeded before the kill and ran again"
     assert runs.count("c") == 1 and 1 <= runs.count("b") <= 2
+
+
+def test_a_scheduler_that_goes_away_fails_the_running_attempt_and_shows_in_health(
+    own_dask, tmp_path
+):
+    marker = str(tmp_path / "stuck")
+    with Engine(executors={"dask": _Borrowed(own_dask)}) as engine:
+        _register(engine, "d.stuck", dask_steps.stuck)
+        job = _one_step(engine, "d.stuck", marker=marker)
+        _started(own_dask, marker)
+        assert engine.metrics().executors["dask"].available
+        own_dask._cluster.sync(own_dask._cluster.scheduler.close)
+        state = engine.jobs_sync.wait(job, WAIT)
+        assert not engine.metrics().executors["dask"].available
+        exposition = engine.metrics().to_prometheus()
+    assert state.status is JobStatus.FAILED
+    assert state.error.type == "ExecutorUnavailable"
+    assert "scheduler went away" in state.error.message
+    assert 'actors_wf_executor_available{executor="dask"} 0' in exposition
