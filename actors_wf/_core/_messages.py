@@ -373,6 +373,11 @@ class RunStep:
     reply_to: str
     timeout: float | None = None
     heartbeat_timeout: float | None = None
+    # Where it runs, for an executor past this machine: "" is the component's
+    # isolation; the job's priority; the resources it holds besides a step slot.
+    executor: str = ""
+    priority: int = 0
+    resources: dict[str, Any] | None = None  # name -> amount (Any: a flat message, decoded as is)
 
 
 @attrs.frozen

@@ -221,6 +221,9 @@ class StepSpec:
             job gets this signal; the payload is the step's output.
         workflow: instead of a component: run a child job of this registered
             workflow with the step's inputs; its outputs are the step's output.
+        executor: run this step's attempts on that executor (``thread``,
+            ``process``, or a name given to ``Engine(executors=...)``, e.g.
+            ``dask``) instead of where its component's ``isolation`` says.
     """
 
     id: str
@@ -245,6 +248,9 @@ class StepSpec:
     defaults: dict[str, Any] = attrs.Factory(dict)
     wait_for: WaitFor | None = None
     workflow: str | None = None
+    executor: str | None = attrs.field(
+        default=None, validator=attrs.validators.optional(attrs.validators.min_len(1))
+    )
 
 
 @attrs.frozen

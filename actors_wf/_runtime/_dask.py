@@ -43,6 +43,7 @@ _COMPONENT_LOG = logging.getLogger("actors_wf.component")
 
 _EXTRA = "DaskExecutor needs the dask extra: pip install 'actors-wf[dask]'"
 _BEAT_EVERY = 0.25  # seconds: heartbeats a component sends faster are dropped on the worker
+_DECLARED_FOR = 5.0  # seconds the workers' declared resources are taken as known
 
 
 class _Remote:
@@ -110,14 +111,19 @@ class DaskExecutor:
         self._live: dict[str, _Remote] = {}
         self._ready: list[tuple[_Remote, Any]] = []
         self._gathering = False
+        self._resources: set[str] = set()
+        self._declared_at = -_DECLARED_FOR
         self._submitted = 0
         self._closed = False
         self._topic = f"actors-wf-{uuid.uuid4().hex[:12]}"
         self.client.subscribe_topic(self._topic, self._on_event)
 
     @classmethod
-    def local(cls, n_workers: int = 2, *, processes: bool = True) -> DaskExecutor:
+    def local(cls, n_workers: int = 2, *, processes: bool = True, **cluster: Any) -> DaskExecutor:
         """An executor on a new LocalCluster of ``n_workers`` one-thread workers.
+
+        ``cluster`` goes to Dask's LocalCluster as is (``resources={"gpu": 1}``
+        declares a resource on every worker).
 
         Its scheduler leaves retries to the engine (``allowed-failures: 0``):
         a worker that dies mid-attempt fails that attempt with ``"WorkerLost"``
@@ -132,7 +138,7 @@ class DaskExecutor:
                 n_workers=n_workers,
                 threads_per_worker=1,
                 processes=processes,
-                dashboard_address=":0",  # any free port: two clusters on one machine
+                **{"dashboard_address": ":0", **cluster},  # any free port by default
             )
         executor = cls(client=distributed.Client(cluster))
         executor._owns_client = True
@@ -171,14 +177,17 @@ class DaskExecutor:
         if first:  # the attempts started meanwhile go in the same batch
             self.client.loop.add_callback(self._flush)
 
-    def _flush(self) -> None:
+    async def _flush(self) -> None:
         """On the client's loop: submit what is queued, one ``client.map`` per kind of task."""
         with self._lock:
             batch, self._queue = self._queue, []
         groups: dict[tuple[Any, ...], list[_Remote]] = {}
+        declared = await self._declared() if any(a.msg.resources for a in batch) else set()
         for attempt in batch:
-            groups.setdefault(self._placement(attempt), []).append(attempt)
-        for (resources, *_), attempts in groups.items():
+            msg = attempt.msg
+            placed = {k: v for k, v in (msg.resources or {}).items() if k in declared}
+            groups.setdefault((tuple(sorted(placed.items())), msg.priority), []).append(attempt)
+        for (resources, priority), attempts in groups.items():
             try:
                 futures = self.client.map(
                     call_on_worker,
@@ -189,6 +198,7 @@ class DaskExecutor:
                     pure=False,
                     retries=0,
                     resources=dict(resources) or None,
+                    priority=priority,
                 )
             except Exception as exc:  # the client is closed or lost: fail these, hang none
                 error = ErrorInfo(FailureKind.EXECUTOR_UNAVAILABLE, f"{type(exc).__name__}: {exc}")
@@ -207,15 +217,20 @@ class DaskExecutor:
                 if cancelled:
                     future.cancel()
 
-    def _placement(self, attempt: _Remote) -> tuple[Any, ...]:
-        """The Dask resources an attempt asks for: those of its component the cluster has."""
-        wanted = getattr(attempt.entry.definition, "resources", None)
-        if not wanted:
-            return ((),)
-        declared: set[str] = set()
-        for worker in self.client.scheduler_info().get("workers", {}).values():
-            declared.update(worker.get("resources") or {})
-        return (tuple(sorted((k, v) for k, v in wanted.items() if k in declared)),)
+    async def _declared(self) -> set[str]:
+        """The resources the cluster's workers declare: an attempt's others are the engine's own.
+
+        Asked of the scheduler at most every few seconds, as workers come and go.
+        """
+        now = time.monotonic()
+        if now - self._declared_at > _DECLARED_FOR:
+            declared: set[str] = set()
+            with contextlib.suppress(Exception):  # no scheduler: nothing is declared
+                identity = await self.client.scheduler.identity(n_workers=-1)
+                for worker in identity.get("workers", {}).values():
+                    declared.update(worker.get("resources") or {})
+            self._resources, self._declared_at = declared, now
+        return self._resources
 
     def _how(self, attempt: _Remote) -> tuple[Any, ...]:
         msg, entry = attempt.msg, attempt.entry

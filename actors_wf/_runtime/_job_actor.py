@@ -936,6 +936,9 @@ class JobActor(EngineActor):
             self.urn,
             timeout,
             settings.heartbeat_timeout,
+            spec.executor or "",
+            self.state.priority,
+            settings.placed,
         )
 
     def _launch(self, run: RunStep) -> None:

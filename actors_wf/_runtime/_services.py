@@ -62,22 +62,27 @@ class Services:
     executors: Mapping[str, Any] = attrs.Factory(dict)  # named ones: Engine(executors=...)
 
     def executor_for(
-        self, entry: RegistryEntry
+        self, entry: RegistryEntry, name: str = ""
     ) -> ThreadExecutor | ProcessExecutor | AsyncExecutor | Faulty:
-        """The executor a component runs on: its isolation mode's (or a test's faults')."""
+        """Where an attempt runs: the step's ``executor``, else its component's isolation.
+
+        A test's faults wrap it when any are planted.
+        """
         if FAULTS:
-            return Faulty(self, self._executor_of(entry))
-        return self._executor_of(entry)
+            return Faulty(self, self._executor_of(entry, name))
+        return self._executor_of(entry, name)
 
     def _executor_of(
-        self, entry: RegistryEntry
+        self, entry: RegistryEntry, name: str = ""
     ) -> ThreadExecutor | ProcessExecutor | AsyncExecutor:
         definition = entry.definition
-        if isinstance(definition, ComponentDefinition) and definition.isolation != "thread":
-            if definition.isolation == "process":
+        if not name and isinstance(definition, ComponentDefinition):
+            name = definition.isolation
+        if name and name != "thread":
+            if name == "process":
                 assert self.processes is not None
                 return self.processes
-            named: ThreadExecutor = self.executors[definition.isolation]  # checked at validation
+            named: ThreadExecutor = self.executors[name]  # checked at validation
             return named
         if entry.is_async and self.asyncs is not None:
             return self.asyncs

@@ -25,6 +25,7 @@ class StepSettings:
     timeout: float | None
     total_timeout: float | None
     heartbeat_timeout: float | None
+    placed: dict[str, int] | None = None  # the resources besides a step slot, if any
 
 
 def merged_settings(spec: StepSpec, definition: ComponentDefinition) -> StepSettings:
@@ -33,12 +34,14 @@ def merged_settings(spec: StepSpec, definition: ComponentDefinition) -> StepSett
     cached = _SETTINGS.get(key)
     if cached is not None and cached[0] is spec and cached[1] is definition:
         return cached[2]
+    declared = spec.resources or definition.resources
     settings = StepSettings(
-        need={STEPS: 1, **(spec.resources or definition.resources)},
+        need={STEPS: 1, **declared},
         retry=spec.retry or definition.retry or _NO_RETRY,
         timeout=spec.timeout or definition.timeout,
         total_timeout=spec.total_timeout or definition.total_timeout,
         heartbeat_timeout=spec.heartbeat_timeout or definition.heartbeat_timeout,
+        placed=dict(declared) or None,
     )
     if len(_SETTINGS) >= _SETTINGS_KEPT:
         _SETTINGS.clear()

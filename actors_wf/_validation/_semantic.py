@@ -177,10 +177,16 @@ def check_step(step: StepSpec, scope: Scope, registry: ComponentSource | None) -
 
 
 def _check_executor(step: StepSpec, entry: Any, scope: Scope, problems: list[Problem]) -> None:
-    """The component's ``isolation`` names a place this engine can run it."""
-    if entry is None or scope.executors is None:
+    """The step's ``executor``, else its component's ``isolation``, names an executor it has."""
+    if scope.executors is None:
         return
-    name = getattr(entry.definition, "isolation", "thread")
+    if step.executor is not None:
+        name, where, what = step.executor, ("executor",), f"step {step.id!r}"
+    elif entry is not None:
+        name = getattr(entry.definition, "isolation", "thread")
+        where, what = ("component",), f"component {step.component!r}"
+    else:
+        return
     if name in scope.executors:
         return
     near = closest(name, scope.executors, n=1)
@@ -189,8 +195,8 @@ def _check_executor(step: StepSpec, entry: Any, scope: Scope, problems: list[Pro
     problems.append(
         Problem(
             "WF218",
-            ("component",),
-            f"component {step.component!r} runs on executor {name!r}, which this engine lacks",
+            where,
+            f"{what} runs on executor {name!r}, which this engine lacks",
             f"{hint}it has: {has}; give one with Engine(executors={{{name!r}: ...}})",
         )
     )

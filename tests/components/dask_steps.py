@@ -99,3 +99,28 @@ def counted(name: str, counter: str, hold: str) -> str:
 
 def unstorable(x: int) -> object:
     return {1, 2, x}
+
+
+def gpus_left(x: int) -> dict:
+    """How many of the worker's ``gpu`` are free while this call holds what it asked for."""
+    from distributed import get_worker
+
+    return {"x": x, "free": get_worker().state.available_resources.get("gpu")}
+
+
+def blocks(marker: str, hold: str, counter: str) -> str:
+    """Says it runs, then holds its worker while the file ``hold`` exists; counted."""
+    import time
+
+    _running(marker)
+    while os.path.exists(hold):
+        time.sleep(0.02)
+    with open(counter, "a") as f:
+        f.write("blocker\n")
+    return "done"
+
+
+def note(name: str, counter: str) -> str:
+    with open(counter, "a") as f:
+        f.write(name + "\n")
+    return name

@@ -384,3 +384,100 @@ def test_a_scheduler_that_goes_away_fails_the_running_attempt_and_shows_in_healt
     assert state.error.type == "ExecutorUnavailable"
     assert "scheduler went away" in state.error.message
     assert 'actors_wf_executor_available{executor="dask"} 0' in exposition
+
+
+def test_a_step_picks_its_executor_over_its_components_isolation(engine_on_dask):
+    engine_on_dask.registry.register(COMPONENT, "d.here", None, dask_steps.where)
+    engine_on_dask.registry.register_workflow(
+        {
+            "id": "picked",
+            "steps": [
+                {"id": "t", "component": "d.here", "inputs": {"x": 1}},
+                {"id": "d", "component": "d.here", "inputs": {"x": 2}, "executor": "dask"},
+                {"id": "p", "component": "d.here", "inputs": {"x": 3}, "executor": "process"},
+            ],
+            "outputs": {"t": "$steps.t.output", "d": "$steps.d.output", "p": "$steps.p.output"},
+        }
+    )
+    out = engine_on_dask.run("picked", timeout=WAIT)
+    assert out["t"]["pid"] == os.getpid() and out["t"]["worker"] is None
+    assert out["d"]["worker"] in engine_on_dask_workers(engine_on_dask)
+    assert out["p"]["pid"] != os.getpid() and out["p"]["worker"] is None
+
+
+def test_a_steps_unknown_executor_is_located_at_its_executor_key(engine_on_dask):
+    engine_on_dask.registry.register(COMPONENT, "d.here", None, dask_steps.where)
+    engine_on_dask.registry.register_workflow(
+        {
+            "id": "typo",
+            "steps": [{"id": "s", "component": "d.here", "inputs": {"x": 1}, "executor": "dsak"}],
+        }
+    )
+    with pytest.raises(WorkflowInvalid, match="WF218") as info:
+        engine_on_dask.jobs_sync.create_job("typo", {})
+    (problem,) = [p for p in info.value.result.problems if p.code == "WF218"]
+    assert problem.path[-1] == "executor" and "did you mean 'dask'" in problem.hint
+
+
+def test_a_resource_the_cluster_declares_is_held_on_the_worker(dask):
+    gpus = DaskExecutor.local(n_workers=1, processes=False, resources={"gpu": 2})
+    try:
+        with Engine(executors={"dask": gpus}, resources={"gpu": 2, "db": 1}) as engine:
+            _register(engine, "d.gpu", dask_steps.gpus_left, resources={"gpu": 1, "db": 1})
+            state = engine.jobs_sync.wait(_one_step(engine, "d.gpu", x=1), WAIT)
+    finally:
+        gpus.close()
+    assert state.outputs == {"s": {"x": 1, "free": 1}}  # db is the engine's own: not asked of Dask
+
+
+def test_the_jobs_priority_orders_attempts_waiting_for_a_worker(tmp_path):
+    one = DaskExecutor.local(n_workers=1)
+    marker, hold, counter = str(tmp_path / "blocker"), tmp_path / "hold", tmp_path / "order"
+    hold.write_text("held")
+    try:
+        with Engine(executors={"dask": _Borrowed(one)}) as engine:
+            _register(engine, "d.blocks", dask_steps.blocks)
+            _register(engine, "d.note", dask_steps.note)
+            blocker = _one_step(
+                engine, "d.blocks", marker=marker, hold=str(hold), counter=str(counter)
+            )
+            _started(one, marker)
+            engine.registry.register_workflow(
+                {
+                    "id": "noted",
+                    "inputs": {"name": {"type": "str"}},
+                    "steps": [
+                        {
+                            "id": "s",
+                            "component": "d.note",
+                            "inputs": {"name": "$inputs.name", "counter": str(counter)},
+                        }
+                    ],
+                }
+            )
+            low = engine.jobs_sync.create_job("noted", {"name": "low"}, priority="LOW", start=True)
+            high = engine.jobs_sync.create_job(
+                "noted", {"name": "high"}, priority="HIGH", start=True
+            )
+            _queued_on_dask(one, 3)
+            hold.unlink()
+            for job in (blocker, low, high):
+                assert engine.jobs_sync.wait(job, WAIT).status is JobStatus.COMPLETED
+    finally:
+        one.close()
+    assert counter.read_text().split() == ["blocker", "high", "low"]
+
+
+def _queued_on_dask(dask, n: int) -> None:
+    """Until the scheduler knows ``n`` tasks (the engine submits from its own threads)."""
+    from distributed import Event
+
+    waiter = Event("never-set-" + str(n), client=dask.client)
+    for _ in range(500):
+        if (
+            len(dask.client.run_on_scheduler(lambda dask_scheduler: list(dask_scheduler.tasks)))
+            >= n
+        ):
+            return
+        waiter.wait(0.01)  # a real wait on the scheduler, not a sleep
+    raise AssertionError(f"the scheduler never held {n} tasks")

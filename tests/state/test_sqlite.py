@@ -90,6 +90,7 @@ _NEWER_STEP_FIELDS = {
     "when": None,
     "defaults": {},
     "wait_for": None,
+    "executor": None,
     "workflow": None,
 }
 # Job fields added after schema 2 was written, with the values an old job reads as.
