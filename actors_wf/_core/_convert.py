@@ -19,7 +19,9 @@ from cattrs.cols import homogenous_tuple_structure_factory
 from cattrs.errors import ForbiddenExtraKeysError
 from cattrs.gen import (
     make_dict_structure_fn,
+    make_dict_unstructure_fn,
     make_mapping_structure_fn,
+    override,
 )
 from cattrs.preconf.msgpack import make_converter
 from cattrs.v import format_exception
@@ -133,8 +135,28 @@ def make_strict_converter() -> cattrs.Converter:
     conv.register_structure_hook_factory(_is_homogenous_tuple, sequences)
     conv.register_structure_hook_factory(_is_str_dict, mappings)
     conv.register_structure_hook(InputSpec, _input_spec_hook(conv))
+    conv.register_unstructure_hook_factory(_has_omissible, lambda cls: _omitting(cls, conv))
     _step_map_hooks(conv)
     return conv
+
+
+def _has_omissible(cls: Any) -> bool:
+    return attrs.has(cls) and any(f.metadata.get("omit_if_default") for f in attrs.fields(cls))
+
+
+def _omitting(cls: Any, conv: cattrs.Converter) -> Callable[[Any], dict[str, Any]]:
+    """Leave out a field that only some records use while it is at its default.
+
+    For fields that only steps on a cluster fill in: every other step's
+    messages and records stay the size and cost they were.
+    """
+    omitted: dict[str, Any] = {
+        f.name: override(omit_if_default=True)
+        for f in attrs.fields(cls)
+        if f.metadata.get("omit_if_default")
+    }
+    hook: Callable[[Any], dict[str, Any]] = make_dict_unstructure_fn(cls, conv, **omitted)
+    return hook
 
 
 def _step_map_hooks(conv: cattrs.Converter) -> None:

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 import attrs
 
-from ._records import ErrorInfo, JobState
+from ._records import OMIT_IF_DEFAULT, ErrorInfo, JobState
 
 
 @attrs.frozen
@@ -249,7 +249,7 @@ class EventNote:
     component: str | None = None
     duration: float | None = None
     queue_wait: float | None = None
-    worker: str | None = None
+    worker: str | None = attrs.field(default=None, metadata=OMIT_IF_DEFAULT)
 
 
 @attrs.frozen
@@ -373,11 +373,10 @@ class RunStep:
     reply_to: str
     timeout: float | None = None
     heartbeat_timeout: float | None = None
-    # Where it runs, for an executor past this machine: "" is the component's
-    # isolation; the job's priority; the resources it holds besides a step slot.
-    executor: str = ""
-    priority: int = 0
-    resources: dict[str, Any] | None = None  # name -> amount (Any: a flat message, decoded as is)
+    # For a step that names its executor or runs on a named one (Dask): "executor"
+    # ("" is the component's isolation), the job's "priority", the "resources" it
+    # holds besides a step slot. None for the rest, which is most: one key, not three.
+    placement: dict[str, Any] | None = attrs.field(default=None, metadata=OMIT_IF_DEFAULT)
 
 
 @attrs.frozen
@@ -513,7 +512,8 @@ class StepSucceeded:
     output: Any
     started_at: float
     finished_at: float
-    worker: str = ""  # where it ran, when that is another machine (a Dask worker's address)
+    # Where it ran, when that is another machine (a Dask worker's address).
+    worker: str = attrs.field(default="", metadata=OMIT_IF_DEFAULT)
 
 
 @attrs.frozen
@@ -527,7 +527,7 @@ class StepFailed:
     error: ErrorInfo
     started_at: float
     finished_at: float
-    worker: str = ""
+    worker: str = attrs.field(default="", metadata=OMIT_IF_DEFAULT)
 
 
 @attrs.frozen

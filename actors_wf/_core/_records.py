@@ -19,6 +19,10 @@ from ._status import JobStatus, StepStatus
 PRIORITIES = {"HIGH": 100, "MEDIUM": 50, "LOW": 10}
 
 
+# A field's metadata: encoded only when it is not at its default (see _convert).
+OMIT_IF_DEFAULT = {"omit_if_default": True}
+
+
 @attrs.frozen
 class ErrorInfo:
     """An error, kept as text so that it can be stored and sent.
@@ -71,7 +75,7 @@ class Attempt:
     started_at: float
     finished_at: float | None = None
     error: ErrorInfo | None = None
-    worker: str | None = None
+    worker: str | None = attrs.field(default=None, metadata=OMIT_IF_DEFAULT)
 
 
 @attrs.frozen

@@ -182,11 +182,13 @@ class DaskExecutor:
         with self._lock:
             batch, self._queue = self._queue, []
         groups: dict[tuple[Any, ...], list[_Remote]] = {}
-        declared = await self._declared() if any(a.msg.resources for a in batch) else set()
-        for attempt in batch:
-            msg = attempt.msg
-            placed = {k: v for k, v in (msg.resources or {}).items() if k in declared}
-            groups.setdefault((tuple(sorted(placed.items())), msg.priority), []).append(attempt)
+        placements = [attempt.msg.placement or {} for attempt in batch]
+        wanted = any(p.get("resources") for p in placements)
+        declared = await self._declared() if wanted else set()
+        for attempt, placement in zip(batch, placements, strict=True):
+            asked = placement.get("resources") or {}
+            placed = tuple(sorted((k, v) for k, v in asked.items() if k in declared))
+            groups.setdefault((placed, placement.get("priority", 0)), []).append(attempt)
         for (resources, priority), attempts in groups.items():
             try:
                 futures = self.client.map(

@@ -936,10 +936,16 @@ class JobActor(EngineActor):
             self.urn,
             timeout,
             settings.heartbeat_timeout,
-            spec.executor or "",
-            self.state.priority,
-            settings.placed,
+            self._placement(spec, settings) if settings.elsewhere else None,
         )
+
+    def _placement(self, spec: StepSpec, settings: StepSettings) -> dict[str, Any]:
+        """Where a step on a named executor runs, and with what (see ``RunStep.placement``)."""
+        return {
+            "executor": spec.executor or "",
+            "priority": self.state.priority,
+            "resources": settings.placed,
+        }
 
     def _launch(self, run: RunStep) -> None:
         child = self.services.steps.acquire(self._new_step_actor)

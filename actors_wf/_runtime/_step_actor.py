@@ -136,7 +136,8 @@ class StepActor(EngineActor):
             tell_quietly(me, encode(AttemptEnded(msg.job_id, msg.step_id, msg.attempt)))
 
         try:
-            self.services.executor_for(entry, msg.executor).start(entry, msg, ctx, deliver)
+            executor = msg.placement["executor"] if msg.placement else ""
+            self.services.executor_for(entry, executor).start(entry, msg, ctx, deliver)
         except ExecutorClosed:  # the engine closes: its jobs are interrupted, not failed
             log.debug(
                 "step %r of job %s not started: the engine is closing", msg.step_id, msg.job_id

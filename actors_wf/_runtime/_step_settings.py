@@ -15,6 +15,8 @@ from .._core._records import ErrorInfo
 from .._core._spec import ComponentDefinition, RetryPolicy, StepSpec
 from ._resources import STEPS
 
+_BUILT_IN = frozenset({"thread", "process"})
+
 
 @attrs.frozen
 class StepSettings:
@@ -26,6 +28,7 @@ class StepSettings:
     total_timeout: float | None
     heartbeat_timeout: float | None
     placed: dict[str, int] | None = None  # the resources besides a step slot, if any
+    elsewhere: bool = False  # it names an executor, or its component runs on a named one
 
 
 def merged_settings(spec: StepSpec, definition: ComponentDefinition) -> StepSettings:
@@ -42,6 +45,7 @@ def merged_settings(spec: StepSpec, definition: ComponentDefinition) -> StepSett
         total_timeout=spec.total_timeout or definition.total_timeout,
         heartbeat_timeout=spec.heartbeat_timeout or definition.heartbeat_timeout,
         placed=dict(declared) or None,
+        elsewhere=spec.executor is not None or definition.isolation not in _BUILT_IN,
     )
     if len(_SETTINGS) >= _SETTINGS_KEPT:
         _SETTINGS.clear()
