@@ -161,8 +161,9 @@ class DaskExecutor:
     ) -> None:
         """Queue the attempt for the next batch; its outcome goes to ``deliver`` once done."""
         attempt = _Remote(entry, msg, ctx, deliver)
-        if self._closed:  # given to an engine after it was closed: fail, never hang
-            error = ErrorInfo(FailureKind.EXECUTOR_UNAVAILABLE, "the Dask executor is closed")
+        if not self.available:  # closed, or its scheduler is gone: fail, never wait unbounded
+            why = "closed" if self._closed else f"not connected ({self.client.status})"
+            error = ErrorInfo(FailureKind.EXECUTOR_UNAVAILABLE, f"the Dask executor is {why}")
             deliver(failed(msg, _on(error, msg), attempt.started))
             return
         bad_input = input_problem(entry, msg)

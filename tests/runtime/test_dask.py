@@ -373,6 +373,7 @@ def test_a_scheduler_that_goes_away_fails_the_running_attempt_and_shows_in_healt
     marker = str(tmp_path / "stuck")
     with Engine(executors={"dask": _Borrowed(own_dask)}) as engine:
         _register(engine, "d.stuck", dask_steps.stuck)
+        _register(engine, "d.where", dask_steps.where)
         job = _one_step(engine, "d.stuck", marker=marker)
         _started(own_dask, marker)
         assert engine.metrics().executors["dask"].available
@@ -380,6 +381,9 @@ def test_a_scheduler_that_goes_away_fails_the_running_attempt_and_shows_in_healt
         state = engine.jobs_sync.wait(job, WAIT)
         assert not engine.metrics().executors["dask"].available
         exposition = engine.metrics().to_prometheus()
+        meanwhile = engine.jobs_sync.wait(_one_step(engine, "d.where", x=1), WAIT)
+    assert meanwhile.error.type == "ExecutorUnavailable"
+    assert "not connected" in meanwhile.error.message
     assert state.status is JobStatus.FAILED
     assert state.error.type == "ExecutorUnavailable"
     assert "scheduler went away" in state.error.message
