@@ -485,3 +485,19 @@ def _queued_on_dask(dask, n: int) -> None:
             return
         waiter.wait(0.01)  # a real wait on the scheduler, not a sleep
     raise AssertionError(f"the scheduler never held {n} tasks")
+
+
+def test_a_dask_attempts_span_carries_its_worker(dask):
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    with Engine(executors={"dask": _Borrowed(dask)}, tracer=provider.get_tracer("t")) as engine:
+        _register(engine, "d.where", dask_steps.where)
+        state = engine.jobs_sync.wait(_one_step(engine, "d.where", x=1), WAIT)
+    # Read once the engine has closed: every event, and so every span, has been handled.
+    (span,) = [s for s in exporter.get_finished_spans() if s.name == "step s"]
+    assert span.attributes["actors_wf.worker"] == state.steps["s"].attempts[0].worker
