@@ -501,3 +501,22 @@ def test_a_dask_attempts_span_carries_its_worker(dask):
     # Read once the engine has closed: every event, and so every span, has been handled.
     (span,) = [s for s in exporter.get_finished_spans() if s.name == "step s"]
     assert span.attributes["actors_wf.worker"] == state.steps["s"].attempts[0].worker
+
+
+def test_without_the_extra_the_class_imports_and_making_one_names_the_extra():
+    script = (
+        "import sys\n"
+        "sys.modules['distributed'] = None  # as if not installed\n"
+        "import actors_wf\n"
+        "cls = actors_wf.DaskExecutor\n"
+        "try:\n"
+        "    cls.local()\n"
+        "except ImportError as exc:\n"
+        "    print(exc)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=WAIT, cwd=ROOT
+    )
+    assert (
+        done.stdout.strip() == "DaskExecutor needs the dask extra: pip install 'actors-wf[dask]'"
+    )
