@@ -47,6 +47,7 @@ class StepContext:
         attempt: int,
         now: Callable[[], float] = time.monotonic,
         on_heartbeat: Callable[[], object] | None = None,
+        log: logging.LoggerAdapter[logging.Logger] | None = None,
     ) -> None:
         self.job_id = job_id
         self.step_id = step_id
@@ -62,7 +63,7 @@ class StepContext:
         self._cancelled = False
         self._returned = False
         self._wake: threading.Event | None = None
-        self._log: logging.LoggerAdapter[logging.Logger] | None = None
+        self._log = log  # a Dask worker's sends its records to the engine
 
     @property
     def log(self) -> logging.LoggerAdapter[logging.Logger]:

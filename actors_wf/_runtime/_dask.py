@@ -9,11 +9,11 @@ remote attempt.
 
 Attempts started together (a fan-out) are submitted in one batch
 (``client.map`` with a key per attempt): one graph update for the
-scheduler, not one per attempt. A task tells the engine when it starts
-(with its worker's address) and sends the component's heartbeats, as
-events on a topic of this executor's; a cancel reaches a running component
-through a Dask ``Event`` named by the attempt, which a thread on the worker
-waits on.
+scheduler, not one per attempt. Results are fetched by one ``gather`` for
+all that finished meanwhile. A component's heartbeats and ``ctx.log``
+records come back as events on a topic of this executor's; a cancel
+reaches a running component through a Dask ``Event`` named by the attempt,
+which a thread on the worker waits on.
 
 ``distributed`` is imported when an executor is made, not before:
 ``actors_wf.DaskExecutor`` is importable without the ``dask`` extra.
@@ -25,6 +25,7 @@ import contextlib
 import logging
 import threading
 import time
+import traceback
 import uuid
 from typing import Any
 
@@ -217,8 +218,8 @@ class DaskExecutor:
                     self._submitted += 1
                     cancelled = attempt.cancelled
                 future.add_done_callback(lambda done, a=attempt: self._done(a, done))
-                if cancelled:
-                    future.cancel()
+                if cancelled:  # on this loop: the awaitable form
+                    await self.client.cancel([future], asynchronous=True)
 
     async def _declared(self) -> set[str]:
         """The resources the cluster's workers declare: an attempt's others are the engine's own.
@@ -435,8 +436,13 @@ def call_on_worker(fn: Any, packed: bytes, how: tuple[Any, ...]) -> bytes:
     topic, key, job_id, step_id, attempt, factory, takes_context = how
     worker = get_worker()
     address = worker.address
-    ctx = StepContext(job_id, step_id, attempt, on_heartbeat=_beats(worker, topic, key))
-    ctx._log = _ForwardedLog(worker, topic, key)
+    ctx = StepContext(
+        job_id,
+        step_id,
+        attempt,
+        on_heartbeat=_beats(worker, topic, key),
+        log=_ForwardedLog(worker, topic, key),
+    )
     watcher = _CancelWatch(ctx, key) if takes_context else None
     token = LOG_CONTEXT.set((job_id, step_id, attempt))
     try:
@@ -485,6 +491,8 @@ class _ForwardedLog(logging.LoggerAdapter):  # type: ignore[type-arg]
     def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
         """Send the record to the engine (its level decides there)."""
         text = str(msg) % args if args else str(msg)
+        if kwargs.get("exc_info"):  # ctx.log.exception(...): the traceback travels as text
+            text += "\n" + traceback.format_exc().rstrip()
         self.worker.log_event(self.topic, (self.key, "log", level, text, self.worker.address))
 
     def isEnabledFor(self, level: int) -> bool:

@@ -46,6 +46,10 @@ def _running(marker: str) -> None:
 def waits(marker: str, ctx) -> str:
     """Takes ctx: says it runs, then waits for a cancel and says it saw it."""
     ctx.log.info("waiting on %s", os.path.basename(marker))
+    try:
+        raise LookupError("a handled error, logged")
+    except LookupError:
+        ctx.log.exception("with its traceback")
     _running(marker)
     if ctx.wait_cancelled(60):
         with open(marker + ".cancelled", "w") as f:

@@ -231,6 +231,8 @@ def test_a_component_on_a_worker_takes_ctx_and_hears_a_cancel(dask, tmp_path, ca
             state = engine.jobs_sync.wait(job, WAIT)
     assert state.status is JobStatus.CANCELLED
     assert Path(marker + ".cancelled").exists()  # it stopped itself: no restart needed
+    (traced,) = [r for r in caplog.records if r.getMessage().startswith("with its traceback")]
+    assert "LookupError: a handled error, logged" in traced.getMessage()
     (record,) = [r for r in caplog.records if r.getMessage() == "waiting on waits"]
     assert (record.job_id, record.step_id, record.attempt) == (job, "s", 1)
     assert record.worker in set(dask.client.scheduler_info()["workers"])
