@@ -57,9 +57,11 @@ class _Remote:
         "delivered",
         "entry",
         "future",
+        "how",
         "key",
         "killing",
         "msg",
+        "packed",
         "started",
         "worker",
     )
@@ -74,6 +76,8 @@ class _Remote:
         self.started = time.time()
         self.key = f"{msg.job_id}-{msg.step_id}-{msg.attempt}"
         self.future: Any = None
+        self.packed = b""
+        self.how: tuple[Any, ...] = ()
         self.worker = ""
         self.cancelled = False
         self.killing = False
@@ -173,6 +177,9 @@ class DaskExecutor:
             return
         ctx.on_cancel(lambda: self._cancel(attempt))
         ctx.on_kill(lambda: self._kill(attempt))
+        # Made here, on the StepActor's thread: the client's loop is the scheduler's too.
+        attempt.packed = msgpack.packb(msg.inputs)
+        attempt.how = self._how(attempt)
         with self._lock:
             self._queue.append(attempt)
             first = len(self._queue) == 1
@@ -196,8 +203,8 @@ class DaskExecutor:
                 futures = self.client.map(
                     call_on_worker,
                     [a.entry.implementation for a in attempts],
-                    [msgpack.packb(a.msg.inputs) for a in attempts],
-                    [self._how(a) for a in attempts],
+                    [a.packed for a in attempts],
+                    [a.how for a in attempts],
                     key=[a.key for a in attempts],
                     pure=False,
                     retries=0,
