@@ -4,6 +4,7 @@ Each appends its name to the file ``$ACTORS_WF_TEST_LOG``, so a test can
 count how often a step really ran.
 """
 
+import logging
 import os
 import threading
 
@@ -28,5 +29,6 @@ def inc(x: int) -> int:
 def once_then_hang(x: int) -> int:
     """Hangs the first time it runs (until its process dies), returns later."""
     if _ran("hang") == 1:
+        logging.getLogger(__name__).warning("hanging now")  # a test waits for this line
         threading.Event().wait()
     return x * 10

@@ -47,6 +47,7 @@ class Daemon:
         env = {**os.environ, "PYTHONPATH": str(ROOT), "ACTORS_WF_TEST_LOG": str(self.ran)}
         self.proc = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env)
         self._ready = threading.Event()
+        self._line = threading.Condition()
         # A daemon thread: a daemon process left by a failed test must not keep pytest alive.
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -55,10 +56,18 @@ class Daemon:
     def _read(self) -> None:
         assert self.proc.stderr is not None
         for line in self.proc.stderr:
-            self.lines.append(line)
+            with self._line:
+                self.lines.append(line)
+                self._line.notify_all()
             if '"ready: socket' in line:
                 self._ready.set()
         self._ready.set()
+
+    def logged(self, text: str) -> None:
+        """Wait until the daemon has logged a line holding ``text``."""
+        with self._line:
+            found = self._line.wait_for(lambda: any(text in line for line in self.lines), WAIT)
+        assert found, f"the daemon never logged {text!r}"
 
     def stop(self, sig: int = signal.SIGTERM) -> int:
         self.proc.send_signal(sig)
@@ -120,6 +129,7 @@ def test_a_daemon_killed_mid_job_is_replaced_and_the_client_waits_on(tmp_path, d
         with client.events(kinds=["step.started"]) as started:
             job = client.create_job("two", {"x": 1}, start=True)
             assert [started.get(WAIT).step_id for _ in range(2)] == ["a", "b"]
+        first.logged("hanging now")  # b's code runs: started is sent when b is launched
         result: dict[str, object] = {}
         waiter = threading.Thread(target=lambda: result.update(state=client.wait(job, WAIT)))
         waiter.start()
