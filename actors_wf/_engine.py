@@ -39,7 +39,6 @@ from ._observe._events import Event, EventBus
 from ._observe._metrics import ExecutorMetrics, Metrics, MetricsRecorder
 from ._observe._tracing import Tracer
 from ._orchestrator import ComponentExecutor, Orchestrator
-from ._registry._entry import COMPONENT
 from ._registry._imports import import_components
 from ._registry._registry import Registry, RegistryActor
 from ._runtime._clock import Clock, SystemClock
@@ -308,25 +307,20 @@ class Engine:
         percentiles (p50/p95/p99) per component, throughput.
         """
         figures = self._metrics.snapshot(self.state.counts(), self._events.dropped)
-        attempts = dict.fromkeys(["thread", "process", *self._executors], 0)
-        for component, counted in figures.components.items():
-            where = self._isolation_of(component)
-            attempts[where] = attempts.get(where, 0) + counted.started
-        executors = {
-            name: ExecutorMetrics(n, self.executor_available(name)) for name, n in attempts.items()
-        }
+        # Counted where they ran (a step's executor: may override its component's
+        # isolation); threads take the rest, so the hot path counts nothing.
+        ran = {"process": self._services.processes.attempts if self._services.processes else 0}
+        ran.update({name: getattr(e, "attempts", 0) for name, e in self._executors.items()})
+        started = sum(counted.started for counted in figures.components.values())
+        ran["thread"] = max(started - sum(ran.values()), 0)
+        available = self.executors_available()
+        executors = {name: ExecutorMetrics(n, available[name]) for name, n in ran.items()}
         return attrs.evolve(figures, executors=executors)
 
-    def executor_available(self, name: str) -> bool:
-        """Whether the executor ``name`` can run attempts now (a Dask one: is it connected)."""
-        return bool(getattr(self._executors.get(name), "available", True))
-
-    def _isolation_of(self, component: str) -> str:
-        try:
-            definition = self.registry.lookup(COMPONENT, component).definition
-        except Exception:  # unregistered since: its attempts stay with the default
-            return "thread"
-        return str(getattr(definition, "isolation", "thread"))
+    def executors_available(self) -> dict[str, bool]:
+        """Per executor name, whether it can run attempts now (a Dask one: is it connected)."""
+        named = {name: bool(getattr(e, "available", True)) for name, e in self._executors.items()}
+        return {"thread": True, "process": True, **named}
 
     def run(
         self,

@@ -173,7 +173,7 @@ class ControlServer:
             self.engine.state.counts(),
             getattr(store, "owner", None),
             self.dropped,
-            {name: e.available for name, e in self.engine.metrics().executors.items()},
+            self.engine.executors_available(),
         )
 
 

@@ -69,7 +69,7 @@ class ExecutorMetrics:
     """Figures for one executor: ``thread``, ``process`` or one given by name.
 
     Attributes:
-        attempts: attempts started on it (of the components whose isolation names it).
+        attempts: attempts handed to it (``thread``: every other attempt started).
         available: whether it can run attempts now (a Dask executor: whether
             its client is connected to the scheduler).
     """

@@ -1139,6 +1139,7 @@ class JobActor(EngineActor):
                 publish()
 
 
+# A step event's extra fields when none is set: a plain step passes no worker=None.
 _NO_EXTRA: dict[str, Any] = {}
 
 # Members read on every step, as module globals: on Python 3.11 a read through

@@ -256,11 +256,15 @@ class ProcessExecutor:
     def __init__(self, threads: ThreadExecutor, pool: WorkerPool) -> None:
         self.threads = threads
         self.pool = pool
+        self.attempts = 0  # started here, for the metrics per executor
+        self._counting = threading.Lock()
 
     def start(
         self, entry: RegistryEntry, msg: RunStep, ctx: StepContext, deliver: Deliver
     ) -> None:
         """Run the attempt in a worker process, then ``deliver`` its encoded outcome."""
+        with self._counting:
+            self.attempts += 1
         self.threads.run(run_in_process, msg, (self.pool, entry, msg, ctx), deliver)
 
 

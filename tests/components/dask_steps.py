@@ -22,9 +22,6 @@ def boom(x: int) -> int:
     raise ValueError(f"no {x}")
 
 
-_calls_file = os.environ.get("AWF_DASK_CALLS", "")
-
-
 def flaky(x: int, marker: str) -> int:
     """Fails the first time (a file marks the first call: workers are other processes)."""
     if not os.path.exists(marker):

@@ -91,8 +91,10 @@ class _Borrowed:
 
     def __init__(self, executor: DaskExecutor) -> None:
         self.executor = executor
+        self.attempts = 0  # this engine's, not the module's
 
     def start(self, *args):
+        self.attempts += 1
         self.executor.start(*args)
 
     @property
@@ -409,6 +411,8 @@ def test_a_step_picks_its_executor_over_its_components_isolation(engine_on_dask)
     assert out["t"]["pid"] == os.getpid() and out["t"]["worker"] is None
     assert out["d"]["worker"] in engine_on_dask_workers(engine_on_dask)
     assert out["p"]["pid"] != os.getpid() and out["p"]["worker"] is None
+    ran = engine_on_dask.metrics().executors  # where they ran, not where d.here would
+    assert (ran["thread"].attempts, ran["process"].attempts, ran["dask"].attempts) == (1, 1, 1)
 
 
 def test_a_steps_unknown_executor_is_located_at_its_executor_key(engine_on_dask):
