@@ -21,12 +21,14 @@ which a thread on the worker waits on.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import threading
 import time
 import traceback
 import uuid
+from functools import partial
 from typing import Any
 
 import msgpack
@@ -44,6 +46,7 @@ _COMPONENT_LOG = logging.getLogger("actors_wf.component")
 
 _EXTRA = "DaskExecutor needs the dask extra: pip install 'actors-wf[dask]'"
 _BEAT_EVERY = 0.25  # seconds: heartbeats a component sends faster are dropped on the worker
+_GATHER_EVERY = 0.005  # seconds: while more results are due, a gather waits this long for company
 _DECLARED_FOR = 5.0  # seconds the workers' declared resources are taken as known
 
 
@@ -224,7 +227,9 @@ class DaskExecutor:
                     self._live[attempt.key] = attempt
                     self._submitted += 1
                     cancelled = attempt.cancelled
-                future.add_done_callback(lambda done, a=attempt: self._done(a, done))
+                # Waited for on this loop: add_done_callback would hop to a thread per task.
+                done = partial(self._done, attempt)
+                self.client.loop.add_callback(_done_callback(), future, done)
                 if cancelled:  # on this loop: the awaitable form
                     await self.client.cancel([future], asynchronous=True)
 
@@ -271,7 +276,7 @@ class DaskExecutor:
             _COMPONENT_LOG.log(level, text, extra={**where, "worker": worker})
 
     def _done(self, attempt: _Remote, future: Any) -> None:
-        """On Dask's callback thread: a result joins the next gather; a failure is delivered."""
+        """On the client's loop: a result joins the next gather; a failure is delivered."""
         with self._lock:
             self._live.pop(attempt.key, None)
             if attempt.killing:
@@ -281,10 +286,14 @@ class DaskExecutor:
                 self._ready.append((attempt, future))
                 idle, self._gathering = not self._gathering, True
         if not finished:
-            self._finish(attempt, self._failure(future, attempt))
-            future.release()
+            self.client.loop.add_callback(self._fail, attempt, future)
         elif idle:
             self.client.loop.add_callback(self._gather)
+
+    async def _fail(self, attempt: _Remote, future: Any) -> None:
+        """On the client's loop: deliver the failure of a task that did not return."""
+        self._finish(attempt, await self._failure(future, attempt))
+        future.release()
 
     async def _gather(self) -> None:
         """On the client's loop: fetch finished attempts' results, all that are ready per request.
@@ -294,6 +303,8 @@ class DaskExecutor:
         would each wait for the one before.
         """
         while True:
+            if self._live:  # more results are on their way: let a few join this request
+                await asyncio.sleep(_GATHER_EVERY)
             with self._lock:
                 ready, self._ready = self._ready, []
                 if not ready:
@@ -313,7 +324,7 @@ class DaskExecutor:
                     packed = self._outcome(result, attempt)
                 self._finish(attempt, packed)
 
-    def _failure(self, future: Any, attempt: _Remote) -> bytes:
+    async def _failure(self, future: Any, attempt: _Remote) -> bytes:
         msg, started = attempt.msg, attempt.started
         if future.cancelled():
             if attempt.cancelled:
@@ -324,7 +335,8 @@ class DaskExecutor:
                     "the Dask scheduler went away while the attempt ran; it may have run",
                 )
             return failed(msg, _on(error, msg), started, attempt.worker)
-        exc = future.exception()  # the task never returned (call_on_worker does not raise)
+        # The task never returned (call_on_worker does not raise).
+        exc = await future.exception(asynchronous=True)
         where = f" on {attempt.worker}" if attempt.worker else ""
         error = ErrorInfo(
             FailureKind.WORKER_LOST,
@@ -550,3 +562,8 @@ def _distributed() -> Any:
     except ImportError:
         raise ImportError(_EXTRA) from None
     return distributed
+
+
+def _done_callback() -> Any:
+    """Dask's coroutine that waits for a future on the client's loop, then calls back there."""
+    return _distributed().client.done_callback
