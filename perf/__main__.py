@@ -17,6 +17,7 @@ from . import (
     bench_state,
     bench_store,
     bench_testing,
+    bench_throughput,
     bench_validation,
 )
 from ._harness import print_table
@@ -34,6 +35,7 @@ BENCHMARKS = {
     "startup": ("Start-up of a cold process", bench_startup.run),
     "maps": ("for_each: a map beside the same number of ordinary steps", bench_maps.run),
     "dask": ("Steps on a Dask LocalCluster beside raw Dask", bench_dask.run),
+    "throughput": ("Many jobs at once, beside a bare actor baseline", bench_throughput.run),
 }
 
 
@@ -42,7 +44,11 @@ def main(names: list[str]) -> None:
     for name, (title, fn) in BENCHMARKS.items():
         if names and name not in names:
             continue
-        print_table(title, fn())
+        result = fn()
+        if isinstance(result, str):  # a benchmark with columns of its own prints its table
+            print(f"\n## {title}\n\n{result}")
+        else:
+            print_table(title, result)
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import attrs
 import msgpack
 
 from .._core._cache import LRU
@@ -38,6 +39,7 @@ from .._core._codec import converter
 from .._core._errors import StoreCorrupt, StoreError
 from .._core._records import JobState, StepMap, StepState
 from .._core._spec import WorkflowSpec
+from ._group_commit import GroupCommit
 from ._lease import StoreLease, read_owner
 from ._parts import SPECS, pack_header, structure_job
 from ._retention import URL_OPTIONS
@@ -55,6 +57,16 @@ log = logging.getLogger("actors_wf.store")
 # Job states (and their steps as plain data) kept in memory, the ones used last.
 STATES_KEPT = 10_000
 DURABILITY = {"process": "NORMAL", "power": "FULL"}
+
+
+@attrs.frozen
+class _Commit:
+    """One job's write, as it waits for its batch."""
+
+    state: JobState
+    header: bytes
+    journal: list[tuple[Any, ...]]
+    base: int | None
 
 
 class SQLiteStore(SQLiteQueries):
@@ -107,6 +119,7 @@ class SQLiteStore(SQLiteQueries):
         self._states: LRU[str, JobState] = LRU(STATES_KEPT)
         self._counts: collections.Counter[str] | None = None  # jobs by status, once counted
         self._spec_keys: LRU[int, tuple[WorkflowSpec, str]] = LRU(256)
+        self._group: GroupCommit[_Commit, bool] = GroupCommit(self._write_batch)
         self._lease: StoreLease | None = None
         if read_only:
             self._db = open_read_only(self.path)
@@ -179,9 +192,10 @@ class SQLiteStore(SQLiteQueries):
 
         Only the steps that changed since the version this process wrote last
         are written, each in its own row: a step's cost does not grow with
-        its job, and an output is written once.
+        its job, and an output is written once. Jobs saving at the same time
+        share a transaction (see ``_group_commit``); each commit returns once
+        its own write is durable, or ``False`` if ``base`` did not hold.
         """
-        header = pack_header(state)
         journal = [
             (
                 e.job_id,
@@ -196,37 +210,58 @@ class SQLiteStore(SQLiteQueries):
             )
             for n, e in enumerate(entries)
         ]
+        return self._group.submit(_Commit(state, pack_header(state), journal, base))
+
+    def _write_batch(self, commits: Sequence[_Commit]) -> list[bool]:
+        """On the leading committer's thread: the commits in one transaction, or none of them."""
+        written: dict[str, JobState] = {}
         with self._lock:
             self._check_same_file()
-            before = self._states.get(state.job_id)
-            steps = self._changed_steps(state, before, base)
             try:
                 # DEFERRED is enough: this connection is the file's only writer in
-                # the process (the lock), and the UPDATE takes the write lock at once.
+                # the process (the lock), and the first write takes the write lock.
                 self._db.execute("BEGIN")
-                if not self._write_job(state, header, base, before):
-                    self._db.execute("ROLLBACK")
-                    return False
-                self._db.executemany(
-                    "INSERT INTO steps (job_id, n, state) VALUES (?, ?, ?) "
-                    "ON CONFLICT (job_id, n) DO UPDATE SET state = excluded.state",
-                    steps,
-                )
-                self._db.executemany(
-                    "INSERT INTO journal (job_id, version, n, at, step_id, event, from_status, "
-                    "to_status, cause) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    journal,
-                )
+                results = [self._write_commit(commit, written) for commit in commits]
                 self._db.execute("COMMIT")
             except sqlite3.Error as exc:
-                self._roll_back()
-                raise write_error(self.path, f"cannot save job {state.job_id}", exc) from None
+                self._undo(written)
+                jobs = ", ".join(dict.fromkeys(c.state.job_id for c in commits))
+                what = f"cannot save job{'s' if ',' in jobs else ''} {jobs}"
+                raise write_error(self.path, what, exc) from None
             except BaseException:
-                self._roll_back()
+                self._undo(written)
                 raise
-            self._count(before, state, base)
-            self._states[state.job_id] = state
+            for job_id, state in written.items():  # readers see only what is durable
+                self._states[job_id] = state
+        return results
+
+    def _write_commit(self, commit: _Commit, written: dict[str, JobState]) -> bool:
+        """One job's rows, inside the batch's transaction; ``False`` if its base did not hold."""
+        state, base = commit.state, commit.base
+        before = written.get(state.job_id) or self._states.get(state.job_id)
+        steps = self._changed_steps(state, before, base)
+        # A stale write changes no row (its UPDATE matches none, its INSERT is refused).
+        if not self._write_job(state, commit.header, base, before):
+            return False
+        self._db.executemany(
+            "INSERT INTO steps (job_id, n, state) VALUES (?, ?, ?) "
+            "ON CONFLICT (job_id, n) DO UPDATE SET state = excluded.state",
+            steps,
+        )
+        self._db.executemany(
+            "INSERT INTO journal (job_id, version, n, at, step_id, event, from_status, "
+            "to_status, cause) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            commit.journal,
+        )
+        self._count(before, state, base)
+        written[state.job_id] = state  # a later commit of this job in the batch builds on it
         return True
+
+    def _undo(self, written: dict[str, JobState]) -> None:
+        """Roll a failed batch back; the jobs it counted are counted again when next asked."""
+        self._roll_back()
+        if written:
+            self._counts = None
 
     def _changed_steps(
         self, state: JobState, before: JobState | None, base: int | None
