@@ -329,17 +329,13 @@ class SQLiteStore(SQLiteQueries):
                     self._counts[status] -= 1
         return [job_id for job_id, _ in deleted]
 
-    def _spec_key(self, spec: WorkflowSpec) -> str:
-        """Store the workflow's spec once (all its jobs share it) and return its key."""
+    def _spec_key(self, spec: WorkflowSpec) -> tuple[str, bytes]:
+        """The key the workflow's spec is stored under (all its jobs share it), and the spec."""
         packed = SPECS.pack(spec)  # the registry's spec: packed once
         hit = self._spec_keys.get(id(spec))
         if hit is None or hit[0] is not spec:
             hit = self._spec_keys[id(spec)] = (spec, spec_key(packed))  # digested once too
-        # Every time: a purge may have removed it, a rollback may have undone it.
-        self._db.execute(
-            "INSERT OR IGNORE INTO workflows (key, spec) VALUES (?, ?)", (hit[1], packed)
-        )
-        return hit[1]
+        return hit[1], packed
 
     def _roll_back(self) -> None:
         if self._db.in_transaction:
@@ -369,6 +365,7 @@ class SQLiteStore(SQLiteQueries):
         now = state.finished_at or state.started_at or state.created_at
         finished = state.finished_at if state.status.is_terminal else None
         if base is None:
+            key, spec = self._spec_key(state.workflow)
             try:
                 self._db.execute(
                     "INSERT INTO jobs (job_id, version, status, workflow_id, priority, "
@@ -383,12 +380,16 @@ class SQLiteStore(SQLiteQueries):
                         state.created_at,
                         now,
                         finished,
-                        self._spec_key(state.workflow),
+                        key,
                         header,
                     ),
                 )
             except sqlite3.IntegrityError:
-                return False
+                return False  # before the spec: a refused job leaves no row in the batch
+            # Every time: a purge may have removed it, a rollback may have undone it.
+            self._db.execute(
+                "INSERT OR IGNORE INTO workflows (key, spec) VALUES (?, ?)", (key, spec)
+            )
             return True
         if (
             before is not None

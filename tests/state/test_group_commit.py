@@ -123,14 +123,17 @@ def test_jobs_saved_at_once_share_a_transaction_and_each_gets_its_own_answer(tmp
     stale = attrs.evolve(jobs[4].next_version(), priority=9)  # based on a version it is not at
     moved = [move_job(job.next_version(), JobEvent.ENQUEUE, "start_job") for job in jobs[:4]]
     writes = [lambda s=s, e=e: store.commit(s.next_version(), [e], 1) for s, e in moved]
-    queue = _queued(store, 4)
+    taken = new_job("j0", steps=("z",)).next_version()  # an id in use, of another workflow
+    queue = _queued(store, 5)
     with store._lock:  # the first write leads and waits here; the rest queue behind it
         first, first_result = _in_threads(writes[:1])
-        rest, results = _in_threads([*writes[1:], lambda: store.commit(stale, [], 5)])
+        refused = [lambda: store.commit(stale, [], 5), lambda: store.commit(taken, [], None)]
+        rest, results = _in_threads([*writes[1:], *refused])
         assert queue.full.wait(WAIT)
     _join(first + rest)
-    assert first_result == [True] and results == [True, True, True, False]
-    assert len(commits) == 2  # one transaction for the first write, one for the four after
+    assert first_result == [True] and results == [True, True, True, False, False]
+    assert len(commits) == 2  # one transaction for the first write, one for the five after
+    assert store._db.execute("SELECT count(*) FROM workflows").fetchone() == (1,)
     store._db.set_trace_callback(None)
     store.close()
     again = SQLiteStore(tmp_path / "jobs.db")
