@@ -140,7 +140,8 @@ class JobLifecycleMachine(RuleBasedStateMachine):
             return False
         resources = self.engine.resources
         full = any(used >= resources.capacity[n] for n, used in resources.in_use.items())
-        waiting = StepStatus.READY in statuses.values()  # for a slot, if one is full
+        # For a slot, if one is full; a pausing or cancelling job launches nothing more.
+        waiting = job.status is JobStatus.RUNNING and StepStatus.READY in statuses.values()
         return bool(running) and (full or not waiting)
 
     def _backoff_due(self, job: JobState) -> bool:

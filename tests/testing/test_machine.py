@@ -5,6 +5,7 @@ from hypothesis import settings
 from hypothesis.stateful import invariant, run_state_machine_as_test
 
 from actors_wf import JobStatus, testing
+from actors_wf.testing import faults
 from tests.testing.components import COMPONENTS
 
 ETL = {
@@ -70,3 +71,23 @@ def test_a_machine_without_workflows_says_so():
 
     with pytest.raises(ValueError, match="names no workflow"):
         run_state_machine_as_test(Empty, settings=settings(max_examples=1, database=None))
+
+
+def test_a_pausing_job_whose_running_step_is_held_is_at_rest():
+    """Found by TestJobs: a READY step of a pausing job waits for the resume, not for a slot."""
+    machine = Jobs()
+    try:
+        for component in ("t.half", "t.concat"):
+            held = faults.DelayOutcome(component, None, on_hold=machine._notify)
+            machine._holds[component] = machine._stack.enter_context(held)
+        job_id = machine.engine.jobs_sync.create_job("etl", {"x": 4, "label": ""}, start=True)
+        machine.jobs.append(job_id)
+        machine._settle()  # h and c run, held
+        machine.engine.jobs_sync.pause_job(job_id)
+        machine._holds.pop("t.half").__exit__(None, None, None)  # h ends: l is READY, not run
+        machine._settle()
+        job = machine.engine.jobs_sync.get_job(job_id)
+        assert job.status is JobStatus.PAUSING
+        assert [job.steps[s].status.value for s in "hlc"] == ["SUCCEEDED", "READY", "RUNNING"]
+    finally:
+        machine.teardown()
