@@ -191,8 +191,6 @@ def test_many_jobs_at_once_on_sqlite_all_complete_with_their_journals(tmp_path, 
         for job_id in ids:
             engine.jobs_sync.start_job(job_id)
         finals = [engine.jobs_sync.wait(job_id, WAIT) for job_id in ids]
-        group = engine.state.store._group
-        assert group.writes >= group.batches
     assert [f.outputs for f in finals] == [{"x": i + 2} for i in range(100)]
     with Engine(store=url) as again:
         assert all(again.jobs_sync.get_job(j).status.value == "COMPLETED" for j in ids)
