@@ -26,6 +26,7 @@ from actors_wf._core._messages import (
     StepFailed,
     StepSucceeded,
 )
+from actors_wf._core._records import ErrorInfo
 from tests.support.strategies import errors, ids, job_states, plain
 
 
@@ -169,3 +170,29 @@ def test_trusted_bytes_with_a_field_too_many_get_the_strict_error():
     )
     with pytest.raises(MessageError, match=r"unknown field\(s\) x"):
         decode_trusted(data)
+
+
+def test_the_two_messages_every_step_sends_travel_as_arrays_and_the_rest_as_maps():
+    run = RunStep("j", "a", 1, "c.x", {"n": 1}, "urn:j", 2.5)
+    expected = ["run_step", "j", "a", 1, "c.x", {"n": 1}, "urn:j", 2.5, None, None]
+    assert msgpack.unpackb(encode(run)) == expected
+    done = StepSucceeded("j", "a", 1, [1, 2], 1.0, 2.0)
+    assert msgpack.unpackb(encode(done)) == ["step_succeeded", "j", "a", 1, [1, 2], 1.0, 2.0, ""]
+    failed = StepFailed("j", "a", 1, ErrorInfo("ValueError", "bad"), 1.0, 2.0)
+    assert isinstance(msgpack.unpackb(encode(failed)), dict)
+    assert isinstance(msgpack.unpackb(encode(CancelJob("j"))), dict)  # what a client sends
+
+
+def test_an_array_message_from_outside_is_checked_field_by_field():
+    wrong = msgpack.packb(["run_step", "j", "a", "one", "c.x", {}, "urn:j", None, None, None])
+    with pytest.raises(MessageError, match=r"run_step.*attempt"):
+        decode(wrong)
+
+
+@pytest.mark.parametrize("decoder", [decode, decode_trusted])
+def test_an_array_message_with_a_field_left_out_or_unknown_is_a_clear_error(decoder):
+    short = msgpack.packb(["step_succeeded", "j", "a", 1, 2, 1.0, 2.0])  # no worker
+    with pytest.raises(MessageError, match="bad step_succeeded message: 6 fields, expected 7"):
+        decoder(short)
+    with pytest.raises(MessageError, match="unknown message type"):
+        decoder(msgpack.packb(["cancel_job", "j", True]))  # commands are maps
