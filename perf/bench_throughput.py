@@ -31,7 +31,7 @@ from .bench_foundation import linear, noop
 JOBS = 2000
 STEPS = 5
 CONCURRENCY = (1, 20, 200)
-ROUNDS = 2  # each round runs JOBS / ROUNDS jobs of every kind, in turn
+ROUNDS = 4  # each round runs JOBS / ROUNDS jobs of every kind, in turn
 WORKERS = 32  # the engine's default max_workers; the baseline's pool has as many
 
 

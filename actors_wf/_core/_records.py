@@ -7,14 +7,55 @@ A ``JobState`` is frozen; every change makes a new one (``attrs.evolve``) with
 from __future__ import annotations
 
 import itertools
+import operator
 import traceback as _traceback
 from collections.abc import ItemsView, Iterable, Iterator, Mapping, ValuesView
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
 from ._spec import WorkflowSpec
 from ._status import JobStatus, StepStatus
+
+R = TypeVar("R")
+
+
+def evolve(record: R, **changes: Any) -> R:
+    """``attrs.evolve`` without its walk of the class's fields on every call.
+
+    The fields are read in one call (an ``attrgetter`` made once per class)
+    and the class is called with them by position; the record made, and the
+    ``TypeError`` for a field it does not have, are the same. Each job's
+    status changes and its manager's queue make several a job.
+    """
+    cls = record.__class__
+    plan = _EVOLVE.get(cls) or _evolve_plan(cls)
+    if plan is _NO_PLAN:
+        return attrs.evolve(record, **changes)  # type: ignore[misc]
+    read, index = plan
+    values = list(read(record))
+    for name, value in changes.items():
+        at = index.get(name)
+        if at is None:
+            raise TypeError(f"{cls.__name__} has no field {name!r} to change")
+        values[at] = value
+    return cls(*values)
+
+
+def _evolve_plan(cls: type[Any]) -> Any:
+    fields = attrs.fields(cls)
+    names = tuple(field.name for field in fields)
+    # By position only where every field is an __init__ argument of its own name.
+    plain = len(names) > 1 and all(f.init and f.alias == f.name and not f.kw_only for f in fields)
+    plan = (
+        (operator.attrgetter(*names), {n: i for i, n in enumerate(names)}) if plain else _NO_PLAN
+    )
+    _EVOLVE[cls] = plan
+    return plan
+
+
+_NO_PLAN: Any = object()
+_EVOLVE: dict[type[Any], Any] = {}
 
 PRIORITIES = {"HIGH": 100, "MEDIUM": 50, "LOW": 10}
 

@@ -33,7 +33,7 @@ from .._core._messages import (
     StartChild,
     StartJob,
 )
-from .._core._records import PRIORITIES, ErrorInfo, JobState, StepState
+from .._core._records import PRIORITIES, ErrorInfo, JobState, StepState, evolve
 from .._core._spec import WorkflowSpec
 from .._core._status import (
     JOB_TRANSITIONS,
@@ -366,14 +366,14 @@ class JobManagerActor(EngineActor):
         child = job.parent_job_id is not None
         now = self.services.clock.now()
         item = Queued(job.job_id, job.priority, now, self.state.arrivals, child)
-        self.state = attrs.evolve(
+        self.state = evolve(
             self.state, queue=(*self.state.queue, item), arrivals=self.state.arrivals + 1
         )
         self.services.publish(Event(EventKind.JOB_QUEUED, job.job_id))
         self._dispatch()
 
     def _dequeue(self, job_id: str) -> None:
-        self.state = attrs.evolve(
+        self.state = evolve(
             self.state, queue=tuple(q for q in self.state.queue if q.job_id != job_id)
         )
 
@@ -394,7 +394,7 @@ class JobManagerActor(EngineActor):
             return  # from the actor of an earlier run, settled already (see on_retry)
         self.jobs.pop(msg.job_id, None)
         self.pausing.discard(msg.job_id)
-        self.state = attrs.evolve(self.state, running=self.state.running - {msg.job_id})
+        self.state = evolve(self.state, running=self.state.running - {msg.job_id})
         self._tell_parent(self.services.state.find(msg.job_id))
         self._dispatch()
 
@@ -420,7 +420,7 @@ class JobManagerActor(EngineActor):
                 log.error("job %s was not started: %s", item.job_id, exc)
                 self.services.state.interrupt(item.job_id, exc)
                 continue
-            self.state = attrs.evolve(self.state, running=self.state.running | {item.job_id})
+            self.state = evolve(self.state, running=self.state.running | {item.job_id})
             self.jobs[item.job_id] = ref
 
     def on_stop(self) -> None:

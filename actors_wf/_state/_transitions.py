@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 
 import attrs
 
-from .._core._records import JobState, StepState
+from .._core._records import JobState, StepState, evolve
 from .._core._status import (
     JOB_TRANSITIONS,
     STEP_TRANSITIONS,
@@ -100,7 +100,7 @@ def move_job(
     entry = JournalEntry(
         state.job_id, None, event.value, state.status.value, to.value, time.time(), cause
     )
-    return attrs.evolve(state, status=to, **changes), entry
+    return evolve(state, status=to, **changes), entry
 
 
 def move_step(
