@@ -79,12 +79,9 @@ def _trusted_hook(tag: str) -> tuple[Callable[..., Any] | None, type[Any]]:
     return found
 
 
-# The two messages every step sends, which only the actors of one engine
-# exchange (never a client): an array, the tag then the fields in their
-# order, not a map. Unpacking a map interns each key and builds a dict, and
-# the record is then made from keywords; an array does neither, and made
-# here from the attrs fields, it is no hand-written layout (a step: 374k ->
-# 331k instructions, docs/performance.md). Both are flat: plain fields only.
+# The two flat messages every step sends, which only an engine's own actors
+# exchange: an array (the tag, then the attrs fields in order), as unpacking a
+# map interns each key and builds a dict (see docs/performance.md).
 _ARRAY_TAGS = ("run_step", "step_succeeded")
 _AS_ARRAY: dict[type[Any], Callable[[Any], tuple[Any, ...]]] = {}
 _ARRAY_FIELDS: dict[str, tuple[type[Any], tuple[str, ...]]] = {}
