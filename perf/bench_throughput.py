@@ -178,11 +178,8 @@ def table(figures: list[Figures]) -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     for f in figures:
-        vs_memory = (
-            ""
-            if f.name in ("memory",) or f.name.startswith("raw")
-            else (f"{f.steps_per_s / memory[f.concurrency]:.2f}x")
-        )
+        plain = f.name == "memory" or f.name.startswith("raw")
+        vs_memory = "" if plain else f"{f.steps_per_s / memory[f.concurrency]:.2f}x"
         lines.append(
             f"| {f.concurrency} | {f.name} | {f.steps_per_s:,.0f} | "
             f"{f.steps_per_s / raw[f.concurrency]:.2f}x | {vs_memory} | "
