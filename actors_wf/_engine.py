@@ -304,7 +304,8 @@ class Engine:
         """The engine's figures now; ``.to_prometheus()`` gives them for a scrape.
 
         Jobs by status, step attempts by outcome and component, timing
-        percentiles (p50/p95/p99) per component, throughput.
+        percentiles (p50/p95/p99) per component, throughput, and on a SQLite
+        store the saves written and the transactions they took.
         """
         figures = self._metrics.snapshot(self.state.counts(), self._events.dropped)
         # Counted where they ran (a step's executor: may override its component's
@@ -315,7 +316,13 @@ class Engine:
         ran["thread"] = max(started - sum(ran.values()), 0)
         available = self.executors_available()
         executors = {name: ExecutorMetrics(n, available[name]) for name, n in ran.items()}
-        return attrs.evolve(figures, executors=executors)
+        commits, transactions = getattr(self.state.store, "commits", (None, None))
+        return attrs.evolve(
+            figures,
+            executors=executors,
+            store_commits=commits,
+            store_transactions=transactions,
+        )
 
     def executors_available(self) -> dict[str, bool]:
         """Per executor name, whether it can run attempts now (a Dask one: is it connected)."""

@@ -91,6 +91,9 @@ class Metrics:
         series: per ``(workflow id, component id)``: what the Prometheus
             series are labelled by.
         executors: per executor name (``thread``, ``process``, ``dask``...).
+        store_commits: job saves written to a SQLite store (``None`` in memory).
+        store_transactions: the SQLite transactions those saves took: saves
+            of jobs made at the same time share one (group commit).
     """
 
     jobs: Mapping[str, int]
@@ -100,6 +103,8 @@ class Metrics:
     events_dropped: int
     series: Mapping[tuple[str, str], ComponentMetrics] = attrs.Factory(dict)
     executors: Mapping[str, ExecutorMetrics] = attrs.Factory(dict)
+    store_commits: int | None = None
+    store_transactions: int | None = None
 
     def to_prometheus(self) -> str:
         """The figures in Prometheus' text exposition format."""
@@ -146,6 +151,15 @@ class Metrics:
                 for n, e in executors
             ),
         ]
+        if self.store_commits is not None:
+            lines += [
+                "# HELP actors_wf_store_commits_total Job saves written to the store.",
+                "# TYPE actors_wf_store_commits_total counter",
+                f"actors_wf_store_commits_total {self.store_commits}",
+                "# HELP actors_wf_store_transactions_total Store transactions those saves took.",
+                "# TYPE actors_wf_store_transactions_total counter",
+                f"actors_wf_store_transactions_total {self.store_transactions}",
+            ]
         lines += [
             "# HELP actors_wf_steps_per_second Step attempts finished per second (last minute).",
             "# TYPE actors_wf_steps_per_second gauge",

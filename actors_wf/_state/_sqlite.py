@@ -140,6 +140,11 @@ class SQLiteStore(SQLiteQueries):
             raise StoreError(f"cannot open store {str(self.path)!r}: {exc}") from None
 
     @property
+    def commits(self) -> tuple[int, int]:
+        """Saves written since the store was opened, and the transactions they took."""
+        return self._group.writes, self._group.batches
+
+    @property
     def owner(self) -> dict[str, Any] | None:
         """Who owns the store (``pid``, ``host``, ``since``, ``alive``), as it recorded itself."""
         return read_owner(Path(f"{self.path}-owner"))

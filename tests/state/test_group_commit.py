@@ -133,6 +133,7 @@ def test_jobs_saved_at_once_share_a_transaction_and_each_gets_its_own_answer(tmp
     _join(first + rest)
     assert first_result == [True] and results == [True, True, True, False, False]
     assert len(commits) == 2  # one transaction for the first write, one for the five after
+    assert store.commits == (11, 7)  # 5 alone, then 1 alone, then 5 (two refused) in one
     assert store._db.execute("SELECT count(*) FROM workflows").fetchone() == (1,)
     store._db.set_trace_callback(None)
     store.close()
@@ -191,7 +192,23 @@ def test_many_jobs_at_once_on_sqlite_all_complete_with_their_journals(tmp_path, 
         for job_id in ids:
             engine.jobs_sync.start_job(job_id)
         finals = [engine.jobs_sync.wait(job_id, WAIT) for job_id in ids]
+        figures = engine.metrics()
+    # A job's saves: created, queued, running, a's result, b's with the job's end.
+    assert figures.store_commits == 500
+    assert 0 < figures.store_transactions <= 500
+    exposition = figures.to_prometheus()
+    assert "actors_wf_store_commits_total 500" in exposition
+    assert f"actors_wf_store_transactions_total {figures.store_transactions}" in exposition
     assert [f.outputs for f in finals] == [{"x": i + 2} for i in range(100)]
     with Engine(store=url) as again:
         assert all(again.jobs_sync.get_job(j).status.value == "COMPLETED" for j in ids)
         assert len(again.state.history(ids[-1])) >= 4  # queued, running, a, b (and completed)
+
+
+def test_a_memory_store_reports_no_commits():
+    from actors_wf import Engine
+
+    with Engine() as engine:
+        figures = engine.metrics()
+    assert figures.store_commits is None and figures.store_transactions is None
+    assert "actors_wf_store_" not in figures.to_prometheus()
