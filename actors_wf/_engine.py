@@ -44,7 +44,7 @@ from ._registry._registry import Registry, RegistryActor
 from ._runtime._clock import Clock, SystemClock
 from ._runtime._executor import AsyncExecutor, ThreadExecutor
 from ._runtime._job_manager_actor import JobManagerActor
-from ._runtime._pool import StepActorPool
+from ._runtime._pool import LoopThreads, StepActorPool
 from ._runtime._process import AttemptLock, ProcessExecutor, WorkerPool
 from ._runtime._resources import STEPS, Resources
 from ._runtime._services import Services
@@ -201,6 +201,7 @@ class Engine:
         self.registry = Registry(self._registry_actor, limits=limits)
         step_slots = max_concurrent_steps or 2 * max_workers
         self._steps = StepActorPool(max_idle=step_slots)
+        self._loops = LoopThreads(max_idle=max_concurrent_jobs)
         self.resources = Resources({**(resources or {}), STEPS: step_slots})
         self._executors = dict(executors or {})
         taken = {"thread", "process"} & set(self._executors)
@@ -223,6 +224,7 @@ class Engine:
             job_ids=job_ids,
             asyncs=self._asyncs,
             executors=self._executors,
+            loops=self._loops,
         )
         self._manager = JobManagerActor.start(
             self._services, max_concurrent_jobs=max_concurrent_jobs, aging=priority_aging
@@ -423,7 +425,9 @@ class Engine:
         _OPEN.discard(self)
         parts = vars(self)  # a start that failed half-way stops what it had started
         if "_manager" in parts:
-            self._manager.stop(block=True)
+            self._manager.stop(block=True)  # its JobActors with it
+        if "_loops" in parts:
+            self._loops.close()
         if "clock" in parts:
             self.clock.close()
         if "_workers" in parts:

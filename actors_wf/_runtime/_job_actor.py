@@ -124,6 +124,10 @@ class JobActor(EngineActor):
 
     # -- life -------------------------------------------------------------
 
+    def _start_actor_loop(self) -> None:
+        # A thread of the engine's, not one of its own: a job would pay a thread's start.
+        self.services.loops.run(self._actor_loop)
+
     def on_start(self) -> None:
         """Move the job to RUNNING and start every step that can start."""
         self.services.jobs[self.urn] = self.actor_ref

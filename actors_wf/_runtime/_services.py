@@ -19,7 +19,7 @@ from .._validation._validator import Validator
 from ._clock import Clock, SystemClock
 from ._executor import AsyncExecutor, ThreadExecutor
 from ._faults import FAULTS, Faulty
-from ._pool import StepActorPool
+from ._pool import LoopThreads, StepActorPool
 from ._process import ProcessExecutor
 from ._resources import STEPS, Resources
 
@@ -42,6 +42,7 @@ class Services:
         jobs: the running JobActors by URN (each adds and removes itself).
         job_ids: makes a new job's id (``None``: a uuid4 hex).
         asyncs: the executor of ``async def`` components in thread isolation.
+        loops: the threads JobActors' loops run on (one job's after another).
     """
 
     state: StateManager
@@ -60,6 +61,7 @@ class Services:
     job_ids: Callable[[], str] | None = None
     asyncs: AsyncExecutor | None = None
     executors: Mapping[str, Any] = attrs.Factory(dict)  # named ones: Engine(executors=...)
+    loops: LoopThreads = attrs.Factory(LoopThreads)
 
     def executor_for(
         self, entry: RegistryEntry, name: str = ""
