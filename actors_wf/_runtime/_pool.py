@@ -87,6 +87,7 @@ class LoopThreads:
         self._threads: set[threading.Thread] = set()
         self._lock = threading.Condition()  # notified when a thread turns idle
         self._closed = False
+        self._started = 0
 
     def run(self, loop: Callable[[], None]) -> None:
         """Run ``loop`` on an idle thread, or on a new one."""
@@ -96,11 +97,12 @@ class LoopThreads:
                 self._loops.put(loop)
                 return
             thread = threading.Thread(
-                target=self._serve, args=(loop,), name=f"{self._name}-{len(self._threads)}"
+                target=self._serve, args=(loop,), name=f"{self._name}-{self._started}"
             )
             thread.daemon = True  # as an actor's own thread: see EngineActor
+            self._started += 1
             self._threads.add(thread)
-        thread.start()
+            thread.start()  # under the lock: a close() meanwhile would join it unstarted
 
     def _serve(self, loop: Callable[[], None] | None) -> None:
         while loop is not None:
