@@ -15,6 +15,7 @@ import contextvars
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -132,12 +133,17 @@ class LoopThreads:
             return self._lock.wait_for(lambda: self._idle >= count, timeout)
 
     def close(self, timeout: float = 10.0) -> None:
-        """End the idle threads and wait for every thread (its actors stopped first)."""
+        """End the idle threads and wait, ``timeout`` seconds in all, for every thread.
+
+        Its actors are stopped first; a thread still busy after that is a
+        daemon and is left to end with its loop.
+        """
         with self._lock:
             self._closed = True
             threads = list(self._threads)
             for _ in range(self._idle):
                 self._loops.put(None)
             self._idle = 0
+        deadline = time.monotonic() + timeout  # in all, not per thread
         for thread in threads:
-            thread.join(timeout)
+            thread.join(max(deadline - time.monotonic(), 0.0))
