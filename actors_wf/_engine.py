@@ -32,6 +32,7 @@ from ._core._messages import (
     JobsRecovered,
     RecoverJobs,
 )
+from ._core._spec import BUILT_IN_EXECUTORS
 from ._core._status import JobStatus
 from ._handle import Handler
 from ._job_manager import JobManager, JobManagerSync
@@ -204,11 +205,11 @@ class Engine:
         self._loops = LoopThreads(max_idle=max_concurrent_jobs)
         self.resources = Resources({**(resources or {}), STEPS: step_slots})
         self._executors = dict(executors or {})
-        taken = {"thread", "process"} & set(self._executors)
+        taken = BUILT_IN_EXECUTORS & set(self._executors)
         if taken:
             raise ValueError(f"executors: {sorted(taken)} name a built-in isolation mode")
         self.validator = Validator(
-            self.registry, self.resources.capacity, limits, {"thread", "process", *self._executors}
+            self.registry, self.resources.capacity, limits, {*BUILT_IN_EXECUTORS, *self._executors}
         )
         self._services = Services(
             self.state,
@@ -329,7 +330,7 @@ class Engine:
     def executors_available(self) -> dict[str, bool]:
         """Per executor name, whether it can run attempts now (a Dask one: is it connected)."""
         named = {name: bool(getattr(e, "available", True)) for name, e in self._executors.items()}
-        return {"thread": True, "process": True, **named}
+        return {**dict.fromkeys(sorted(BUILT_IN_EXECUTORS), True), **named}
 
     def run(
         self,

@@ -397,25 +397,7 @@ class JobState:
             )
         if not _JOB_FIELDS.issuperset(changes):
             raise TypeError(f"JobState.next_version() cannot change {sorted(changes)}")
-        get = changes.get
-        return JobState(
-            get("job_id", self.job_id),
-            get("workflow", self.workflow),
-            get("status", self.status),
-            get("inputs", self.inputs),
-            get("priority", self.priority),
-            get("steps", self.steps),
-            get("created_at", self.created_at),
-            get("outputs", self.outputs),
-            get("error", self.error),
-            get("started_at", self.started_at),
-            get("finished_at", self.finished_at),
-            self.version + 1,
-            get("signals", self.signals),
-            get("parent_job_id", self.parent_job_id),
-            get("parent_step_id", self.parent_step_id),
-            get("children", self.children),
-        )
+        return evolve(self, **changes, version=self.version + 1)
 
 
 _JOB_FIELDS = frozenset(a.name for a in attrs.fields(JobState)) - {"version"}

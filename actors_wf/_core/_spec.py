@@ -110,6 +110,10 @@ class RetryPolicy:
         return wait if self.max_interval is None else min(wait, self.max_interval)
 
 
+# The executors every engine has; Engine(executors=...) may add others by name.
+BUILT_IN_EXECUTORS = frozenset({"thread", "process"})
+
+
 @attrs.frozen
 class ComponentDefinition:
     """What a component takes, gives and how it runs.

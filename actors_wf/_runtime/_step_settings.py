@@ -12,10 +12,8 @@ import attrs
 
 from .._core._kinds import FailureKind
 from .._core._records import ErrorInfo
-from .._core._spec import ComponentDefinition, RetryPolicy, StepSpec
+from .._core._spec import BUILT_IN_EXECUTORS, ComponentDefinition, RetryPolicy, StepSpec
 from ._resources import STEPS
-
-_BUILT_IN = frozenset({"thread", "process"})
 
 
 @attrs.frozen
@@ -45,7 +43,7 @@ def merged_settings(spec: StepSpec, definition: ComponentDefinition) -> StepSett
         total_timeout=spec.total_timeout or definition.total_timeout,
         heartbeat_timeout=spec.heartbeat_timeout or definition.heartbeat_timeout,
         placed=dict(declared) or None,
-        elsewhere=spec.executor is not None or definition.isolation not in _BUILT_IN,
+        elsewhere=spec.executor is not None or definition.isolation not in BUILT_IN_EXECUTORS,
     )
     if len(_SETTINGS) >= _SETTINGS_KEPT:
         _SETTINGS.clear()

@@ -64,47 +64,47 @@ def test_a_lone_write_is_written_at_once_on_its_own_thread():
     assert (group.batches, group.writes) == (1, 1)
 
 
-def test_writes_that_arrive_while_a_batch_is_written_share_the_next_one():
+def _behind_a_held_batch(write, first, rest):
+    """Submit ``first``, whose batch waits until ``rest`` are queued behind it.
+
+    ``write(items, n)`` writes the ``n``-th batch. Returns the group, the
+    batches and each submit's result (or error), ``first``'s first.
+    """
     gate, batches = threading.Event(), []
 
     def write_batch(items):
         batches.append(list(items))
         if len(batches) == 1:
             assert gate.wait(WAIT)
-        return [f"wrote {item}" for item in items]
+        return write(list(items), len(batches))
 
     group = GroupCommit(write_batch)
-    group._queue = queue = _Queue(3)
-    first, first_result = _in_threads([lambda: group.submit(0)])
-    others, results = _in_threads([lambda i=i: group.submit(i) for i in (1, 2, 3)])
-    assert queue.full.wait(WAIT)  # the three wait behind the first batch
+    group._queue = queue = _Queue(len(rest))
+    lead, lead_result = _in_threads([lambda: group.submit(first)])
+    behind, results = _in_threads([lambda i=i: group.submit(i) for i in rest])
+    assert queue.full.wait(WAIT)  # they wait behind the first batch
     gate.set()
-    _join(first + others)
+    _join(lead + behind)
+    return group, batches, lead_result + results
+
+
+def test_writes_that_arrive_while_a_batch_is_written_share_the_next_one():
+    group, batches, results = _behind_a_held_batch(
+        lambda items, n: [f"wrote {item}" for item in items], 0, (1, 2, 3)
+    )
     assert batches[0] == [0] and sorted(batches[1]) == [1, 2, 3]
-    assert first_result == ["wrote 0"] and results == ["wrote 1", "wrote 2", "wrote 3"]
+    assert results == ["wrote 0", "wrote 1", "wrote 2", "wrote 3"]
     assert (group.batches, group.writes) == (2, 4)
 
 
 def test_a_failed_batch_fails_each_of_its_writes_and_the_next_batch_is_written():
-    gate, calls = threading.Event(), []
-
-    def write_batch(items):
-        calls.append(list(items))
-        if len(calls) == 1:
-            assert gate.wait(WAIT)
-            return ["ok"]
-        if len(calls) == 2:
+    def write(items, n):
+        if n == 2:
             raise OSError("disk full")
         return ["ok"] * len(items)
 
-    group = GroupCommit(write_batch)
-    group._queue = queue = _Queue(2)
-    first, _ = _in_threads([lambda: group.submit("a")])
-    failing, results = _in_threads([lambda: group.submit("b"), lambda: group.submit("c")])
-    assert queue.full.wait(WAIT)
-    gate.set()
-    _join(first + failing)
-    assert [type(r) for r in results] == [OSError, OSError]
+    group, _, results = _behind_a_held_batch(write, "a", ("b", "c"))
+    assert [type(r) for r in results[1:]] == [OSError, OSError]
     assert group.submit("d") == "ok"  # nobody is left leading a batch that never ends
 
 
