@@ -47,6 +47,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except EngineUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_UNREACHABLE
+    except KeyboardInterrupt:  # Ctrl-C outside a running job: nothing to cancel
+        print("\ninterrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except ActorsWfError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED if isinstance(exc, JobFailed) else EXIT_USAGE
@@ -184,9 +187,9 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
         engine.subscribe(view.on_event)
         job_id = engine.jobs_sync.create_job(spec.id, inputs)
         view.job_id = job_id  # its child jobs' steps show as its step's one line
-        engine.jobs_sync.start_job(job_id)
-        view.start()
-        try:
+        try:  # from the start: a step can be running (and Ctrl-C come) before wait is reached
+            engine.jobs_sync.start_job(job_id)
+            view.start()
             job = engine.jobs_sync.wait(job_id, args.timeout)
         except KeyboardInterrupt:
             job = _cancel_on_interrupt(engine, job_id, view)

@@ -53,6 +53,14 @@ def test_components_module_option(tmp_path, capsys, monkeypatch):
     assert json.loads(capsys.readouterr().out) == {"y": 42}
 
 
+def test_ctrl_c_before_any_job_exits_130_without_a_traceback(tmp_path, capsys, monkeypatch):
+    (tmp_path / "slowcomps.py").write_text("raise KeyboardInterrupt  # Ctrl-C while loading\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert main(["run", str(EXAMPLES / "hello.yaml"), "-c", "slowcomps"]) == 130
+    err = capsys.readouterr().err
+    assert "interrupted" in err and "Traceback" not in err
+
+
 def test_failures_exit_non_zero_with_a_clear_message(tmp_path, capsys):
     wf = tmp_path / "bad.yaml"
     wf.write_text("id: bad\nsteps:\n  - {id: d, component: t.div}\n")
