@@ -124,7 +124,8 @@ class DaskExecutor:
         self._submitted = 0
         self._closed = False
         self._topic = f"actors-wf-{uuid.uuid4().hex[:12]}"
-        self.client.subscribe_topic(self._topic, self._on_event)
+        self._subscribed_on: Any = None  # the scheduler connection the topic is subscribed on
+        self._subscribe()
 
     @classmethod
     def local(cls, n_workers: int = 2, *, processes: bool = True, **cluster: Any) -> DaskExecutor:
@@ -189,10 +190,18 @@ class DaskExecutor:
         if first:  # the attempts started meanwhile go in the same batch
             self.client.loop.add_callback(self._flush)
 
+    def _subscribe(self) -> None:
+        """Hear workers' beats and logs; again after a reconnect, which Dask does not renew."""
+        comm = self.client.scheduler_comm
+        if comm is not self._subscribed_on:
+            self._subscribed_on = comm
+            self.client.subscribe_topic(self._topic, self._on_event)
+
     async def _flush(self) -> None:
         """On the client's loop: submit what is queued, one ``client.map`` per kind of task."""
         with self._lock:
             batch, self._queue = self._queue, []
+        self._subscribe()
         groups: dict[tuple[Any, ...], list[_Remote]] = {}
         placements = [attempt.msg.placement or {} for attempt in batch]
         wanted = any(p.get("resources") for p in placements)

@@ -526,3 +526,54 @@ def test_without_the_extra_the_class_imports_and_making_one_names_the_extra():
     assert (
         done.stdout.strip() == "DaskExecutor needs the dask extra: pip install 'actors-wf[dask]'"
     )
+
+
+def test_an_executor_is_available_again_once_its_scheduler_is_back(dask, tmp_path):
+    """A scheduler restarted at its address: the client reconnects, and so do heartbeats."""
+    import socket
+
+    from distributed import LocalCluster
+
+    with socket.socket() as probe:  # a free port, so the second scheduler can take it again
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+
+    def cluster() -> LocalCluster:
+        return LocalCluster(
+            n_workers=1,
+            threads_per_worker=1,
+            processes=False,
+            host="127.0.0.1",
+            scheduler_port=port,
+            dashboard_address=":0",
+        )
+
+    first = cluster()
+    with Engine(executors={"dask": DaskExecutor(f"tcp://127.0.0.1:{port}")}) as engine:
+        _register(engine, "d.beats", dask_steps.beats, heartbeat_timeout=0.5)
+        _register(engine, "d.where", dask_steps.where)
+        executor = engine.metrics().executors["dask"]
+        assert executor.available
+        first.close()
+        assert _until(lambda: not engine.metrics().executors["dask"].available)
+        second = cluster()
+        try:
+            assert _until(lambda: engine.metrics().executors["dask"].available)
+            state = engine.jobs_sync.wait(_one_step(engine, "d.where", x=2), WAIT)
+            beating = engine.jobs_sync.wait(_one_step(engine, "d.beats", seconds=1.5), WAIT)
+        finally:
+            second.close()
+    assert state.error is None and state.outputs["s"]["y"] == 3
+    assert beating.outputs == {"s": "alive"}  # the worker's beats still reach the engine
+
+
+def _until(holds, timeout: float = WAIT) -> bool:
+    """Whether ``holds()`` came true within ``timeout``; checked on a real wait, not a sleep."""
+    import threading
+
+    waiter = threading.Event()
+    for _ in range(int(timeout / 0.02)):
+        if holds():
+            return True
+        waiter.wait(0.02)
+    return holds()
