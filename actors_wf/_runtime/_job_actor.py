@@ -113,6 +113,7 @@ class JobActor(EngineActor):
         self.ready: dict[str, None] = {}  # READY steps waiting for resources, in order
         self.due: set[str] = set()  # retries whose wait ended while the job was pausing
         self.held: dict[str, dict[str, int]] = {}  # step id -> resources it holds
+        self.owes_offer = False  # room given back, not yet offered to other jobs
         self.random = random.random
         self.settings: dict[str, StepSettings] = {}
         self.maps: dict[str, MapRun] = {}  # for_each steps expanded by this actor
@@ -147,6 +148,16 @@ class JobActor(EngineActor):
             # Pykka does not call on_failure for on_start; do the same work.
             self.on_failure(type(exc), exc, exc.__traceback__)
             raise
+        finally:
+            self._offer()  # a recovered map's items may have given room back
+
+    def on_receive(self, message: Any) -> Any:
+        """Handle a message, then offer the room its steps gave back and did not take again."""
+        try:
+            return super().on_receive(message)
+        finally:
+            if self.owes_offer:
+                self._offer()
 
     stopping_errors = (StoreError,)
 
@@ -494,7 +505,7 @@ class JobActor(EngineActor):
             if not self.services.resources.try_acquire(need):
                 # First come, first served within a job, and O(1) per release:
                 # the steps behind this one wait too.
-                self.services.resources.wait(self.urn, self._on_free)
+                self.services.resources.wait(self.urn, self._on_free, need)
                 break
             del self.ready[sid]
             self.held[sid] = need
@@ -887,20 +898,30 @@ class JobActor(EngineActor):
         tell_quietly(self.actor_ref, encode(ResourcesFree(self.job_id)))
 
     def on_resources_free(self, msg: ResourcesFree) -> None:
-        """Something was given back: try the READY steps again."""
+        """Room this job waited for is free: try the READY steps again, or pass it on."""
         if self.state.status is _JOB_RUNNING and self.ready:
             self._advance([])
+        else:
+            self.services.resources.forget(self.urn)
 
     def _give_back(self, step_id: str) -> None:
         need = self.held.pop(step_id, None)
         if need is not None:
-            # Not told itself: every handler that gives back goes on to _advance.
-            self.services.resources.release(need, self.urn)
+            # Offered to other jobs once this message is handled (on_receive): this
+            # job's own next steps, which _advance starts, take it first.
+            self.services.resources.give_back(need)
+            self.owes_offer = True
+
+    def _offer(self) -> None:
+        if self.owes_offer:
+            self.owes_offer = False
+            self.services.resources.offer()
 
     def _give_back_all(self) -> None:
         self.services.resources.forget(self.urn)
         for step_id in list(self.held):
             self._give_back(step_id)
+        self._offer()
 
     def _prepare(self, step_id: str, settings: StepSettings) -> RunStep | None:
         """Move a step to RUNNING with a new attempt and make its RunStep.

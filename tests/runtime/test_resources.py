@@ -17,18 +17,115 @@ def test_take_all_or_nothing_and_give_back():
     assert slots.in_use == {"steps": 0, "db": 0}
 
 
-def test_a_release_tells_every_waiter_once_but_not_the_one_giving_back():
+def _waiting(slots: Resources, told: list[str], *names: str, need=None) -> None:
+    for name in names:
+        slots.wait(f"job-{name}", lambda name=name: told.append(name), need or {"steps": 1})
+
+
+def test_a_release_tells_the_oldest_waiter_it_fits_once():
     slots = Resources({"steps": 1})
     told: list[str] = []
     slots.try_acquire({"steps": 1})
-    slots.wait("job-a", lambda: told.append("a"))
-    slots.wait("job-b", lambda: told.append("b"))
-    slots.release({"steps": 1}, owner="job-a")
-    assert told == ["b"]
-    slots.release({}, owner=None)  # a is still registered: the next release tells it
-    assert told == ["b", "a"]
+    _waiting(slots, told, "a", "b", "c")
+    assert told == []  # full: registering tells nobody
+    slots.release({"steps": 1})
+    assert told == ["a"]  # one slot fits one waiter
+    assert slots.try_acquire({"steps": 1})  # a takes it
+    slots.release({"steps": 1})
+    assert told == ["a", "b"]
+    slots.release({})  # b has not taken the slot yet: it is offered again, to c
+    assert told == ["a", "b", "c"]
     slots.release({})
-    assert told == ["b", "a"]  # once per registration
+    assert told == ["a", "b", "c"]  # once per registration
+
+
+def test_room_given_back_and_taken_again_by_the_giver_wakes_nobody():
+    slots = Resources({"steps": 1})
+    told: list[str] = []
+    slots.try_acquire({"steps": 1})
+    _waiting(slots, told, "b")
+    slots.give_back({"steps": 1})  # a chain's step ended: its next step takes the slot
+    assert slots.try_acquire({"steps": 1})
+    slots.offer()
+    assert told == []
+    slots.give_back({"steps": 1})  # its last step ended: the slot is offered
+    slots.offer()
+    assert told == ["b"]
+
+
+def test_a_release_tells_as_many_waiters_as_its_room_fits():
+    slots = Resources({"steps": 3})
+    told: list[str] = []
+    slots.try_acquire({"steps": 3})
+    _waiting(slots, told, "a", "b", "c")
+    slots.release({"steps": 2})
+    assert told == ["a", "b"]
+
+
+def test_a_waiter_whose_need_does_not_fit_is_passed_over_for_one_that_fits():
+    slots = Resources({"steps": 2, "db": 1})
+    told: list[str] = []
+    assert slots.try_acquire({"steps": 2, "db": 1})
+    _waiting(slots, told, "a", need={"steps": 1, "db": 1})
+    _waiting(slots, told, "b")
+    slots.release({"steps": 1})  # no db: a still cannot run, b can
+    assert told == ["b"]
+    slots.release({"db": 1})
+    assert told == ["b", "a"]
+
+
+def test_room_a_told_waiter_does_not_use_is_offered_to_the_next():
+    slots = Resources({"steps": 1, "db": 1})
+    told: list[str] = []
+    assert slots.try_acquire({"steps": 1})
+    _waiting(slots, told, "a", "b")
+    slots.release({"steps": 1})
+    assert told == ["a"]
+    slots.forget("job-a")  # a's job paused meanwhile: it takes nothing
+    assert told == ["a", "b"]
+    assert slots.try_acquire({"steps": 1, "db": 1})
+    _waiting(slots, told, "c", "d")
+    slots.release({"steps": 1, "db": 1})
+    assert told == ["a", "b", "c"]
+    # c found its next step needs the db too, which d took first: it registers that need,
+    # and the slot it cannot use goes to the next waiter.
+    assert slots.try_acquire({"db": 1})
+    slots.wait("job-c", lambda: told.append("c again"), {"steps": 1, "db": 1})
+    assert told == ["a", "b", "c", "d"]
+
+
+def test_registering_again_keeps_the_place_and_room_freed_meanwhile_is_not_missed():
+    slots = Resources({"steps": 1})
+    told: list[str] = []
+    assert slots.try_acquire({"steps": 1})
+    _waiting(slots, told, "a", "b")
+    slots.wait("job-a", lambda: told.append("never"), {"steps": 1})  # a looked again: its place
+    slots.release({"steps": 1})
+    assert told == ["a"]
+    # The slot came back between b's failed try and its registering: b is told at once.
+    _waiting(slots, told, "b")
+    assert told == ["a", "b"]
+
+
+def test_jobs_that_wait_for_slots_and_a_resource_all_complete():
+    with Engine(max_concurrent_steps=2, resources={"db": 1}) as eng:
+        eng.registry.register(COMPONENT, "t.plain", None, lambda: 1)
+        eng.registry.register(COMPONENT, "t.db", {"resources": {"db": 1}}, lambda: 2)
+        eng.registry.register_workflow(
+            {
+                "id": "mixed",
+                "steps": [
+                    {"id": "a", "component": "t.plain"},
+                    {"id": "b", "component": "t.db"},
+                    {"id": "c", "component": "t.plain"},
+                    {"id": "d", "component": "t.db", "depends_on": ["c"]},
+                ],
+            }
+        )
+        jobs = [eng.jobs_sync.create_job("mixed", start=True) for _ in range(60)]
+        ended = [eng.jobs_sync.wait(job, WAIT) for job in jobs]
+        assert {state.status for state in ended} == {JobStatus.COMPLETED}
+        assert eng.resources.in_use == {"steps": 0, "db": 0}
 
 
 def test_a_slot_freed_by_a_retrying_step_starts_another_step_of_the_job():
