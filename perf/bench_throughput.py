@@ -11,6 +11,7 @@ jobs and wait for them in both, so the driver's cost is on both sides.
 
 from __future__ import annotations
 
+import resource
 import statistics
 import sys
 import tempfile
@@ -45,6 +46,7 @@ class Figures:
     p50: float
     p99: float
     cpu_per_step: float
+    switches_per_step: float  # the process's voluntary context switches: threads woken
 
 
 class _Chain(pykka.ThreadingActor):
@@ -99,11 +101,14 @@ class _Side:
     def __init__(self, name: str, run_one: Callable[[], None]) -> None:
         self.name, self.run_one = name, run_one
         self.wall = self.cpu = 0.0
+        self.switches = 0
         self.latencies: list[float] = []
 
     def round(self, jobs: int, concurrency: int) -> None:
         cpu = time.process_time()
+        switches = resource.getrusage(resource.RUSAGE_SELF).ru_nvcsw
         wall, latencies = _drive(self.run_one, jobs, concurrency)
+        self.switches += resource.getrusage(resource.RUSAGE_SELF).ru_nvcsw - switches
         self.cpu += time.process_time() - cpu
         self.wall += wall
         self.latencies += latencies
@@ -119,6 +124,7 @@ class _Side:
             statistics.median(ordered),
             p99,
             self.cpu / steps,
+            self.switches / steps,
         )
 
 
@@ -174,8 +180,9 @@ def table(figures: list[Figures]) -> str:
     raw = {f.concurrency: f.steps_per_s for f in figures if f.name.startswith("raw")}
     memory = {f.concurrency: f.steps_per_s for f in figures if f.name == "memory"}
     lines = [
-        "| at once | run | steps/s | vs raw | vs memory | job p50 | job p99 | CPU µs/step |",
-        "|---|---|---|---|---|---|---|---|",
+        "| at once | run | steps/s | vs raw | vs memory | job p50 | job p99 | CPU µs/step "
+        "| switches/step |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for f in figures:
         plain = f.name == "memory" or f.name.startswith("raw")
@@ -183,7 +190,8 @@ def table(figures: list[Figures]) -> str:
         lines.append(
             f"| {f.concurrency} | {f.name} | {f.steps_per_s:,.0f} | "
             f"{f.steps_per_s / raw[f.concurrency]:.2f}x | {vs_memory} | "
-            f"{f.p50 * 1e3:.2f} ms | {f.p99 * 1e3:.2f} ms | {f.cpu_per_step * 1e6:.0f} |"
+            f"{f.p50 * 1e3:.2f} ms | {f.p99 * 1e3:.2f} ms | {f.cpu_per_step * 1e6:.0f} | "
+            f"{f.switches_per_step:.1f} |"
         )
     return "\n".join(lines)
 

@@ -152,12 +152,14 @@ class JobActor(EngineActor):
             self._offer()  # a recovered map's items may have given room back
 
     def on_receive(self, message: Any) -> Any:
-        """Handle a message, then offer the room its steps gave back and did not take again."""
-        try:
-            return super().on_receive(message)
-        finally:
-            if self.owes_offer:
-                self._offer()
+        """Handle a message, then offer the room its steps gave back and did not take again.
+
+        A handler that raises kills this actor, whose ``on_stop`` offers it.
+        """
+        reply = EngineActor.on_receive(self, message)
+        if self.owes_offer:
+            self._offer()
+        return reply
 
     stopping_errors = (StoreError,)
 
@@ -909,8 +911,10 @@ class JobActor(EngineActor):
         if need is not None:
             # Offered to other jobs once this message is handled (on_receive): this
             # job's own next steps, which _advance starts, take it first.
-            self.services.resources.give_back(need)
-            self.owes_offer = True
+            resources = self.services.resources
+            resources.give_back(need)
+            if resources.others_wait(self.urn):  # else nobody to offer it to: the common case
+                self.owes_offer = True
 
     def _offer(self) -> None:
         if self.owes_offer:

@@ -68,6 +68,15 @@ class Resources:
             if self._watching:
                 self._idle.notify_all()
 
+    def others_wait(self, owner: str) -> bool:
+        """Whether anyone but ``owner`` waits for room.
+
+        Read without the lock: one who registers after a give-back finds the
+        room free himself, at registering.
+        """
+        waiters = self._waiters
+        return len(waiters) > 1 or (bool(waiters) and owner not in waiters)
+
     def offer(self) -> None:
         """Tell the waiters that what is free now lets start, oldest first."""
         with self._lock:
@@ -83,10 +92,8 @@ class Resources:
         was given back since the owner looked), else to the waiters it fits.
         """
         with self._lock:
-            if owner in self._waiters:
-                self._waiters[owner] = (self._waiters[owner][0], need)
-            else:
-                self._waiters[owner] = (notify, need)
+            registered = self._waiters.get(owner)
+            self._waiters[owner] = (notify if registered is None else registered[0], need)
             told = self._fitting()
         for tell in told:
             tell()
@@ -106,9 +113,13 @@ class Resources:
         """Under the lock: unregister and return the waiters the free room fits, oldest first."""
         if not self._waiters:
             return []  # the common case: nobody waits
-        free = {name: self.capacity[name] - used for name, used in self._used.items()}
-        if not any(amount > 0 for amount in free.values()):
-            return []  # full: the next release offers its room
+        used, capacity = self._used, self.capacity
+        for name in used:
+            if used[name] < capacity[name]:
+                break
+        else:
+            return []  # full: the next give-back offers its room
+        free = {name: capacity[name] - amount for name, amount in used.items()}
         told = []
         for who, (notify, need) in list(self._waiters.items()):
             if any(free[name] < amount for name, amount in need.items()):

@@ -43,7 +43,9 @@ def test_room_given_back_and_taken_again_by_the_giver_wakes_nobody():
     slots = Resources({"steps": 1})
     told: list[str] = []
     slots.try_acquire({"steps": 1})
+    assert not slots.others_wait("job-a")
     _waiting(slots, told, "b")
+    assert slots.others_wait("job-a") and not slots.others_wait("job-b")
     slots.give_back({"steps": 1})  # a chain's step ended: its next step takes the slot
     assert slots.try_acquire({"steps": 1})
     slots.offer()
