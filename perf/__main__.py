@@ -13,6 +13,7 @@ from . import (
     bench_maps,
     bench_orchestration,
     bench_remote,
+    bench_saturation,
     bench_startup,
     bench_state,
     bench_store,
@@ -36,6 +37,7 @@ BENCHMARKS = {
     "maps": ("for_each: a map beside the same number of ordinary steps", bench_maps.run),
     "dask": ("Steps on a Dask LocalCluster beside raw Dask", bench_dask.run),
     "throughput": ("Many jobs at once, beside a bare actor baseline", bench_throughput.run),
+    "saturation": ("More jobs than step slots", bench_saturation.run),
 }
 
 

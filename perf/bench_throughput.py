@@ -138,15 +138,25 @@ def _raw(pool: ThreadPoolExecutor) -> Callable[[], None]:
     return run_one
 
 
-def _engine(store: str | None) -> Engine:
-    engine = Engine(store=store, max_concurrent_jobs=max(CONCURRENCY), max_workers=WORKERS)
+def _engine(store: str | None, slots: int | None = None) -> Engine:
+    engine = Engine(
+        store=store,
+        max_concurrent_jobs=max(CONCURRENCY),
+        max_workers=WORKERS,
+        max_concurrent_steps=slots,
+    )
     engine.registry.register(COMPONENT, "bench.noop", None, noop)
     engine.registry.register_workflow(linear(STEPS))
     return engine
 
 
-def measure(jobs: int = JOBS, concurrency: tuple[int, ...] = CONCURRENCY) -> list[Figures]:
-    """Every kind at every concurrency, in alternating rounds; figures in that order."""
+def measure(
+    jobs: int = JOBS, concurrency: tuple[int, ...] = CONCURRENCY, slots: int | None = None
+) -> list[Figures]:
+    """Every kind at every concurrency, in alternating rounds; figures in that order.
+
+    ``slots``: the engines' ``max_concurrent_steps`` (default: theirs, 64).
+    """
     figures: list[Figures] = []
     with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(WORKERS) as pool:
         stores = {
@@ -154,7 +164,7 @@ def measure(jobs: int = JOBS, concurrency: tuple[int, ...] = CONCURRENCY) -> lis
             "sqlite": f"sqlite:///{Path(tmp) / 'process.db'}",
             "sqlite, power-safe": f"sqlite:///{Path(tmp) / 'power.db'}?durability=power",
         }
-        engines = {name: _engine(store) for name, store in stores.items()}
+        engines = {name: _engine(store, slots) for name, store in stores.items()}
         try:
             workflow = f"linear{STEPS}"
             for engine in engines.values():  # warm each up: imports, caches, the file
@@ -209,5 +219,6 @@ if __name__ == "__main__":
         if ("--at-once" in args)
         else CONCURRENCY
     )
+    slots = int(args[args.index("--slots") + 1]) if "--slots" in args else None
     print(f"{n:,} jobs of {STEPS} chained steps per row.\n")
-    print(table(measure(n, at_once)))
+    print(table(measure(n, at_once, slots)))

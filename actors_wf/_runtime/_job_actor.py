@@ -504,7 +504,7 @@ class JobActor(EngineActor):
             sid = next(iter(self.ready))  # the oldest; no copy of a long queue per result
             settings = self._settings(sid)
             need = settings.need
-            if not self.services.resources.try_acquire(need):
+            if not self.services.resources.try_acquire(need, self.urn):
                 # First come, first served within a job, and O(1) per release:
                 # the steps behind this one wait too.
                 self.services.resources.wait(self.urn, self._on_free, need)

@@ -8,12 +8,14 @@ that fits in what is free, the oldest waiters first, and then tries again.
 Nothing ever blocks.
 
 Only the waiters the free room can start are told, not all of them: with 200
-jobs waiting for 64 slots, telling every waiter at every release woke ~136
-actors per step, of which one could start, and the engine fell into a state
-of ~40 context switches per step that it did not leave (docs/performance.md).
-A waiter told may find the room taken or need something else by then; it
-then registers again, which offers the room to the others, so the free room
-is never left unoffered while someone it fits waits.
+jobs at once on 40 slots, telling every waiter at every release came to 50-57
+``ResourcesFree`` a step in some runs, and the engine collapsed to a tenth of
+its speed (docs/performance.md). Room a waiter is told of is promised to it
+until it tries to take it (or registers again, or is forgotten): another
+release does not offer the same room twice, and another job does not take
+it meanwhile. A waiter told may need something else by then; it then
+registers again, which offers the room to the others, so free room is never
+left unoffered while someone it fits waits.
 """
 
 from __future__ import annotations
@@ -35,16 +37,32 @@ class Resources:
         self._waiters: OrderedDict[str, tuple[Callable[[], None], Mapping[str, int]]] = (
             OrderedDict()
         )
+        # owner -> the room a waiter was told of and has not yet tried to take
+        self._promised: dict[str, Mapping[str, int]] = {}
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._watching = 0  # threads in wait_idle: only then does a release notify
 
-    def try_acquire(self, need: Mapping[str, int]) -> bool:
-        """Take all of ``need`` if there is room for all of it."""
+    def try_acquire(self, need: Mapping[str, int], owner: str | None = None) -> bool:
+        """Take all of ``need`` if there is room for all of it.
+
+        Room promised to a waiter that was told of it is not free for others;
+        ``owner``'s own promise ends here, whether it takes the room or not.
+        """
         used, capacity = self._used, self.capacity
         with self._lock:
+            promised = self._promised
+            if promised:
+                if owner is not None:
+                    promised.pop(owner, None)
+                held = dict(used)
+                for other in promised.values():
+                    for name, amount in other.items():
+                        held[name] += amount
+            else:
+                held = used
             for name, amount in need.items():
-                if used[name] + amount > capacity[name]:
+                if held[name] + amount > capacity[name]:
                     return False
             for name, amount in need.items():
                 used[name] += amount
@@ -92,6 +110,7 @@ class Resources:
         was given back since the owner looked), else to the waiters it fits.
         """
         with self._lock:
+            self._promised.pop(owner, None)
             registered = self._waiters.get(owner)
             self._waiters[owner] = (notify if registered is None else registered[0], need)
             told = self._fitting()
@@ -105,6 +124,7 @@ class Resources:
         """
         with self._lock:
             self._waiters.pop(owner, None)
+            self._promised.pop(owner, None)
             told = self._fitting()
         for notify in told:
             notify()
@@ -113,23 +133,28 @@ class Resources:
         """Under the lock: unregister and return the waiters the free room fits, oldest first."""
         if not self._waiters:
             return []  # the common case: nobody waits
-        used, capacity = self._used, self.capacity
-        for name in used:
-            if used[name] < capacity[name]:
-                break
-        else:
-            return []  # full: the next give-back offers its room
+        used, capacity, promised = self._used, self.capacity, self._promised
+        if not promised:
+            for name in used:
+                if used[name] < capacity[name]:
+                    break
+            else:
+                return []  # full: the next give-back offers its room
         free = {name: capacity[name] - amount for name, amount in used.items()}
+        for need in promised.values():  # told already: theirs until they try
+            for name, amount in need.items():
+                free[name] -= amount
         told = []
         for who, (notify, need) in list(self._waiters.items()):
+            if not any(amount > 0 for amount in free.values()):
+                break
             if any(free[name] < amount for name, amount in need.items()):
                 continue
             for name, amount in need.items():
                 free[name] -= amount
             del self._waiters[who]
+            promised[who] = need
             told.append(notify)
-            if not any(amount > 0 for amount in free.values()):
-                break
         return told
 
     def wait_idle(self, timeout: float | None = None) -> bool:

@@ -30,13 +30,11 @@ def test_a_release_tells_the_oldest_waiter_it_fits_once():
     assert told == []  # full: registering tells nobody
     slots.release({"steps": 1})
     assert told == ["a"]  # one slot fits one waiter
-    assert slots.try_acquire({"steps": 1})  # a takes it
+    assert slots.try_acquire({"steps": 1}, "job-a")
     slots.release({"steps": 1})
     assert told == ["a", "b"]
-    slots.release({})  # b has not taken the slot yet: it is offered again, to c
-    assert told == ["a", "b", "c"]
     slots.release({})
-    assert told == ["a", "b", "c"]  # once per registration
+    assert told == ["a", "b"]  # once per registration; the slot is b's until b tries
 
 
 def test_room_given_back_and_taken_again_by_the_giver_wakes_nobody():
@@ -64,6 +62,21 @@ def test_a_release_tells_as_many_waiters_as_its_room_fits():
     assert told == ["a", "b"]
 
 
+def test_room_told_of_is_the_waiters_until_it_tries():
+    slots = Resources({"steps": 2})
+    told: list[str] = []
+    slots.try_acquire({"steps": 2})
+    _waiting(slots, told, "a", "b")
+    slots.release({"steps": 1})
+    assert told == ["a"]
+    assert not slots.try_acquire({"steps": 1}, "job-x")  # promised to a: not another job's
+    slots.release({"steps": 1})
+    assert told == ["a", "b"]  # the second slot goes to b, not to a again
+    assert slots.try_acquire({"steps": 1}, "job-b")
+    assert slots.try_acquire({"steps": 1}, "job-a")
+    assert slots.in_use == {"steps": 2}
+
+
 def test_a_waiter_whose_need_does_not_fit_is_passed_over_for_one_that_fits():
     slots = Resources({"steps": 2, "db": 1})
     told: list[str] = []
@@ -73,6 +86,9 @@ def test_a_waiter_whose_need_does_not_fit_is_passed_over_for_one_that_fits():
     slots.release({"steps": 1})  # no db: a still cannot run, b can
     assert told == ["b"]
     slots.release({"db": 1})
+    assert told == ["b"]  # a needs a slot too, and the free one is b's
+    assert slots.try_acquire({"steps": 1}, "job-b")
+    slots.release({"steps": 1})
     assert told == ["b", "a"]
 
 
@@ -85,13 +101,13 @@ def test_room_a_told_waiter_does_not_use_is_offered_to_the_next():
     assert told == ["a"]
     slots.forget("job-a")  # a's job paused meanwhile: it takes nothing
     assert told == ["a", "b"]
-    assert slots.try_acquire({"steps": 1, "db": 1})
-    _waiting(slots, told, "c", "d")
-    slots.release({"steps": 1, "db": 1})
-    assert told == ["a", "b", "c"]
-    # c found its next step needs the db too, which d took first: it registers that need,
-    # and the slot it cannot use goes to the next waiter.
+    assert slots.try_acquire({"steps": 1}, "job-b")
     assert slots.try_acquire({"db": 1})
+    _waiting(slots, told, "c", "d")
+    slots.release({"steps": 1})
+    assert told == ["a", "b", "c"]
+    # c's next step needs the db too, which is taken: it registers that need,
+    # and the slot it cannot use goes to the next waiter.
     slots.wait("job-c", lambda: told.append("c again"), {"steps": 1, "db": 1})
     assert told == ["a", "b", "c", "d"]
 
@@ -104,7 +120,10 @@ def test_registering_again_keeps_the_place_and_room_freed_meanwhile_is_not_misse
     slots.wait("job-a", lambda: told.append("never"), {"steps": 1})  # a looked again: its place
     slots.release({"steps": 1})
     assert told == ["a"]
-    # The slot came back between b's failed try and its registering: b is told at once.
+    assert slots.try_acquire({"steps": 1}, "job-a")
+    # b tried, found no room, and the slot came back before b registered again:
+    # b is told at once.
+    slots.give_back({"steps": 1})
     _waiting(slots, told, "b")
     assert told == ["a", "b"]
 
