@@ -307,8 +307,9 @@ class Engine:
         """The engine's figures now; ``.to_prometheus()`` gives them for a scrape.
 
         Jobs by status, step attempts by outcome and component, timing
-        percentiles (p50/p95/p99) per component, throughput, and on a SQLite
-        store the saves written and the transactions they took.
+        percentiles (p50/p95/p99) per component, throughput, the resources
+        held and the jobs waiting for them, and on a SQLite store the saves
+        written and the transactions they took.
         """
         figures = self._metrics.snapshot(self.state.counts(), self._events.dropped)
         # Counted where they ran (a step's executor: may override its component's
@@ -325,6 +326,9 @@ class Engine:
             executors=executors,
             store_commits=commits,
             store_transactions=transactions,
+            resources_in_use=self.resources.in_use,
+            resources_capacity=dict(self.resources.capacity),
+            jobs_waiting_for_resources=self.resources.waiting,
         )
 
     def executors_available(self) -> dict[str, bool]:

@@ -94,6 +94,12 @@ class Metrics:
         store_commits: job saves written to a SQLite store (``None`` in memory).
         store_transactions: the SQLite transactions those saves took: saves
             of jobs made at the same time share one (group commit).
+        resources_in_use: per resource (``steps``, the engine's
+            ``max_concurrent_steps``, and the named ones): how much running
+            steps hold now.
+        resources_capacity: per resource: how much there is.
+        jobs_waiting_for_resources: jobs with a step ready to start that
+            waits for room: the engine is saturated while it is above 0.
     """
 
     jobs: Mapping[str, int]
@@ -105,6 +111,9 @@ class Metrics:
     executors: Mapping[str, ExecutorMetrics] = attrs.Factory(dict)
     store_commits: int | None = None
     store_transactions: int | None = None
+    resources_in_use: Mapping[str, int] = attrs.Factory(dict)
+    resources_capacity: Mapping[str, int] = attrs.Factory(dict)
+    jobs_waiting_for_resources: int = 0
 
     def to_prometheus(self) -> str:
         """The figures in Prometheus' text exposition format."""
@@ -160,6 +169,22 @@ class Metrics:
                 "# TYPE actors_wf_store_transactions_total counter",
                 f"actors_wf_store_transactions_total {self.store_transactions}",
             ]
+        resources = sorted(self.resources_capacity.items())
+        lines += [
+            "# HELP actors_wf_resource_in_use How much of a resource running steps hold.",
+            "# TYPE actors_wf_resource_in_use gauge",
+            *(
+                f'actors_wf_resource_in_use{{resource="{_label(n)}"}} '
+                f"{self.resources_in_use.get(n, 0)}"
+                for n, _ in resources
+            ),
+            "# HELP actors_wf_resource_capacity How much of a resource there is.",
+            "# TYPE actors_wf_resource_capacity gauge",
+            *(f'actors_wf_resource_capacity{{resource="{_label(n)}"}} {c}' for n, c in resources),
+            "# HELP actors_wf_jobs_waiting_for_resources Jobs whose ready step waits for room.",
+            "# TYPE actors_wf_jobs_waiting_for_resources gauge",
+            f"actors_wf_jobs_waiting_for_resources {self.jobs_waiting_for_resources}",
+        ]
         lines += [
             "# HELP actors_wf_steps_per_second Step attempts finished per second (last minute).",
             "# TYPE actors_wf_steps_per_second gauge",

@@ -167,6 +167,12 @@ class Resources:
                 self._watching -= 1
 
     @property
+    def waiting(self) -> int:
+        """Owners waiting for room, those told of it and yet to take it included."""
+        with self._lock:
+            return len(self._waiters) + len(self._promised)
+
+    @property
     def in_use(self) -> dict[str, int]:
         """How much of each resource is taken now."""
         with self._lock:

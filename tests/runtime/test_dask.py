@@ -26,6 +26,7 @@ from actors_wf._state._sqlite import SQLiteStore
 from tests.components import dask_steps
 from tests.runtime.test_crash import read_until
 from tests.support.dask_engine import engine as engine_on_store
+from tests.support.polling import until
 
 ROOT = Path(__file__).resolve().parents[2]
 ENGINE_CODE = str(ROOT / "actors_wf" / "*")
@@ -555,25 +556,13 @@ def test_an_executor_is_available_again_once_its_scheduler_is_back(dask, tmp_pat
         executor = engine.metrics().executors["dask"]
         assert executor.available
         first.close()
-        assert _until(lambda: not engine.metrics().executors["dask"].available)
+        assert until(lambda: not engine.metrics().executors["dask"].available, WAIT)
         second = cluster()
         try:
-            assert _until(lambda: engine.metrics().executors["dask"].available)
+            assert until(lambda: engine.metrics().executors["dask"].available, WAIT)
             state = engine.jobs_sync.wait(_one_step(engine, "d.where", x=2), WAIT)
             beating = engine.jobs_sync.wait(_one_step(engine, "d.beats", seconds=1.5), WAIT)
         finally:
             second.close()
     assert state.error is None and state.outputs["s"]["y"] == 3
     assert beating.outputs == {"s": "alive"}  # the worker's beats still reach the engine
-
-
-def _until(holds, timeout: float = WAIT) -> bool:
-    """Whether ``holds()`` came true within ``timeout``; checked on a real wait, not a sleep."""
-    import threading
-
-    waiter = threading.Event()
-    for _ in range(int(timeout / 0.02)):
-        if holds():
-            return True
-        waiter.wait(0.02)
-    return holds()

@@ -2,8 +2,12 @@
 
 import threading
 
+from prometheus_client.parser import text_string_to_metric_families
+
 from actors_wf import COMPONENT, Engine, JobStatus, ManualClock, StepStatus
 from actors_wf._runtime._resources import Resources
+from tests.support.gate import Gate
+from tests.support.polling import until
 
 WAIT = 10.0
 
@@ -147,6 +151,39 @@ def test_jobs_that_wait_for_slots_and_a_resource_all_complete():
         ended = [eng.jobs_sync.wait(job, WAIT) for job in jobs]
         assert {state.status for state in ended} == {JobStatus.COMPLETED}
         assert eng.resources.in_use == {"steps": 0, "db": 0}
+
+
+def test_metrics_show_what_running_steps_hold_and_how_many_jobs_wait():
+    gate = Gate()
+    with Engine(max_concurrent_steps=1, resources={"db": 2}) as eng:
+        eng.registry.register(COMPONENT, "t.hold", {"resources": {"db": 1}}, gate)
+        eng.registry.register_workflow({"id": "h", "steps": [{"id": "s", "component": "t.hold"}]})
+        first = eng.jobs_sync.create_job("h", start=True)
+        assert gate.entered.wait(WAIT)
+        second = eng.jobs_sync.create_job("h", start=True)
+        assert until(lambda: eng.metrics().jobs_waiting_for_resources == 1, WAIT)
+        held = eng.metrics()
+        gate.open.set()
+        ended = [eng.jobs_sync.wait(job, WAIT).status for job in (first, second)]
+        after = eng.metrics()
+    assert held.resources_in_use == {"steps": 1, "db": 1}
+    assert held.resources_capacity == {"steps": 1, "db": 2}
+    parsed = {
+        (sample.name, sample.labels.get("resource")): sample.value
+        for family in text_string_to_metric_families(held.to_prometheus())
+        if family.name.startswith(("actors_wf_resource", "actors_wf_jobs_waiting"))
+        for sample in family.samples
+    }
+    assert parsed == {
+        ("actors_wf_resource_in_use", "db"): 1,
+        ("actors_wf_resource_in_use", "steps"): 1,
+        ("actors_wf_resource_capacity", "db"): 2,
+        ("actors_wf_resource_capacity", "steps"): 1,
+        ("actors_wf_jobs_waiting_for_resources", None): 1,
+    }
+    assert ended == [JobStatus.COMPLETED, JobStatus.COMPLETED]
+    assert after.jobs_waiting_for_resources == 0
+    assert after.resources_in_use == {"steps": 0, "db": 0}
 
 
 def test_a_slot_freed_by_a_retrying_step_starts_another_step_of_the_job():
