@@ -68,11 +68,6 @@ class Resources:
                 used[name] += amount
             return True
 
-    def release(self, need: Mapping[str, int]) -> None:
-        """Give ``need`` back and tell the waiters it lets start, oldest first."""
-        self.give_back(need)
-        self.offer()
-
     def give_back(self, need: Mapping[str, int]) -> None:
         """Give ``need`` back without telling anyone yet: the giver calls :meth:`offer` next.
 

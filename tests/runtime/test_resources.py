@@ -12,12 +12,18 @@ from tests.support.polling import until
 WAIT = 10.0
 
 
+def _release(slots: Resources, need: dict[str, int]) -> None:
+    """Give ``need`` back and offer it at once, as a JobActor does after its message."""
+    slots.give_back(need)
+    slots.offer()
+
+
 def test_take_all_or_nothing_and_give_back():
     slots = Resources({"steps": 2, "db": 1})
     assert slots.try_acquire({"steps": 1, "db": 1})
     assert not slots.try_acquire({"steps": 1, "db": 1})  # db is taken: nothing is taken
     assert slots.in_use == {"steps": 1, "db": 1}
-    slots.release({"steps": 1, "db": 1})
+    _release(slots, {"steps": 1, "db": 1})
     assert slots.in_use == {"steps": 0, "db": 0}
 
 
@@ -32,12 +38,12 @@ def test_a_release_tells_the_oldest_waiter_it_fits_once():
     slots.try_acquire({"steps": 1})
     _waiting(slots, told, "a", "b", "c")
     assert told == []  # full: registering tells nobody
-    slots.release({"steps": 1})
+    _release(slots, {"steps": 1})
     assert told == ["a"]  # one slot fits one waiter
     assert slots.try_acquire({"steps": 1}, "job-a")
-    slots.release({"steps": 1})
+    _release(slots, {"steps": 1})
     assert told == ["a", "b"]
-    slots.release({})
+    _release(slots, {})
     assert told == ["a", "b"]  # once per registration; the slot is b's until b tries
 
 
@@ -62,7 +68,7 @@ def test_a_release_tells_as_many_waiters_as_its_room_fits():
     told: list[str] = []
     slots.try_acquire({"steps": 3})
     _waiting(slots, told, "a", "b", "c")
-    slots.release({"steps": 2})
+    _release(slots, {"steps": 2})
     assert told == ["a", "b"]
 
 
@@ -71,10 +77,10 @@ def test_room_told_of_is_the_waiters_until_it_tries():
     told: list[str] = []
     slots.try_acquire({"steps": 2})
     _waiting(slots, told, "a", "b")
-    slots.release({"steps": 1})
+    _release(slots, {"steps": 1})
     assert told == ["a"]
     assert not slots.try_acquire({"steps": 1}, "job-x")  # promised to a: not another job's
-    slots.release({"steps": 1})
+    _release(slots, {"steps": 1})
     assert told == ["a", "b"]  # the second slot goes to b, not to a again
     assert slots.try_acquire({"steps": 1}, "job-b")
     assert slots.try_acquire({"steps": 1}, "job-a")
@@ -87,12 +93,12 @@ def test_a_waiter_whose_need_does_not_fit_is_passed_over_for_one_that_fits():
     assert slots.try_acquire({"steps": 2, "db": 1})
     _waiting(slots, told, "a", need={"steps": 1, "db": 1})
     _waiting(slots, told, "b")
-    slots.release({"steps": 1})  # no db: a still cannot run, b can
+    _release(slots, {"steps": 1})  # no db: a still cannot run, b can
     assert told == ["b"]
-    slots.release({"db": 1})
+    _release(slots, {"db": 1})
     assert told == ["b"]  # a needs a slot too, and the free one is b's
     assert slots.try_acquire({"steps": 1}, "job-b")
-    slots.release({"steps": 1})
+    _release(slots, {"steps": 1})
     assert told == ["b", "a"]
 
 
@@ -101,14 +107,14 @@ def test_room_a_told_waiter_does_not_use_is_offered_to_the_next():
     told: list[str] = []
     assert slots.try_acquire({"steps": 1})
     _waiting(slots, told, "a", "b")
-    slots.release({"steps": 1})
+    _release(slots, {"steps": 1})
     assert told == ["a"]
     slots.forget("job-a")  # a's job paused meanwhile: it takes nothing
     assert told == ["a", "b"]
     assert slots.try_acquire({"steps": 1}, "job-b")
     assert slots.try_acquire({"db": 1})
     _waiting(slots, told, "c", "d")
-    slots.release({"steps": 1})
+    _release(slots, {"steps": 1})
     assert told == ["a", "b", "c"]
     # c's next step needs the db too, which is taken: it registers that need,
     # and the slot it cannot use goes to the next waiter.
@@ -122,7 +128,7 @@ def test_registering_again_keeps_the_place_and_room_freed_meanwhile_is_not_misse
     assert slots.try_acquire({"steps": 1})
     _waiting(slots, told, "a", "b")
     slots.wait("job-a", lambda: told.append("never"), {"steps": 1})  # a looked again: its place
-    slots.release({"steps": 1})
+    _release(slots, {"steps": 1})
     assert told == ["a"]
     assert slots.try_acquire({"steps": 1}, "job-a")
     # b tried, found no room, and the slot came back before b registered again:

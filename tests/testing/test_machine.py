@@ -51,7 +51,10 @@ def test_a_planted_bug_is_found_and_shrunk_to_a_few_rules():
             for job in self.states().values():
                 assert job.status is not JobStatus.FAILED, "a job failed"
 
-    quick = settings(max_examples=200, stateful_step_count=20, deadline=None, database=None)
+    # Derandomized: "a few rules" must not hang on one shrink's luck (once it left 4).
+    quick = settings(
+        max_examples=200, stateful_step_count=20, deadline=None, database=None, derandomize=True
+    )
     with pytest.raises(AssertionError, match="a job failed") as info:
         run_state_machine_as_test(NeverFailed, settings=quick)
     example = "\n".join(getattr(info.value, "__notes__", []))  # the shrunk rules are there
